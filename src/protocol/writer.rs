@@ -1,0 +1,422 @@
+//! The response writer: compact one-line JSON in qemu-ga's style (`": "` and `", "`
+//! separators, every string 7-bit ASCII with `\uXXXX` in upper-case hex, surrogate pairs
+//! above the BMP, invalid UTF-8 as `\uFFFD`), streamed to an [`Output`] piece by piece so
+//! that no response is ever held whole in memory.
+
+use core::fmt::Write as _;
+
+use super::json::{Kind, Value};
+
+/// Where response bytes go. Implementations buffer and send; a peer that went away is
+/// remembered by the implementation, which then drops further bytes (a response is never
+/// half-retried on a new connection).
+pub trait Output {
+    /// Appends bytes to the response being written.
+    fn put(&mut self, bytes: &[u8]);
+    /// The response is complete: send what is buffered.
+    fn flush(&mut self) {}
+    /// True once the peer is gone; what is still queued for it should be dropped.
+    fn closed(&self) -> bool {
+        false
+    }
+}
+
+/// How many nesting levels the writer tracks (request ids may be as deep as requests).
+const LEVELS: usize = 1088;
+
+/// Writes JSON structure with separators placed automatically.
+pub struct JsonWriter<'o> {
+    out: &'o mut dyn Output,
+    /// Bit per level: has this object or array had an entry yet?
+    nonempty: [u64; LEVELS / 64],
+    depth: usize,
+    /// A key was just written: the next value needs no separator.
+    after_key: bool,
+}
+
+impl<'o> JsonWriter<'o> {
+    pub fn new(out: &'o mut dyn Output) -> JsonWriter<'o> {
+        JsonWriter {
+            out,
+            nonempty: [0; LEVELS / 64],
+            depth: 0,
+            after_key: false,
+        }
+    }
+
+    /// Raw bytes, bypassing structure (framing bytes such as the final newline).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.out.put(bytes);
+    }
+
+    fn flag(&mut self, level: usize) -> Option<&mut u64> {
+        self.nonempty.get_mut(level / 64)
+    }
+
+    /// Writes ", " before a value or key when its container already has entries.
+    fn separate(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+            return;
+        }
+        if self.depth == 0 {
+            return;
+        }
+        let level = self.depth;
+        let bit = 1u64 << (level % 64);
+        if let Some(word) = self.flag(level) {
+            let had = *word & bit != 0;
+            *word |= bit;
+            if had {
+                self.out.put(b", ");
+            }
+        }
+    }
+
+    fn open(&mut self, bracket: &[u8]) {
+        self.separate();
+        self.out.put(bracket);
+        self.depth += 1;
+        let level = self.depth;
+        if let Some(word) = self.flag(level) {
+            *word &= !(1u64 << (level % 64));
+        }
+    }
+
+    fn close(&mut self, bracket: &[u8]) {
+        self.out.put(bracket);
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    pub fn begin_object(&mut self) {
+        self.open(b"{");
+    }
+    pub fn end_object(&mut self) {
+        self.close(b"}");
+    }
+    pub fn begin_array(&mut self) {
+        self.open(b"[");
+    }
+    pub fn end_array(&mut self) {
+        self.close(b"]");
+    }
+
+    /// An object member's name; the member's value is written next.
+    pub fn key(&mut self, name: &str) {
+        self.separate();
+        self.escaped(name.as_bytes());
+        self.out.put(b": ");
+        self.after_key = true;
+    }
+
+    pub fn str(&mut self, text: &str) {
+        self.bytes_as_str(text.as_bytes());
+    }
+
+    /// A string from bytes that may not be UTF-8 (file names, kernel strings): invalid
+    /// sequences become U+FFFD, as qemu-ga writes them.
+    pub fn bytes_as_str(&mut self, text: &[u8]) {
+        self.separate();
+        self.escaped(text);
+    }
+
+    /// A string built by `fmt` (e.g. an error text with arguments).
+    pub fn fmt_str(&mut self, args: core::fmt::Arguments<'_>) {
+        self.separate();
+        self.out.put(b"\"");
+        let _ = EscapingSink {
+            out: &mut *self.out,
+        }
+        .write_fmt(args);
+        self.out.put(b"\"");
+    }
+
+    pub fn int(&mut self, n: i64) {
+        self.separate();
+        let mut buf = [0u8; 20];
+        let text = format_u64(n.unsigned_abs(), &mut buf);
+        if n < 0 {
+            self.out.put(b"-");
+        }
+        self.out.put(text);
+    }
+
+    pub fn uint(&mut self, n: u64) {
+        self.separate();
+        let mut buf = [0u8; 20];
+        let text = format_u64(n, &mut buf);
+        self.out.put(text);
+    }
+
+    /// A double as qemu-ga prints it (shortest form that reads back the same).
+    pub fn float(&mut self, x: f64) {
+        self.separate();
+        let mut buf = FmtBuf::<32>::new();
+        if x.is_finite() {
+            let _ = write!(buf, "{x}");
+        } else {
+            // JSON has no infinities or NaN; qemu-ga would print "inf"/"nan", which no
+            // client can parse.
+            let _ = buf.write_str("0");
+        }
+        self.out.put(buf.as_bytes());
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        self.separate();
+        self.out.put(if b { b"true" } else { b"false" });
+    }
+
+    pub fn null(&mut self) {
+        self.separate();
+        self.out.put(b"null");
+    }
+
+    /// Re-serializes a parsed value (the request `id`, echoed into its response).
+    pub fn value(&mut self, v: Value<'_>) {
+        match v.kind() {
+            Kind::Null => self.null(),
+            Kind::Bool => self.bool(v.as_bool().unwrap_or(false)),
+            Kind::Number => {
+                self.separate();
+                self.out.put(v.number_text().unwrap_or("0").as_bytes());
+            }
+            Kind::String => self.str(v.as_str().unwrap_or_default()),
+            Kind::Array => {
+                self.begin_array();
+                for element in v.elements() {
+                    self.value(element);
+                }
+                self.end_array();
+            }
+            Kind::Object => {
+                self.begin_object();
+                for (name, member) in v.members() {
+                    self.key(name);
+                    self.value(member);
+                }
+                self.end_object();
+            }
+        }
+    }
+
+    /// A quoted string with qemu-ga's escaping.
+    fn escaped(&mut self, text: &[u8]) {
+        self.out.put(b"\"");
+        escape_into(&mut *self.out, text);
+        self.out.put(b"\"");
+    }
+}
+
+/// Escapes `text` (quotes not included). Runs of plain characters go out in one piece.
+fn escape_into(out: &mut dyn Output, text: &[u8]) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..0x7F).contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(plain);
+        out.put(run);
+        rest = tail;
+        let Some(&b) = rest.first() else { break };
+        let short: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0x08 => Some(b"\\b"),
+            0x0C => Some(b"\\f"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            _ => None,
+        };
+        if let Some(escape) = short {
+            out.put(escape);
+            rest = &rest[1..];
+            continue;
+        }
+        let (cp, used) = decode_utf8(rest);
+        rest = rest.get(used..).unwrap_or_default();
+        if cp >= 0x10000 {
+            let v = cp - 0x10000;
+            put_u_escape(out, 0xD800 + (v >> 10));
+            put_u_escape(out, 0xDC00 + (v & 0x3FF));
+        } else {
+            put_u_escape(out, cp);
+        }
+    }
+}
+
+fn put_u_escape(out: &mut dyn Output, unit: u32) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut e = *b"\\u0000";
+    for (i, slot) in e[2..].iter_mut().enumerate() {
+        *slot = HEX[((unit >> (12 - 4 * i)) & 0xF) as usize];
+    }
+    out.put(&e);
+}
+
+/// Decodes one UTF-8 sequence at the start of `bytes`: (code point, bytes used); an invalid
+/// sequence is U+FFFD for one byte.
+fn decode_utf8(bytes: &[u8]) -> (u32, usize) {
+    let len = match bytes.first() {
+        Some(0x00..=0x7F) => 1,
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        _ => return (0xFFFD, 1),
+    };
+    match bytes.get(..len).and_then(|s| core::str::from_utf8(s).ok()) {
+        Some(s) => (s.chars().next().map_or(0xFFFD, |c| c as u32), len),
+        None => (0xFFFD, 1),
+    }
+}
+
+/// Formats through `core::fmt` straight into escaped output (`fmt` hands over whole
+/// `&str` pieces, so no UTF-8 sequence is ever split).
+struct EscapingSink<'o> {
+    out: &'o mut dyn Output,
+}
+
+impl core::fmt::Write for EscapingSink<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        escape_into(self.out, s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Decimal digits of `n` at the end of `buf`.
+pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
+/// A fixed-capacity `fmt::Write` target; output beyond the capacity is cut off.
+pub struct FmtBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FmtBuf<N> {
+    pub const fn new() -> Self {
+        FmtBuf {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> core::fmt::Display for FmtBuf<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        super::json::write_lossy(f, self.as_bytes())
+    }
+}
+
+impl<const N: usize> Default for FmtBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::fmt::Write for FmtBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = N - self.len;
+        let take = s.len().min(room);
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        if take < s.len() {
+            Err(core::fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Collects output for tests.
+    #[derive(Default)]
+    pub struct Collect(pub Vec<u8>);
+    impl Output for Collect {
+        fn put(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+
+    fn write(f: impl FnOnce(&mut JsonWriter)) -> String {
+        let mut out = Collect::default();
+        f(&mut JsonWriter::new(&mut out));
+        String::from_utf8(out.0).unwrap()
+    }
+
+    #[test]
+    fn separators_are_qemu_style() {
+        let text = write(|w| {
+            w.begin_object();
+            w.key("return");
+            w.begin_object();
+            w.key("a");
+            w.int(-5);
+            w.key("b");
+            w.begin_array();
+            w.bool(true);
+            w.null();
+            w.uint(u64::MAX);
+            w.end_array();
+            w.key("c");
+            w.begin_object();
+            w.end_object();
+            w.end_object();
+            w.end_object();
+        });
+        assert_eq!(
+            text,
+            r#"{"return": {"a": -5, "b": [true, null, 18446744073709551615], "c": {}}}"#
+        );
+    }
+
+    #[test]
+    fn strings_are_ascii_with_upper_case_escapes() {
+        assert_eq!(
+            write(|w| w.str("gu\u{e9}\"\\\n\u{1}/")),
+            r#""gu\u00E9\"\\\n\u0001/""#
+        );
+        assert_eq!(write(|w| w.str("\u{1F600}")), r#""\uD83D\uDE00""#);
+        assert_eq!(write(|w| w.str("\u{7f}")), r#""\u007F""#);
+        assert_eq!(
+            write(|w| w.bytes_as_str(b"a\xffb\xc3")),
+            r#""a\uFFFDb\uFFFD""#
+        );
+    }
+
+    #[test]
+    fn formatted_strings_are_escaped_too() {
+        assert_eq!(
+            write(|w| w.fmt_str(format_args!("x '{}' \u{e9}", "\"q\""))),
+            r#""x '\"q\"' \u00E9""#
+        );
+    }
+
+    #[test]
+    fn floats_print_shortest() {
+        assert_eq!(write(|w| w.float(1.5)), "1.5");
+        assert_eq!(write(|w| w.float(1700000000.123456)), "1700000000.123456");
+        assert_eq!(write(|w| w.float(f64::NAN)), "0");
+    }
+}

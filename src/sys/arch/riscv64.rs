@@ -1,0 +1,16 @@
+//! riscv64: `ecall`, number in a7, arguments in a0..a5, result in a0.
+
+use core::arch::asm;
+
+#[inline]
+pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
+    let ret: isize;
+    unsafe {
+        asm!("ecall",
+            in("a7") nr,
+            inlateout("a0") a[0] as isize => ret,
+            in("a1") a[1], in("a2") a[2], in("a3") a[3], in("a4") a[4], in("a5") a[5],
+            options(nostack));
+    }
+    ret
+}

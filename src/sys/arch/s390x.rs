@@ -1,0 +1,16 @@
+//! s390x: `svc 0`, number in r1, arguments in r2..r7, result in r2.
+
+use core::arch::asm;
+
+#[inline]
+pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
+    let ret: isize;
+    unsafe {
+        asm!("svc 0",
+            in("r1") nr,
+            inlateout("r2") a[0] as isize => ret,
+            in("r3") a[1], in("r4") a[2], in("r5") a[3], in("r6") a[4], in("r7") a[5],
+            options(nostack));
+    }
+    ret
+}

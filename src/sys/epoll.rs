@@ -1,0 +1,95 @@
+//! `epoll(7)`. The agent waits on epoll rather than poll(2) because a virtio-serial port
+//! whose host side is closed reports POLLHUP continuously and poll(2) cannot mask HUP:
+//! registered edge-triggered, the port wakes us only when its state changes.
+
+use super::{Errno, Fd, syscall, uapi};
+
+pub use uapi::epoll_event as Event;
+
+pub const IN: u32 = uapi::EPOLLIN;
+pub const OUT: u32 = uapi::EPOLLOUT;
+pub const HUP: u32 = uapi::EPOLLHUP;
+pub const ERR: u32 = uapi::EPOLLERR;
+pub const RDHUP: u32 = uapi::EPOLLRDHUP;
+pub const EDGE: u32 = uapi::EPOLLET;
+
+pub struct Epoll(Fd);
+
+impl Epoll {
+    /// `epoll_create1(EPOLL_CLOEXEC)`
+    pub fn new() -> Result<Epoll, Errno> {
+        syscall!(__NR_epoll_create1, uapi::EPOLL_CLOEXEC).map(|fd| Epoll(Fd::from_raw(fd as i32)))
+    }
+
+    /// `epoll_ctl(EPOLL_CTL_ADD)`
+    pub fn add(&self, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+        self.ctl(uapi::EPOLL_CTL_ADD, fd, events, token)
+    }
+
+    /// `epoll_ctl(EPOLL_CTL_MOD)`
+    pub fn modify(&self, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+        self.ctl(uapi::EPOLL_CTL_MOD, fd, events, token)
+    }
+
+    /// `epoll_ctl(EPOLL_CTL_DEL)`; a descriptor that is not registered is not an error.
+    pub fn remove(&self, fd: i32) {
+        let _ = self.ctl(uapi::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    fn ctl(&self, op: u32, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+        let mut ev = Event {
+            events,
+            data: token,
+        };
+        syscall!(__NR_epoll_ctl, self.0.raw(), op, fd, &mut ev as *mut Event).map(drop)
+    }
+
+    /// `epoll_pwait(timeout_ms, NULL)`: `-1` waits forever. EINTR is reported as no events.
+    pub fn wait<'e>(&self, events: &'e mut [Event], timeout_ms: i32) -> Result<&'e [Event], Errno> {
+        match syscall!(
+            __NR_epoll_pwait,
+            self.0.raw(),
+            events.as_mut_ptr(),
+            events.len(),
+            timeout_ms as isize,
+            0usize,
+            8usize
+        ) {
+            Ok(n) => Ok(events.get(..n).unwrap_or_default()),
+            Err(Errno::INTR) => Ok(&[]),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `ppoll(2)` on one descriptor: waits until `events` (or HUP/ERR) are ready or `timeout_ms`
+/// passes. Returns the ready events, 0 on timeout.
+pub fn poll_one(fd: i32, events: u16, timeout_ms: u32) -> Result<u16, Errno> {
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    let mut pfd = PollFd {
+        fd,
+        events: events as i16,
+        revents: 0,
+    };
+    let ts = uapi::__kernel_timespec {
+        tv_sec: (timeout_ms / 1000) as _,
+        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
+    };
+    match syscall!(
+        __NR_ppoll,
+        &mut pfd as *mut PollFd,
+        1usize,
+        &ts as *const _,
+        0usize,
+        8usize
+    ) {
+        Ok(0) | Err(Errno::INTR) => Ok(0),
+        Ok(_) => Ok(pfd.revents as u16),
+        Err(e) => Err(e),
+    }
+}

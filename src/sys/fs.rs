@@ -1,0 +1,232 @@
+//! File descriptors and file-system calls (all `*at` forms: aarch64 and riscv64 have no
+//! plain `open`, `unlink` or `readlink`).
+
+use super::{Errno, syscall, uapi, with_cpath};
+
+const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
+
+/// An owned file descriptor, closed when dropped.
+#[derive(Debug)]
+pub struct Fd(i32);
+
+impl Fd {
+    /// Takes ownership of a raw descriptor.
+    pub const fn from_raw(fd: i32) -> Fd {
+        Fd(fd)
+    }
+    pub const fn raw(&self) -> i32 {
+        self.0
+    }
+    /// Gives up ownership without closing.
+    pub fn into_raw(self) -> i32 {
+        let fd = self.0;
+        core::mem::forget(self);
+        fd
+    }
+
+    /// `read(2)`
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        syscall!(__NR_read, self.0, buf.as_mut_ptr(), buf.len())
+    }
+    /// `write(2)`
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        syscall!(__NR_write, self.0, buf.as_ptr(), buf.len())
+    }
+    /// `write(2)` until everything is written; for blocking descriptors (files, stderr).
+    pub fn write_all(&self, mut buf: &[u8]) -> Result<(), Errno> {
+        while !buf.is_empty() {
+            match self.write(buf) {
+                Ok(0) => return Err(Errno::IO),
+                Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+    /// `ftruncate(2)`
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        syscall!(__NR_ftruncate, self.0, len).map(drop)
+    }
+    /// `fcntl(F_SETLK)` with a whole-file write lock; fails with EAGAIN/EACCES if another
+    /// process holds it. The lock lives as long as the descriptor.
+    pub fn try_lock(&self) -> Result<(), Errno> {
+        let lock = uapi::flock {
+            l_type: uapi::F_WRLCK as i16,
+            l_whence: uapi::SEEK_SET as i16,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        syscall!(
+            __NR_fcntl,
+            self.0,
+            uapi::F_SETLK,
+            &lock as *const uapi::flock
+        )
+        .map(drop)
+    }
+    /// `fcntl(F_SETFL)`: sets or clears O_NONBLOCK.
+    pub fn set_nonblocking(&self, on: bool) -> Result<(), Errno> {
+        let flags = syscall!(__NR_fcntl, self.0, uapi::F_GETFL)?;
+        let flags = if on {
+            flags | uapi::O_NONBLOCK as usize
+        } else {
+            flags & !(uapi::O_NONBLOCK as usize)
+        };
+        syscall!(__NR_fcntl, self.0, uapi::F_SETFL, flags).map(drop)
+    }
+}
+
+impl Drop for Fd {
+    /// `close(2)`
+    fn drop(&mut self) {
+        let _ = syscall!(__NR_close, self.0);
+    }
+}
+
+/// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`
+pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<Fd, Errno> {
+    with_cpath(path, |p| {
+        syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode).map(|fd| Fd(fd as i32))
+    })
+}
+
+/// `openat(dir, name, flags | O_CLOEXEC)`, relative to an open directory.
+pub fn open_at(dir: &Fd, name: &[u8], flags: u32) -> Result<Fd, Errno> {
+    with_cpath(name, |p| {
+        syscall!(__NR_openat, dir.0, p, flags | uapi::O_CLOEXEC, 0).map(|fd| Fd(fd as i32))
+    })
+}
+
+/// `unlinkat(AT_FDCWD, path, 0)`
+pub fn unlink(path: &[u8]) -> Result<(), Errno> {
+    with_cpath(path, |p| syscall!(__NR_unlinkat, AT_FDCWD, p, 0).map(drop))
+}
+
+/// `renameat(AT_FDCWD, from, AT_FDCWD, to)` (renameat2 with no flags on riscv64, which lacks renameat)
+pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    with_cpath(from, |f| {
+        with_cpath(to, |t| {
+            syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0).map(drop)
+        })
+    })
+}
+
+/// `faccessat(AT_FDCWD, path, mode, 0)`
+pub fn access(path: &[u8], mode: u32) -> Result<(), Errno> {
+    with_cpath(path, |p| {
+        syscall!(__NR_faccessat, AT_FDCWD, p, mode, 0).map(drop)
+    })
+}
+
+/// `readlinkat(AT_FDCWD, path, buf)`: the link's target, not NUL-terminated.
+pub fn readlink<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let n = with_cpath(path, |p| {
+        syscall!(__NR_readlinkat, AT_FDCWD, p, buf.as_mut_ptr(), buf.len())
+    })?;
+    buf.get(..n).ok_or(Errno::RANGE)
+}
+
+/// `chdir(2)`
+pub fn chdir(path: &[u8]) -> Result<(), Errno> {
+    with_cpath(path, |p| syscall!(__NR_chdir, p).map(drop))
+}
+
+/// `umask(2)`: returns the previous mask.
+pub fn umask(mask: u32) -> u32 {
+    syscall!(__NR_umask, mask).unwrap_or(0) as u32
+}
+
+/// `dup3(old, new, 0)`: makes `new` refer to `old` (without O_CLOEXEC).
+pub fn dup_onto(old: &Fd, new: i32) -> Result<(), Errno> {
+    syscall!(__NR_dup3, old.0, new, 0).map(drop)
+}
+
+/// Reads a whole small file into `buf` (`openat` + `read` until EOF); fails with
+/// EFBIG if it does not fit.
+pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let fd = open(path, uapi::O_RDONLY, 0)?;
+    let mut len = 0;
+    loop {
+        let Some(rest) = buf.get_mut(len..) else {
+            return Err(Errno::FBIG);
+        };
+        if rest.is_empty() {
+            // Full: it fits only if the file ends exactly here.
+            let mut probe = [0u8; 1];
+            return match fd.read(&mut probe)? {
+                0 => Ok(&buf[..len]),
+                _ => Err(Errno::FBIG),
+            };
+        }
+        match fd.read(rest) {
+            Ok(0) => return Ok(&buf[..len]),
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Directory entries, read with `getdents64(2)` into a caller-provided buffer.
+pub struct Dir {
+    fd: Fd,
+}
+
+impl Dir {
+    /// `openat(path, O_RDONLY | O_DIRECTORY)`
+    pub fn open(path: &[u8]) -> Result<Dir, Errno> {
+        Ok(Dir {
+            fd: open(path, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)?,
+        })
+    }
+
+    /// Calls `f` with each entry's name (without "." and ".."), reading through `buf`.
+    pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
+        loop {
+            let n = syscall!(__NR_getdents64, self.fd.0, buf.as_mut_ptr(), buf.len())?;
+            if n == 0 {
+                return Ok(());
+            }
+            let mut at = 0;
+            // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+            while at + 19 <= n {
+                let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+                let Some(name) = buf.get(at + 19..at + reclen) else {
+                    break;
+                };
+                let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+                if name != b"." && name != b".." {
+                    f(name);
+                }
+                if reclen == 0 {
+                    break;
+                }
+                at += reclen;
+            }
+        }
+    }
+}
+
+/// `statx(AT_FDCWD, path, 0, STATX_BASIC_STATS)` (follows symbolic links).
+pub fn stat(path: &[u8]) -> Result<uapi::statx, Errno> {
+    // SAFETY: statx is plain old data; all-zero is a valid value.
+    let mut st: uapi::statx = unsafe { core::mem::zeroed() };
+    with_cpath(path, |p| {
+        syscall!(
+            __NR_statx,
+            AT_FDCWD,
+            p,
+            0,
+            uapi::STATX_BASIC_STATS,
+            &mut st as *mut uapi::statx
+        )
+    })?;
+    Ok(st)
+}
+
+/// The `S_IFMT` bits of a path's mode (S_IFREG, S_IFDIR, S_IFSOCK, ...).
+pub fn file_type(path: &[u8]) -> Result<u32, Errno> {
+    stat(path).map(|st| st.stx_mode as u32 & uapi::S_IFMT)
+}

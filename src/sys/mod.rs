@@ -1,0 +1,69 @@
+//! The raw system-call layer: the agent's only way to reach the kernel.
+//!
+//! No libc is linked. Each wrapper here makes exactly one system call (named in its doc) and
+//! turns the kernel's `-errno` convention into `Result<_, Errno>`. Numbers and structures
+//! come from `linux-raw-sys`; the instruction that enters the kernel is in `arch/`.
+
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
+#[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
+mod arch;
+
+pub mod epoll;
+mod errno;
+pub mod fs;
+pub mod process;
+pub mod signal;
+pub mod socket;
+pub mod time;
+pub mod tty;
+
+pub use errno::Errno;
+pub use fs::Fd;
+pub use linux_raw_sys::general as uapi;
+
+/// Calls system call `nr` with up to six arguments (unused ones are zero).
+macro_rules! syscall {
+    ($nr:ident $(, $arg:expr)* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut args = [0usize; 6];
+        let mut _i = 0;
+        $( args[_i] = $arg as usize; _i += 1; )*
+        // SAFETY: every caller passes arguments of the shape the kernel documents for `$nr`,
+        // and pointers that stay valid for the duration of the call.
+        $crate::sys::Errno::result(unsafe {
+            $crate::sys::raw_syscall(linux_raw_sys::general::$nr as usize, args)
+        })
+    }};
+}
+pub(crate) use syscall;
+
+/// # Safety
+/// The arguments must be what the kernel expects for system call `nr`.
+#[inline]
+pub unsafe fn raw_syscall(nr: usize, args: [usize; 6]) -> isize {
+    unsafe { arch::syscall6(nr, args) }
+}
+
+/// Longest path the kernel accepts (PATH_MAX, including the terminating NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// Runs `f` with `path` as a NUL-terminated string on the stack.
+/// A path that is too long or contains a NUL fails with ENAMETOOLONG / EINVAL, as the
+/// kernel would answer for such a path.
+pub fn with_cpath<T>(
+    path: &[u8],
+    f: impl FnOnce(*const u8) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    if path.contains(&0) {
+        return Err(Errno::INVAL);
+    }
+    let mut buf = [0u8; PATH_MAX];
+    let dst = buf.get_mut(..path.len()).ok_or(Errno::NAMETOOLONG)?;
+    dst.copy_from_slice(path);
+    if path.len() >= PATH_MAX {
+        return Err(Errno::NAMETOOLONG);
+    }
+    f(buf.as_ptr())
+}

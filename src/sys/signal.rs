@@ -1,0 +1,75 @@
+//! Signals arrive as data on a `signalfd(2)`, read by the event loop like any other input.
+
+use super::{Errno, Fd, syscall, uapi};
+
+pub const HUP: u32 = uapi::SIGHUP;
+pub const INT: u32 = uapi::SIGINT;
+pub const PIPE: u32 = uapi::SIGPIPE;
+pub const TERM: u32 = uapi::SIGTERM;
+pub const CHLD: u32 = uapi::SIGCHLD;
+
+/// A set of signals, in the kernel's 64-bit layout.
+#[derive(Clone, Copy, Default)]
+pub struct SigSet(u64);
+
+impl SigSet {
+    pub const fn of(signals: &[u32]) -> SigSet {
+        let mut bits = 0u64;
+        let mut i = 0;
+        while i < signals.len() {
+            bits |= 1 << (signals[i] - 1);
+            i += 1;
+        }
+        SigSet(bits)
+    }
+}
+
+/// `rt_sigprocmask(SIG_BLOCK)`: the signals stay pending until read from a signalfd.
+pub fn block(set: SigSet) -> Result<(), Errno> {
+    syscall!(
+        __NR_rt_sigprocmask,
+        uapi::SIG_BLOCK,
+        &set.0 as *const u64,
+        0usize,
+        8usize
+    )
+    .map(drop)
+}
+
+/// `rt_sigprocmask(SIG_SETMASK, {})`: unblocks everything (for a child before exec).
+pub fn unblock_all() -> Result<(), Errno> {
+    let empty = 0u64;
+    syscall!(
+        __NR_rt_sigprocmask,
+        uapi::SIG_SETMASK,
+        &empty as *const u64,
+        0usize,
+        8usize
+    )
+    .map(drop)
+}
+
+/// `signalfd4(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)`
+pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
+    let flags = uapi::O_NONBLOCK | uapi::O_CLOEXEC;
+    syscall!(__NR_signalfd4, -1isize, &set.0 as *const u64, 8usize, flags)
+        .map(|fd| Fd::from_raw(fd as i32))
+}
+
+/// Reads one pending signal number from a signalfd, if any.
+pub fn read_signal(fd: &Fd) -> Result<Option<u32>, Errno> {
+    // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
+    let mut info = [0u8; 128];
+    match fd.read(&mut info) {
+        Ok(128) => Ok(Some(u32::from_ne_bytes([
+            info[0], info[1], info[2], info[3],
+        ]))),
+        Ok(_) | Err(Errno::AGAIN) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `kill(2)`
+pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
+    syscall!(__NR_kill, pid as isize, sig).map(drop)
+}

@@ -1,0 +1,106 @@
+//! Listening sockets for the `unix-listen` and `vsock-listen` channels.
+
+use super::{Errno, Fd, syscall, uapi};
+use linux_raw_sys::net;
+
+const STREAM: u32 = net::SOCK_STREAM | uapi::O_CLOEXEC | uapi::O_NONBLOCK;
+
+/// `struct sockaddr_vm` (linux/vm_sockets.h), 16 bytes.
+#[repr(C)]
+struct SockaddrVm {
+    family: u16,
+    reserved: u16,
+    port: u32,
+    cid: u32,
+    flags: u8,
+    zero: [u8; 3],
+}
+
+/// `socket(AF_UNIX)` + `bind(path)` + `listen(backlog)`. A stale socket file left by an
+/// earlier run is removed first (a live listener there would still answer; that is the
+/// operator's mistake and bind then fails with EADDRINUSE if the file cannot be removed).
+pub fn listen_unix(path: &[u8], backlog: u32) -> Result<Fd, Errno> {
+    let mut addr = net::sockaddr_un {
+        sun_family: net::AF_UNIX as u16,
+        sun_path: [0; 108],
+    };
+    if path.is_empty() || path.len() >= addr.sun_path.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
+        *dst = src as _;
+    }
+    let fd = Fd::from_raw(syscall!(__NR_socket, net::AF_UNIX, STREAM, 0)? as i32);
+    if is_socket_file(path) {
+        let _ = super::fs::unlink(path);
+    }
+    let len = core::mem::size_of::<u16>() + path.len() + 1;
+    syscall!(__NR_bind, fd.raw(), &addr as *const net::sockaddr_un, len)?;
+    syscall!(__NR_listen, fd.raw(), backlog)?;
+    Ok(fd)
+}
+
+/// `socket(AF_VSOCK)` + `bind(cid, port)` + `listen(backlog)`.
+pub fn listen_vsock(cid: u32, port: u32, backlog: u32) -> Result<Fd, Errno> {
+    let addr = SockaddrVm {
+        family: net::AF_VSOCK as u16,
+        reserved: 0,
+        port,
+        cid,
+        flags: 0,
+        zero: [0; 3],
+    };
+    let fd = Fd::from_raw(syscall!(__NR_socket, net::AF_VSOCK, STREAM, 0)? as i32);
+    syscall!(
+        __NR_bind,
+        fd.raw(),
+        &addr as *const SockaddrVm,
+        core::mem::size_of::<SockaddrVm>()
+    )?;
+    syscall!(__NR_listen, fd.raw(), backlog)?;
+    Ok(fd)
+}
+
+/// `accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)`
+pub fn accept(listener: &Fd) -> Result<Fd, Errno> {
+    syscall!(
+        __NR_accept4,
+        listener.raw(),
+        0usize,
+        0usize,
+        uapi::O_CLOEXEC | uapi::O_NONBLOCK
+    )
+    .map(|fd| Fd::from_raw(fd as i32))
+}
+
+/// `getsockopt(SOL_SOCKET, opt)` for an int-valued option.
+fn sockopt_int(fd: i32, opt: u32) -> Result<i32, Errno> {
+    let mut value: i32 = 0;
+    let mut len: u32 = 4;
+    syscall!(
+        __NR_getsockopt,
+        fd,
+        net::SOL_SOCKET,
+        opt,
+        &mut value as *mut i32,
+        &mut len as *mut u32
+    )?;
+    Ok(value)
+}
+
+/// The address family of a socket (`SO_DOMAIN`), e.g. for a descriptor passed by systemd.
+pub fn domain(fd: i32) -> Result<u32, Errno> {
+    sockopt_int(fd, net::SO_DOMAIN).map(|v| v as u32)
+}
+
+/// Whether the socket is listening (`SO_ACCEPTCONN`).
+pub fn is_listening(fd: i32) -> Result<bool, Errno> {
+    sockopt_int(fd, net::SO_ACCEPTCONN).map(|v| v != 0)
+}
+
+pub const AF_UNIX: u32 = net::AF_UNIX;
+pub const AF_VSOCK: u32 = net::AF_VSOCK;
+
+fn is_socket_file(path: &[u8]) -> bool {
+    super::fs::file_type(path) == Ok(uapi::S_IFSOCK)
+}

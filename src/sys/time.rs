@@ -1,0 +1,33 @@
+//! Clocks.
+
+use super::{Errno, syscall, uapi};
+
+/// `clock_gettime(CLOCK_REALTIME)` as (seconds, nanoseconds) since the epoch.
+pub fn realtime() -> Result<(i64, u32), Errno> {
+    clock(uapi::CLOCK_REALTIME)
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` as (seconds, nanoseconds).
+pub fn monotonic() -> Result<(i64, u32), Errno> {
+    clock(uapi::CLOCK_MONOTONIC)
+}
+
+fn clock(id: u32) -> Result<(i64, u32), Errno> {
+    let mut ts = uapi::__kernel_timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    syscall!(
+        __NR_clock_gettime,
+        id,
+        &mut ts as *mut uapi::__kernel_timespec
+    )?;
+    Ok((ts.tv_sec as i64, ts.tv_nsec as u32))
+}
+
+/// Milliseconds on the monotonic clock, for timers.
+pub fn monotonic_ms() -> u64 {
+    monotonic()
+        .map(|(s, ns)| s as u64 * 1000 + ns as u64 / 1_000_000)
+        .unwrap_or(0)
+}
