@@ -5,7 +5,7 @@
 //! and exits. Everything else lives in the library (`tinyqga::agent`).
 //!
 //! Without libc nobody provides `memcpy` and friends, which the compiler emits calls to;
-//! they are defined at the bottom. `no_builtins` keeps the compiler from turning those very
+//! they are defined at the bottom (memcpy, memmove, memset, memcmp, bcmp, strlen). `no_builtins` keeps the compiler from turning those very
 //! loops back into calls to themselves.
 
 #![no_std]
@@ -106,7 +106,7 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees both ranges; word accesses are made only when both
     // pointers are word-aligned, and stay within the ranges.
     unsafe {
-        if (dst as usize | src as usize) % WORD == 0 {
+        if (dst as usize | src as usize).is_multiple_of(WORD) {
             while i + WORD <= n {
                 *(dst.add(i) as *mut usize) = *(src.add(i) as *const usize);
                 i += WORD;
@@ -153,7 +153,7 @@ unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let mut i = 0;
     // SAFETY: the caller guarantees n writable bytes at dst; word stores only when aligned.
     unsafe {
-        if dst as usize % WORD == 0 {
+        if (dst as usize).is_multiple_of(WORD) {
             while i + WORD <= n {
                 *(dst.add(i) as *mut usize) = word;
                 i += WORD;
@@ -191,4 +191,18 @@ unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: as memcmp.
     unsafe { memcmp(a, b, n) }
+}
+
+/// # Safety
+/// As C's `strlen`: `s` is NUL-terminated.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller guarantees a terminating NUL.
+    unsafe {
+        while *s.add(n) != 0 {
+            n += 1;
+        }
+    }
+    n
 }

@@ -80,3 +80,382 @@ fn frame_error(error: &FrameError) -> QmpError {
         FrameError::TooDeep => parse_error(&ParseError::TooDeep),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::Policy;
+    use crate::protocol::writer::tests::Collect;
+
+    /// Runs `input` through a fresh session and returns the response lines.
+    fn converse_with(
+        input: &[&[u8]],
+        request_bytes: usize,
+        depth: usize,
+        state: &mut State,
+    ) -> Vec<String> {
+        let mut request = vec![0u8; request_bytes];
+        let mut arena = vec![Node::EMPTY; 512];
+        let mut session = Session::new(&mut request, &mut arena, depth);
+        let mut out = Collect::default();
+        for piece in input {
+            session.feed(piece, state, &mut out);
+        }
+        let text = String::from_utf8(out.0).expect("responses are ASCII");
+        text.split_inclusive('\n').map(str::to_string).collect()
+    }
+
+    fn converse(input: &[u8]) -> Vec<String> {
+        converse_with(&[input], 4096, 16, &mut State::default())
+    }
+
+    fn error(desc: &str) -> String {
+        format!("{{\"error\": {{\"class\": \"GenericError\", \"desc\": \"{desc}\"}}}}\n")
+    }
+
+    fn one_error(input: &str) -> String {
+        let replies = converse(input.as_bytes());
+        assert_eq!(replies.len(), 1, "{input}: {replies:?}");
+        replies[0].clone()
+    }
+
+    #[test]
+    fn envelope_errors_have_qemus_texts() {
+        let cases = [
+            ("[1]", "QMP input must be a JSON object"),
+            ("\"str\"", "QMP input must be a JSON object"),
+            ("5 ", "QMP input must be a JSON object"),
+            ("null ", "QMP input must be a JSON object"),
+            ("{}", "QMP input lacks member 'execute'"),
+            ("{\"arguments\":{}}", "QMP input lacks member 'execute'"),
+            (
+                "{\"execute\":5}",
+                "QMP input member 'execute' must be a string",
+            ),
+            (
+                "{\"execute\":null}",
+                "QMP input member 'execute' must be a string",
+            ),
+            (
+                "{\"execute\":\"guest-ping\",\"arguments\":[]}",
+                "QMP input member 'arguments' must be an object",
+            ),
+            (
+                "{\"execute\":\"guest-ping\",\"arguments\":null}",
+                "QMP input member 'arguments' must be an object",
+            ),
+            (
+                "{\"execute\":\"guest-ping\",\"exec-oob\":\"x\"}",
+                "QMP input member 'exec-oob' is unexpected",
+            ),
+            (
+                "{\"execute\":\"guest-ping\",\"control\":1}",
+                "QMP input member 'control' is unexpected",
+            ),
+        ];
+        for (input, desc) in cases {
+            assert_eq!(one_error(input), error(desc), "{input}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_disabled_commands_are_command_not_found() {
+        assert_eq!(
+            one_error("{\"execute\":\"guest-nope\"}"),
+            "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command guest-nope has not been found\"}}\n"
+        );
+        let mut state = State {
+            policy: Policy::from_lists(["guest-ping"].into_iter(), None::<core::iter::Empty<&str>>),
+        };
+        let replies = converse_with(&[b"{\"execute\":\"guest-ping\"}"], 4096, 16, &mut state);
+        assert_eq!(
+            replies,
+            [
+                "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"Command guest-ping has been disabled: the command is not allowed\"}}\n"
+            ]
+        );
+        state.policy = Policy::default();
+        state.policy.frozen = true;
+        let replies = converse_with(&[b"{\"execute\":\"guest-ping\"}"], 4096, 16, &mut state);
+        assert_eq!(replies, ["{\"return\": {}}\n"], "guest-ping is freeze-safe");
+    }
+
+    #[test]
+    fn argument_errors_have_qapis_texts() {
+        let cases = [
+            (
+                "{\"execute\":\"guest-ping\",\"arguments\":{\"foo\":1}}",
+                "Parameter 'foo' is unexpected",
+            ),
+            ("{\"execute\":\"guest-sync\"}", "Parameter 'id' is missing"),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{}}",
+                "Parameter 'id' is missing",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":\"a\"}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":1.5}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":1e3}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":9223372036854775808}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":-9223372036854775809}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":true}}",
+                "Invalid parameter type for 'id', expected: integer",
+            ),
+            // Missing is reported before unexpected, as the QAPI visitor walks the schema first.
+            (
+                "{\"execute\":\"guest-sync\",\"arguments\":{\"x\":1}}",
+                "Parameter 'id' is missing",
+            ),
+        ];
+        for (input, desc) in cases {
+            assert_eq!(one_error(input), error(desc), "{input}");
+        }
+    }
+
+    #[test]
+    fn integers_at_the_edges_of_int64() {
+        for id in ["9223372036854775807", "-9223372036854775808", "-0", "0"] {
+            let input = format!("{{\"execute\":\"guest-sync\",\"arguments\":{{\"id\":{id}}}}}");
+            let want = id.trim_start_matches("-0").to_string();
+            let want = if want.is_empty() {
+                "0".to_string()
+            } else {
+                id.parse::<i64>().unwrap().to_string()
+            };
+            assert_eq!(
+                converse(input.as_bytes()),
+                [format!("{{\"return\": {want}}}\n")]
+            );
+        }
+    }
+
+    #[test]
+    fn parse_errors_have_qemus_texts() {
+        let cases: [(&[u8], &str); 16] = [
+            (
+                b"{\"execute\":\"guest-ping\",}",
+                "JSON parse error, expecting value",
+            ),
+            (b"[1,]", "JSON parse error, expecting value"),
+            (b"}", "JSON parse error, expecting value"),
+            (
+                b"{\"execute\" \"guest-ping\"}",
+                "JSON parse error, missing : in object pair",
+            ),
+            (
+                b"{\"execute\":\"guest-ping\" \"x\"}",
+                "JSON parse error, expected separator in dict",
+            ),
+            (b"[1 2]", "JSON parse error, expected separator in list"),
+            (b"{1:2}", "JSON parse error, key is not a string in object"),
+            (b"{\"a\":1,\"a\":2}", "JSON parse error, duplicate key"),
+            (
+                b"{\"execute\":tru}",
+                "JSON parse error, invalid keyword 'tru'",
+            ),
+            (b"{\"execute\":%d}", "JSON parse error, stray '%'"),
+            (b"@", "JSON parse error, stray '@'"),
+            (
+                b"{\"execute\":\"\\x\"}",
+                "JSON parse error, invalid escape sequence in string",
+            ),
+            (
+                b"{\"execute\":\"\\ud800\"}",
+                "JSON parse error, \\\\ud800 is not a valid Unicode character",
+            ),
+            (
+                b"{\"execute\":\"\\ufffe\"}",
+                "JSON parse error, \\\\ufffe is not a valid Unicode character",
+            ),
+            (
+                b"{\"execute\":\"gu\xc3\"}",
+                "JSON parse error, invalid UTF-8 sequence in string",
+            ),
+            (
+                b"{\"execute\":\"\xed\xa0\x80\"}",
+                "JSON parse error, invalid UTF-8 sequence in string",
+            ),
+        ];
+        for (input, desc) in cases {
+            assert_eq!(
+                converse(input),
+                [error(desc)],
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn strings_escapes_and_the_dialect() {
+        // Single quotes and \' are accepted; \u0000 too; output is ASCII with upper-case escapes.
+        assert_eq!(
+            converse(b"{'execute':'guest-sync','arguments':{'id':7}}"),
+            ["{\"return\": 7}\n"]
+        );
+        assert_eq!(
+            one_error("{\"execute\":\"gu\\u00e9\\ud83d\\ude00\\'\\u0000\"}"),
+            "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command gu\\u00E9\\uD83D\\uDE00'\\u0000 has not been found\"}}\n"
+        );
+        assert_eq!(
+            one_error("{\"execute\":\"gu\u{e9}\"}"),
+            "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command gu\\u00E9 has not been found\"}}\n"
+        );
+    }
+
+    #[test]
+    fn ids_of_every_type_are_echoed() {
+        for id in [
+            "1",
+            "\"abc\"",
+            "null",
+            "true",
+            "1.5e3",
+            "{\"a\": [1, 2.5, \"x\"]}",
+            "[]",
+        ] {
+            let ok = format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}");
+            assert_eq!(
+                converse(ok.as_bytes()),
+                [format!("{{\"return\": {{}}, \"id\": {id}}}\n")]
+            );
+            let bad = format!("{{\"execute\":\"guest-nope\",\"id\":{id}}}");
+            assert!(
+                converse(bad.as_bytes())[0].starts_with(&format!("{{\"id\": {id}, \"error\": "))
+            );
+        }
+        // Even when the envelope is wrong.
+        assert!(converse(b"{\"id\":5}")[0].starts_with("{\"id\": 5, \"error\""));
+    }
+
+    #[test]
+    fn sync_delimited_is_prefixed_with_ff_and_nothing_else_is() {
+        let mut request = vec![0u8; 4096];
+        let mut arena = vec![Node::EMPTY; 64];
+        let mut session = Session::new(&mut request, &mut arena, 16);
+        let mut out = Collect::default();
+        session.feed(
+            b"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":42}}{\"execute\":\"guest-ping\"}",
+            &mut State::default(),
+            &mut out,
+        );
+        assert_eq!(out.0, b"\xff{\"return\": 42}\n{\"return\": {}}\n");
+    }
+
+    #[test]
+    fn byte_at_a_time_and_many_in_one_write() {
+        let input = b"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":1}} {'execute':'guest-ping'}\n{\"execute\":\"guest-sync\",\"arguments\":{\"id\":2}}";
+        let whole = converse(input);
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        let single = converse_with(&bytes, 4096, 16, &mut State::default());
+        assert_eq!(
+            whole,
+            [
+                "{\"return\": 1}\n",
+                "{\"return\": {}}\n",
+                "{\"return\": 2}\n"
+            ]
+        );
+        assert_eq!(single, whole);
+    }
+
+    #[test]
+    fn ff_in_the_middle_of_a_request_drops_it_without_a_reply() {
+        assert_eq!(
+            converse(b"{\"execute\":\"guest-inf\xff{\"execute\":\"guest-ping\"}"),
+            ["{\"return\": {}}\n"]
+        );
+    }
+
+    #[test]
+    fn an_overlong_request_then_a_good_one() {
+        let mut input = b"{\"execute\":\"guest-sync\",\"arguments\":{\"junk\":\"".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 10_000));
+        input.extend_from_slice(
+            b"\",\"id\":1}}{\"execute\":\"guest-sync\",\"arguments\":{\"id\":2}}",
+        );
+        let replies = converse_with(&[&input], 1024, 16, &mut State::default());
+        assert_eq!(
+            replies,
+            [
+                error("JSON token size limit exceeded"),
+                "{\"return\": 2}\n".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_then_recovery() {
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        let input = format!("{deep}{{\"execute\":\"guest-ping\"}}");
+        assert_eq!(
+            converse(input.as_bytes()),
+            [
+                error("JSON nesting depth limit exceeded"),
+                "{\"return\": {}}\n".into()
+            ]
+        );
+        // An id nested up to the limit is echoed whole.
+        let id = format!("{}{}", "[".repeat(15), "]".repeat(15));
+        let input = format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}");
+        let want = format!("{{\"return\": {{}}, \"id\": {id}}}\n");
+        assert_eq!(converse(input.as_bytes()), [want]);
+    }
+
+    #[test]
+    fn too_many_nodes_is_an_error_then_recovery() {
+        let many = format!(
+            "{{\"execute\":\"guest-ping\",\"id\":[{}0]}}",
+            "0,".repeat(600)
+        );
+        let replies = converse(format!("{many}{{\"execute\":\"guest-ping\"}}").as_bytes());
+        assert_eq!(
+            replies,
+            [
+                error("JSON token count limit exceeded"),
+                "{\"return\": {}}\n".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_newline_in_a_string_then_the_next_line_works() {
+        let replies = converse(b"{\"execute\":\"guest-pi\nng\"}\n{\"execute\":\"guest-ping\"}\n");
+        assert_eq!(
+            replies,
+            [
+                error("JSON parse error, stray '\\\"guest-pi\\n'"),
+                "{\"return\": {}}\n".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn guest_info_lists_the_table() {
+        let reply = &converse(b"{\"execute\":\"guest-info\"}")[0];
+        assert!(reply.starts_with("{\"return\": {\"version\": \"10.0.0\", \"supported_commands\": [{\"name\": \"guest-sync-delimited\", \"enabled\": true, \"success-response\": true}"));
+        for c in crate::commands::COMMANDS {
+            assert!(reply.contains(&format!("\"name\": \"{}\"", c.name)));
+        }
+    }
+
+    #[test]
+    fn whitespace_alone_gives_no_reply() {
+        assert!(converse(b" \r\n\t\n").is_empty());
+    }
+}

@@ -88,7 +88,7 @@ macro_rules! log_at {
 /// Reports a panic (a bug: input never panics by design) on stderr and the log.
 pub fn panic(info: &core::panic::PanicInfo<'_>) {
     let mut line = FmtBuf::<512>::new();
-    let _ = write!(line, "tinyqga: internal error: {info}\n");
+    let _ = writeln!(line, "tinyqga: internal error: {info}");
     let stderr = Fd::from_raw(2);
     let _ = stderr.write_all(line.as_bytes());
     core::mem::forget(stderr);

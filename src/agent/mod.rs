@@ -376,11 +376,11 @@ fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -> i32 {
         },
     };
 
-    if options.daemonize {
-        if let Err(e) = process::daemonize() {
-            log_at!(Critical, "failed to daemonize: {e}");
-            return 1;
-        }
+    if options.daemonize
+        && let Err(e) = process::daemonize()
+    {
+        log_at!(Critical, "failed to daemonize: {e}");
+        return 1;
     }
     let pidfile = if options.daemonize || options.pidfile_given {
         match process::write_pidfile(options.pidfile()) {
@@ -567,10 +567,8 @@ impl Agent<'_, '_> {
             if accept {
                 self.accept_client(link);
             }
-            if channel_ready {
-                if let Err(()) = self.read_channel(link) {
-                    return Exit::ChannelError;
-                }
+            if channel_ready && self.read_channel(link).is_err() {
+                return Exit::ChannelError;
             }
             if self.out.interrupted {
                 self.out.interrupted = false;
@@ -687,13 +685,11 @@ impl Agent<'_, '_> {
     fn host_gone(&mut self, link: &mut Link, is_client: bool) -> Result<(), ()> {
         self.session.reset();
         self.out.disconnect();
-        if is_client {
-            if let Link::Listening { listener, client } = link {
-                if let Some(fd) = client.take() {
-                    self.poller.remove(fd.raw());
-                }
-                let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+        if is_client && let Link::Listening { listener, client } = link {
+            if let Some(fd) = client.take() {
+                self.poller.remove(fd.raw());
             }
+            let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
         }
         Ok(())
     }

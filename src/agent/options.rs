@@ -59,14 +59,14 @@ impl<'a> Options<'a> {
         (!self.allow_rpcs.is_empty()).then(|| names(&self.allow_rpcs))
     }
 
-    /// Fills in the channel path for methods that have a default one.
-    /// Fails as qemu-ga does when a method needs a path and has none.
-    pub fn resolve_path(&mut self) -> Result<(), ()> {
+    /// Fills in the channel path for methods that have a default one. Fails as qemu-ga
+    /// does ("must specify a path for this channel") when a method needs a path and has none.
+    pub fn resolve_path(&mut self) -> Result<(), MissingPath> {
         if self.path.is_none() {
             self.path = match self.method() {
                 b"virtio-serial" => Some(DEFAULT_VIRTIO_PATH),
                 b"isa-serial" => Some(DEFAULT_ISA_PATH),
-                _ => return Err(()),
+                _ => return Err(MissingPath),
             };
         }
         Ok(())
@@ -160,24 +160,34 @@ impl<'a> Options<'a> {
         }
         // qemu-ga before 9.1 read the deprecated `blacklist` key in preference.
         if let Some(list) = blacklist.or(block) {
-            self.push_list(List::Block, list)
-                .map_err(|()| ConfigError::TooManyLists)?;
+            self.push_list(List::Block, list)?;
         }
         if let Some(list) = allow {
-            self.push_list(List::Allow, list)
-                .map_err(|()| ConfigError::TooManyLists)?;
+            self.push_list(List::Allow, list)?;
         }
         Ok(())
     }
 
-    fn push_list(&mut self, list: List, value: &'a [u8]) -> Result<(), ()> {
+    fn push_list(&mut self, list: List, value: &'a [u8]) -> Result<(), ConfigError<'a>> {
         let sources = match list {
             List::Block => &mut self.block_rpcs,
             List::Allow => &mut self.allow_rpcs,
         };
-        sources.push(value).map_err(drop)
+        sources.push(value).map_err(|_| ConfigError::TooManyLists)
+    }
+
+    /// A `-b`/`-a` argument.
+    fn add_list(&mut self, list: List, value: &'a [u8]) -> Action<'a> {
+        match self.push_list(list, value) {
+            Ok(()) => Action::Run,
+            Err(_) => Action::Usage(UsageError::TooManyLists),
+        }
     }
 }
+
+/// The channel method has no default path and none was given.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MissingPath;
 
 #[derive(Clone, Copy)]
 enum List {
@@ -435,16 +445,8 @@ pub fn apply_arguments<'a>(options: &mut Options<'a>, args: &[&'a [u8]]) -> Acti
             (b'F', _) => options.fsfreeze_hook = Some(found.value.unwrap_or(DEFAULT_FSFREEZE_HOOK)),
             (b't', _) => options.statedir = Some(value),
             (b'b' | b'a', _) if value == b"help" || value == b"?" => return Action::ListCommands,
-            (b'b', _) => {
-                if options.push_list(List::Block, value).is_err() {
-                    return Action::Usage(UsageError::TooManyLists);
-                }
-            }
-            (b'a', _) => {
-                if options.push_list(List::Allow, value).is_err() {
-                    return Action::Usage(UsageError::TooManyLists);
-                }
-            }
+            (b'b', _) => return options.add_list(List::Block, value),
+            (b'a', _) => return options.add_list(List::Allow, value),
             (b'D', _) => options.dump_conf = true,
             (b'r', _) => options.retry_path = true,
             _ => {} // -c (first pass), -s (Windows only)
@@ -460,28 +462,28 @@ pub fn usage(out: &mut dyn core::fmt::Write, argv0: &str) -> core::fmt::Result {
         "Usage: {argv0} [-m <method> -p <path>] [<options>]\n\
 QEMU Guest Agent {version} (tinyqga {own})\n\
 \n\
-  -c, --config      configuration file (default is {config},\n\
+  -c, --config      configuration file (default is /etc/qemu/qemu-ga.conf,\n\
                     or $QGA_CONF)\n\
   -m, --method      transport method: one of unix-listen, virtio-serial,\n\
                     isa-serial, or vsock-listen (virtio-serial is the default)\n\
   -p, --path        device/socket path (the default for virtio-serial is:\n\
-                    {virtio},\n\
+                    /dev/virtio-ports/org.qemu.guest_agent.0,\n\
                     the default for isa-serial is:\n\
-                    {isa}).\n\
+                    /dev/ttyS0).\n\
                     Socket addresses for vsock-listen are written as\n\
                     <cid>:<port>.\n\
   -l, --logfile     set logfile path, logs to stderr by default\n\
-  -f, --pidfile     specify pidfile (default is {pidfile})\n\
+  -f, --pidfile     specify pidfile (default is /var/run/qemu-ga.pid)\n\
   -F, --fsfreeze-hook\n\
                     enable fsfreeze hook. Accepts an optional argument that\n\
                     specifies script to run on freeze/thaw. Script will be\n\
                     called with 'freeze'/'thaw' arguments accordingly.\n\
-                    (default is {hook})\n\
+                    (default is /etc/qemu/fsfreeze-hook)\n\
                     If using -F with an argument, do not follow -F with a\n\
                     space.\n\
                     (for example: -F/var/run/fsfreezehook.sh)\n\
   -t, --statedir    specify dir to store state information (absolute paths\n\
-                    only, default is {statedir})\n\
+                    only, default is /var/run)\n\
   -v, --verbose     log extra debugging information\n\
       --debug       log everything, including debug messages\n\
   -V, --version     print version information and exit\n\
@@ -499,12 +501,6 @@ QEMU Guest Agent {version} (tinyqga {own})\n\
   -h, --help        display this help and exit\n",
         version = crate::commands::QEMU_VERSION,
         own = env!("CARGO_PKG_VERSION"),
-        config = "/etc/qemu/qemu-ga.conf",
-        virtio = "/dev/virtio-ports/org.qemu.guest_agent.0",
-        isa = "/dev/ttyS0",
-        pidfile = "/var/run/qemu-ga.pid",
-        hook = "/etc/qemu/fsfreeze-hook",
-        statedir = "/var/run",
     )
 }
 

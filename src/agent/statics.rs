@@ -23,6 +23,7 @@ impl<T> TakeOnce<T> {
     }
 
     /// The contents, the first time; `None` afterwards.
+    #[allow(clippy::mut_from_ref)] // handing out the one `&mut` is the point
     pub fn take(&'static self) -> Option<&'static mut T> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;

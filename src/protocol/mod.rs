@@ -9,9 +9,6 @@ pub mod request;
 pub mod schema;
 pub mod writer;
 
-#[cfg(test)]
-mod tests;
-
 pub use error::{ErrorClass, QmpError};
 pub use framer::{Event, FrameError, Framer};
 pub use json::{Document, Kind, Node, ParseError, Value};

@@ -22,7 +22,7 @@ fn clock(id: u32) -> Result<(i64, u32), Errno> {
         id,
         &mut ts as *mut uapi::__kernel_timespec
     )?;
-    Ok((ts.tv_sec as i64, ts.tv_nsec as u32))
+    Ok((ts.tv_sec, ts.tv_nsec as u32))
 }
 
 /// Milliseconds on the monotonic clock, for timers.
