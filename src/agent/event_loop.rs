@@ -1,0 +1,433 @@
+//! The event loop: one `epoll_wait` over the channel (or the listening socket and its one
+//! client) and the signalfd. With nothing to do the agent sleeps there and uses no CPU.
+//! Later sources (child-process pipes, timers) join the same loop.
+
+use super::channel::{self, Channel, Method};
+use super::options::Options;
+use super::output::ChannelOutput;
+use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
+use crate::capacity;
+use crate::commands::{self, Policy, State};
+use crate::log_at;
+use crate::protocol::Output;
+use crate::session::Session;
+use crate::sys::{Errno, Fd, epoll, fs, signal, time};
+
+use super::log;
+
+const TOKEN_SIGNAL: u64 = 0;
+const TOKEN_CHANNEL: u64 = 1;
+const TOKEN_LISTENER: u64 = 2;
+const TOKEN_CLIENT: u64 = 3;
+
+/// qemu-ga's `QGA_RETRY_INTERVAL`: how long `--retry-path` waits before reopening.
+const RETRY_MS: u64 = 5000;
+/// Channel bytes handled before looking at other events again (keeps signals responsive
+/// under a flood).
+const READ_BUDGET: usize = 64 * READ_CHUNK;
+
+/// The transport as the loop sees it.
+enum Link {
+    /// No channel yet (waiting to retry the open).
+    Closed {
+        retry_at: u64,
+    },
+    Device {
+        fd: Fd,
+        virtio: bool,
+    },
+    Listening {
+        listener: Fd,
+        client: Option<Fd>,
+    },
+}
+
+/// What ended the loop.
+enum Exit {
+    Signal,
+    ChannelError,
+}
+
+/// Opens the channel, becomes a daemon if asked, and serves until told to stop.
+pub(super) fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -> i32 {
+    let (Some(request), Some(response), Some(arena)) =
+        (REQUEST.take(), RESPONSE.take(), ARENA.take())
+    else {
+        return 1;
+    };
+    let signals = signal::SigSet::of(&[
+        signal::TERM,
+        signal::INT,
+        signal::HUP,
+        signal::CHLD,
+        signal::PIPE,
+    ]);
+    let setup = signal::block(signals).and_then(|()| signal::signalfd(signals));
+    let (Ok(signal_fd), Ok(poller)) = (setup, epoll::Epoll::new()) else {
+        log_at!(Critical, "failed to set up signal handling");
+        return 1;
+    };
+    if poller
+        .add(signal_fd.raw(), epoll::IN, TOKEN_SIGNAL)
+        .is_err()
+    {
+        return 1;
+    }
+
+    let method = match activated.as_ref() {
+        Some((_, method)) => *method,
+        None => match Method::parse(options.method()) {
+            Some(method) => method,
+            None => {
+                log_at!(
+                    Critical,
+                    "unsupported channel method/type: {}",
+                    lossy(options.method())
+                );
+                log_at!(Critical, "failed to initialize guest agent channel");
+                return 1;
+            }
+        },
+    };
+    let path = options.path.unwrap_or_default();
+
+    let mut link = match activated {
+        Some((fd, _)) => Link::Listening {
+            listener: fd,
+            client: None,
+        },
+        None => match channel::open(method, path) {
+            Ok(channel) => link_of(channel),
+            Err(error) => {
+                log_at!(Critical, "{error}");
+                log_at!(Critical, "failed to create guest agent channel");
+                if !options.retry_path {
+                    log_at!(Critical, "failed to initialize guest agent channel");
+                    return 1;
+                }
+                log_at!(Warning, "waiting for channel path...");
+                Link::Closed {
+                    retry_at: time::monotonic_ms() + RETRY_MS,
+                }
+            }
+        },
+    };
+
+    if options.daemonize
+        && let Err(e) = process::daemonize()
+    {
+        log_at!(Critical, "failed to daemonize: {e}");
+        return 1;
+    }
+    let pidfile = if options.daemonize || options.pidfile_given {
+        match process::write_pidfile(options.pidfile()) {
+            Ok(fd) => Some(fd),
+            Err(error) => {
+                log_at!(Critical, "{error}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(logfile) = options.logfile {
+        match fs::open(
+            logfile,
+            crate::sys::uapi::O_WRONLY | crate::sys::uapi::O_CREAT | crate::sys::uapi::O_APPEND,
+            0o600,
+        ) {
+            Ok(fd) => log::set_sink(fd),
+            Err(e) => {
+                log_at!(Critical, "unable to open specified log file: {e}");
+                return 1;
+            }
+        }
+    }
+    log_at!(
+        Debug,
+        "Guest agent version {} started (tinyqga {})",
+        commands::QEMU_VERSION,
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let mut state = State {
+        policy: Policy::from_lists(options.blocked(), options.allowed()),
+    };
+    for name in options
+        .blocked()
+        .chain(options.allowed().into_iter().flatten())
+    {
+        if commands::find(name).is_none() {
+            log_at!(Debug, "ignoring unknown command in rpc list: {name}");
+        }
+    }
+
+    let mut session = Session::new(request, arena, capacity::MAX_DEPTH);
+    let mut out = ChannelOutput::new(response, signal_fd.raw());
+    let mut agent = Agent {
+        poller,
+        signal_fd,
+        session: &mut session,
+        out: &mut out,
+        state: &mut state,
+        more_input: false,
+    };
+    agent.attach(&link);
+
+    let exit = loop {
+        match agent.serve(&mut link, options) {
+            Exit::Signal => break 0,
+            Exit::ChannelError if options.retry_path => {
+                log_at!(Warning, "agent stopped unexpectedly, restarting...");
+                log_at!(Warning, "waiting for channel path...");
+                agent.detach(&link);
+                link = Link::Closed {
+                    retry_at: time::monotonic_ms() + RETRY_MS,
+                };
+            }
+            Exit::ChannelError => break 1,
+        }
+    };
+
+    if pidfile.is_some() {
+        let _ = fs::unlink(options.pidfile());
+    }
+    exit
+}
+
+fn link_of(channel: Channel) -> Link {
+    match channel {
+        Channel::Device { fd, virtio } => Link::Device { fd, virtio },
+        Channel::Listener(listener) => Link::Listening {
+            listener,
+            client: None,
+        },
+    }
+}
+
+struct Agent<'s, 'b> {
+    poller: epoll::Epoll,
+    signal_fd: Fd,
+    session: &'s mut Session<'b>,
+    out: &'s mut ChannelOutput<'b>,
+    state: &'s mut State,
+    /// The last read stopped at the budget, not at EAGAIN: read again without waiting.
+    more_input: bool,
+}
+
+impl Agent<'_, '_> {
+    /// Registers a freshly opened link with the poller.
+    fn attach(&mut self, link: &Link) {
+        self.session.reset();
+        match link {
+            Link::Closed { .. } => self.out.disconnect(),
+            // A virtio port whose host is away reports HUP for as long as it is away;
+            // edge-triggered, it wakes us only when something changes.
+            Link::Device { fd, virtio } => {
+                let events = if *virtio {
+                    epoll::IN | epoll::EDGE
+                } else {
+                    epoll::IN
+                };
+                let _ = self.poller.add(fd.raw(), events, TOKEN_CHANNEL);
+                self.out.connect(fd.raw());
+                self.more_input = true;
+            }
+            Link::Listening { listener, .. } => {
+                let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+                self.out.disconnect();
+            }
+        }
+    }
+
+    fn detach(&mut self, link: &Link) {
+        match link {
+            Link::Closed { .. } => {}
+            Link::Device { fd, .. } => self.poller.remove(fd.raw()),
+            Link::Listening { listener, client } => {
+                self.poller.remove(listener.raw());
+                if let Some(client) = client {
+                    self.poller.remove(client.raw());
+                }
+            }
+        }
+        self.out.disconnect();
+    }
+
+    /// Serves until a signal asks us to stop or the channel fails.
+    fn serve(&mut self, link: &mut Link, options: &Options<'static>) -> Exit {
+        let mut events = [epoll::Event { events: 0, data: 0 }; 8];
+        loop {
+            let timeout = match link {
+                Link::Closed { retry_at } => retry_at
+                    .saturating_sub(time::monotonic_ms())
+                    .min(i32::MAX as u64) as i32,
+                _ if self.more_input => 0,
+                _ => -1,
+            };
+            let ready = match self.poller.wait(&mut events, timeout) {
+                Ok(ready) => ready,
+                Err(e) => {
+                    log_at!(Critical, "epoll_wait failed: {e}");
+                    return Exit::ChannelError;
+                }
+            };
+            let mut channel_ready = core::mem::take(&mut self.more_input);
+            let mut accept = false;
+            for event in ready {
+                let token = event.data;
+                match token {
+                    TOKEN_SIGNAL => {
+                        if let Some(exit) = self.handle_signals(options) {
+                            return exit;
+                        }
+                    }
+                    TOKEN_LISTENER => accept = true,
+                    _ => channel_ready = true,
+                }
+            }
+            if let Link::Closed { retry_at } = link {
+                if time::monotonic_ms() >= *retry_at {
+                    match channel::open(
+                        Method::parse(options.method()).unwrap_or(Method::VirtioSerial),
+                        options.path.unwrap_or_default(),
+                    ) {
+                        Ok(channel) => {
+                            *link = link_of(channel);
+                            self.attach(link);
+                        }
+                        Err(_) => *retry_at = time::monotonic_ms() + RETRY_MS,
+                    }
+                }
+                continue;
+            }
+            if accept {
+                self.accept_client(link);
+            }
+            if channel_ready && self.read_channel(link).is_err() {
+                return Exit::ChannelError;
+            }
+            if self.out.interrupted {
+                self.out.interrupted = false;
+                if let Some(exit) = self.handle_signals(options) {
+                    return exit;
+                }
+            }
+        }
+    }
+
+    fn handle_signals(&mut self, options: &Options<'static>) -> Option<Exit> {
+        while let Ok(Some(signo)) = signal::read_signal(&self.signal_fd) {
+            match signo {
+                signal::TERM | signal::INT => {
+                    log_at!(Debug, "received signal num {signo}, quitting");
+                    return Some(Exit::Signal);
+                }
+                signal::HUP => {
+                    // Reopen the log file (after logrotate moved it).
+                    if let Some(logfile) = options.logfile {
+                        let flags = crate::sys::uapi::O_WRONLY
+                            | crate::sys::uapi::O_CREAT
+                            | crate::sys::uapi::O_APPEND;
+                        if let Ok(fd) = fs::open(logfile, flags, 0o600) {
+                            log::set_sink(fd);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn accept_client(&mut self, link: &mut Link) {
+        let Link::Listening { listener, client } = link else {
+            return;
+        };
+        if client.is_some() {
+            return;
+        }
+        match crate::sys::socket::accept(listener) {
+            Ok(fd) => {
+                // One client at a time: the next waits in the backlog until this one leaves.
+                self.poller.remove(listener.raw());
+                let _ = self
+                    .poller
+                    .add(fd.raw(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
+                self.session.reset();
+                self.out.connect(fd.raw());
+                *client = Some(fd);
+                self.more_input = true;
+            }
+            Err(Errno::AGAIN | Errno::INTR | Errno::CONNABORTED) => {}
+            Err(e) => log_at!(Warning, "failed to accept a client: {e}"),
+        }
+    }
+
+    /// Reads what the host sent and serves it. `Err` means the channel itself failed.
+    fn read_channel(&mut self, link: &mut Link) -> Result<(), ()> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut budget = READ_BUDGET;
+        loop {
+            let (fd, is_client) = match link {
+                Link::Device { fd, .. } => (fd.raw(), false),
+                Link::Listening {
+                    client: Some(fd), ..
+                } => (fd.raw(), true),
+                _ => return Ok(()),
+            };
+            let borrowed = Fd::from_raw(fd);
+            let result = borrowed.read(&mut chunk);
+            core::mem::forget(borrowed);
+            match result {
+                Ok(0) => {
+                    log_at!(Debug, "received EOF");
+                    return self.host_gone(link, is_client);
+                }
+                Ok(n) => {
+                    log_at!(Debug, "read data, count: {n}");
+                    if self.out.closed() {
+                        self.out.connect(fd);
+                    }
+                    self.session.feed(&chunk[..n], self.state, self.out);
+                    if self.out.closed() {
+                        // The host left while we answered: what it sent is void.
+                        self.session.reset();
+                        if is_client {
+                            return self.host_gone(link, true);
+                        }
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        self.more_input = true;
+                        return Ok(());
+                    }
+                }
+                Err(Errno::AGAIN) => return Ok(()),
+                Err(Errno::INTR) => {}
+                Err(e) if is_client => {
+                    log_at!(Debug, "client connection ended: {e}");
+                    return self.host_gone(link, true);
+                }
+                Err(e) => {
+                    log_at!(Warning, "error reading channel: {e}");
+                    return Err(());
+                }
+            }
+        }
+    }
+
+    /// The host side went away: a client socket is closed and the next one accepted; a
+    /// device stays open (the host may come back) and we wait for its next wakeup.
+    fn host_gone(&mut self, link: &mut Link, is_client: bool) -> Result<(), ()> {
+        self.session.reset();
+        self.out.disconnect();
+        if is_client && let Link::Listening { listener, client } = link {
+            if let Some(fd) = client.take() {
+                self.poller.remove(fd.raw());
+            }
+            let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+        }
+        Ok(())
+    }
+}
