@@ -55,25 +55,6 @@ pub(super) fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -
     else {
         return 1;
     };
-    let signals = signal::SigSet::of(&[
-        signal::TERM,
-        signal::INT,
-        signal::HUP,
-        signal::CHLD,
-        signal::PIPE,
-    ]);
-    let setup = signal::block(signals).and_then(|()| signal::signalfd(signals));
-    let (Ok(signal_fd), Ok(poller)) = (setup, epoll::Epoll::new()) else {
-        log_at!(Critical, "failed to set up signal handling");
-        return 1;
-    };
-    if poller
-        .add(signal_fd.raw(), epoll::IN, TOKEN_SIGNAL)
-        .is_err()
-    {
-        return 1;
-    }
-
     let method = match activated.as_ref() {
         Some((_, method)) => *method,
         None => match Method::parse(options.method()) {
@@ -119,6 +100,26 @@ pub(super) fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -
         log_at!(Critical, "failed to daemonize: {e}");
         return 1;
     }
+    // After the fork: a signalfd's epoll registration wakes only the process that made it.
+    let signals = signal::SigSet::of(&[
+        signal::TERM,
+        signal::INT,
+        signal::HUP,
+        signal::CHLD,
+        signal::PIPE,
+    ]);
+    let setup = signal::block(signals).and_then(|()| signal::signalfd(signals));
+    let (Ok(signal_fd), Ok(poller)) = (setup, epoll::Epoll::new()) else {
+        log_at!(Critical, "failed to set up signal handling");
+        return 1;
+    };
+    if poller
+        .add(signal_fd.raw(), epoll::IN, TOKEN_SIGNAL)
+        .is_err()
+    {
+        return 1;
+    }
+
     let pidfile = if options.daemonize || options.pidfile_given {
         match process::write_pidfile(options.pidfile()) {
             Ok(fd) => Some(fd),

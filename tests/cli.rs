@@ -1,0 +1,424 @@
+//! Command line, config file, signals, pidfile, daemon and log file.
+
+mod common;
+
+use common::{Agent, TempDir, command, not_found_error, run, run_args, send_signal};
+use std::time::{Duration, Instant};
+
+const NAMES: &str = "guest-sync-delimited\nguest-sync\nguest-ping\nguest-info\n";
+
+#[test]
+fn version_help_and_bad_option() {
+    let dir = TempDir::new("version");
+    let out = run_args(&dir, &["-V"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, "QEMU Guest Agent 10.0.0\n");
+
+    let out = run_args(&dir, &["-h"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("Usage:"), "{out:?}");
+    assert!(out.stdout.contains("--block-rpcs"), "{out:?}");
+
+    let out = run_args(&dir, &["--help", "-z"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+
+    let out = run_args(&dir, &["-z"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("invalid option -- 'z'"), "{out:?}");
+    assert!(out.stdout.contains("Unknown option"), "{out:?}");
+
+    let out = run_args(&dir, &["--bogus"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("unrecognized option '--bogus'"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn rpc_list_help() {
+    let dir = TempDir::new("listhelp");
+    for args in [["-b", "help"], ["-a", "help"], ["--block-rpcs", "?"]] {
+        let out = run_args(&dir, &args);
+        assert_eq!(out.code(), Some(0), "{args:?}: {out:?}");
+        assert_eq!(out.stdout, NAMES, "{args:?}");
+    }
+}
+
+#[test]
+fn dump_conf_merges_config_and_command_line() {
+    let dir = TempDir::new("dump");
+    let cfg = dir.write("cfg", "[general]\nblock-rpcs=c\n");
+    let out = run_args(
+        &dir,
+        &[
+            "-m",
+            "unix-listen",
+            "-p",
+            "/x",
+            "-b",
+            "a,b",
+            "-c",
+            cfg.to_str().unwrap(),
+            "-D",
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "[general]\ndaemon=false\nmethod=unix-listen\npath=/x\npidfile=/var/run/qemu-ga.pid\n\
+         statedir=/var/run\nverbose=false\ndebug=false\nretry-path=false\nblock-rpcs=c,a,b\n\
+         allow-rpcs=\n"
+    );
+}
+
+#[test]
+fn dump_conf_without_path_fails() {
+    let dir = TempDir::new("dumpnopath");
+    let out = run_args(&dir, &["-m", "unix-listen", "-D"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("must specify a path for this channel"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn config_from_qga_conf_env() {
+    let dir = TempDir::new("qgaconf");
+    let cfg = dir.write(
+        "env.conf",
+        "[general]\nmethod=unix-listen\npath=/y\nverbose=true\n",
+    );
+    let mut cmd = command(&dir);
+    cmd.env("QGA_CONF", &cfg).arg("-D");
+    let out = run(&dir, cmd);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("\nmethod=unix-listen\npath=/y\n"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("\nverbose=true\n"), "{out:?}");
+}
+
+#[test]
+fn config_errors() {
+    let dir = TempDir::new("cfgerr");
+    let missing = dir.join("missing.conf");
+    let out = run_args(&dir, &["-c", missing.to_str().unwrap(), "-D"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("error loading configuration from path"),
+        "{out:?}"
+    );
+
+    let bad = dir.write("bad.conf", "[general]\nverbose=maybe\n");
+    let out = run_args(
+        &dir,
+        &[
+            "-c",
+            bad.to_str().unwrap(),
+            "-m",
+            "unix-listen",
+            "-p",
+            "/x",
+            "-D",
+        ],
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("error loading configuration from path"),
+        "{out:?}"
+    );
+
+    // The same file through QGA_CONF.
+    let mut cmd = command(&dir);
+    cmd.env("QGA_CONF", &bad)
+        .args(["-m", "unix-listen", "-p", "/x", "-D"]);
+    let out = run(&dir, cmd);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+}
+
+#[test]
+fn config_file_runs_the_agent_with_its_block_list() {
+    let dir = TempDir::new("cfgrun");
+    let sock = dir.join("cfg.sock");
+    let cfg = dir.write(
+        "agent.conf",
+        &format!(
+            "[general]\nmethod=unix-listen\npath={}\nblock-rpcs=guest-ping;guest-sync\n",
+            sock.display()
+        ),
+    );
+    let mut cmd = command(&dir);
+    cmd.arg("-c").arg(&cfg);
+    let agent = Agent::spawn(dir, cmd, sock);
+    let mut c = agent.connect();
+    for name in ["guest-ping", "guest-sync"] {
+        assert_eq!(
+            c.call(&format!(r#"{{"execute":"{name}","arguments":{{}}}}"#)),
+            not_found_error(&format!(
+                "Command {name} has been disabled: the command is not allowed"
+            ))
+        );
+    }
+    c.send(r#"{"execute":"guest-sync-delimited","arguments":{"id":1}}"#);
+    assert_eq!(c.read_line_bytes(), b"\xff{\"return\": 1}".to_vec());
+}
+
+fn enabled_flags(reply: &str) -> Vec<(String, bool)> {
+    let doc = common::parse(reply);
+    doc.at("return.supported_commands")
+        .arr()
+        .iter()
+        .map(|c| {
+            let enabled = c.at("enabled") == &common::Json::Bool(true);
+            (c.at("name").str().to_string(), enabled)
+        })
+        .collect()
+}
+
+#[test]
+fn block_list_disables_a_command() {
+    let agent = Agent::start("block", &["-b", "guest-ping"]);
+    let mut c = agent.connect();
+    assert_eq!(
+        c.call(r#"{"execute":"guest-ping"}"#),
+        not_found_error("Command guest-ping has been disabled: the command is not allowed")
+    );
+    let flags = enabled_flags(&c.call(r#"{"execute":"guest-info"}"#));
+    let expect = [
+        ("guest-sync-delimited", true),
+        ("guest-sync", true),
+        ("guest-ping", false),
+        ("guest-info", true),
+    ];
+    assert_eq!(flags, expect.map(|(n, e)| (n.to_string(), e)));
+}
+
+#[test]
+fn allow_list_disables_everything_else() {
+    let agent = Agent::start("allow", &["-a", "guest-ping,guest-info"]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+    assert_eq!(
+        c.call(r#"{"execute":"guest-sync","arguments":{"id":1}}"#),
+        not_found_error("Command guest-sync has been disabled: the command is not allowed")
+    );
+    let flags = enabled_flags(&c.call(r#"{"execute":"guest-info"}"#));
+    let expect = [
+        ("guest-sync-delimited", false),
+        ("guest-sync", false),
+        ("guest-ping", true),
+        ("guest-info", true),
+    ];
+    assert_eq!(flags, expect.map(|(n, e)| (n.to_string(), e)));
+}
+
+#[test]
+fn channel_setup_errors() {
+    let dir = TempDir::new("chanerr");
+    let out = run_args(&dir, &["-m", "vsock-listen", "-p", "foo"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("error parsing address 'foo'"),
+        "{out:?}"
+    );
+
+    let out = run_args(&dir, &["-m", "bogus", "-p", "/x"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unsupported channel method/type: bogus"),
+        "{out:?}"
+    );
+
+    let nodir = dir.join("nodir/r.sock");
+    let out = run_args(&dir, &["-m", "unix-listen", "-p", nodir.to_str().unwrap()]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("Failed to bind socket to"), "{out:?}");
+}
+
+#[test]
+fn sigterm_and_sigint_exit_zero() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut agent = Agent::start("signal", &[]);
+        let mut c = agent.connect();
+        assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+        agent.signal(sig);
+        let status = agent
+            .wait_exit(Duration::from_secs(3))
+            .expect("agent exits on signal");
+        assert_eq!(status.code(), Some(0), "signal {sig}: {status}");
+    }
+}
+
+#[test]
+fn pidfile_without_daemon() {
+    let dir = TempDir::new("pidfile");
+    let pidfile = dir.join("qga.pid");
+    let mut agent = Agent::start("pidfile", &["-f", pidfile.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).expect("pidfile written"),
+        format!("{}\n", agent.pid())
+    );
+
+    // A second agent on the same pidfile fails to lock it.
+    let other = TempDir::new("pidfile2");
+    let sock2 = other.join("two.sock");
+    let out = run_args(
+        &other,
+        &[
+            "-m",
+            "unix-listen",
+            "-p",
+            sock2.to_str().unwrap(),
+            "-f",
+            pidfile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("Cannot lock pid file"), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        format!("{}\n", agent.pid()),
+        "the loser must not touch the pidfile"
+    );
+
+    agent.signal(libc::SIGTERM);
+    let status = agent
+        .wait_exit(Duration::from_secs(3))
+        .expect("agent exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(!pidfile.exists(), "pidfile removed on SIGTERM");
+}
+
+/// Kills the daemon (by the pid it wrote) if the test ends early.
+struct DaemonGuard(Option<i32>);
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0
+            && common::process_running(pid)
+        {
+            // SAFETY: plain kill(2) of the daemon this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn daemonize_with_pidfile() {
+    let dir = TempDir::new("daemon");
+    let sock = dir.join("d.sock");
+    let pidfile = dir.join("d.pid");
+    let mut cmd = command(&dir);
+    cmd.args(["-d", "-m", "unix-listen"])
+        .arg("-p")
+        .arg(&sock)
+        .arg("-f")
+        .arg(&pidfile);
+    let started = Instant::now();
+    let mut guard = DaemonGuard(None);
+    let out = run(&dir, cmd);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let pid = loop {
+        if let Ok(text) = std::fs::read_to_string(&pidfile)
+            && let Some(pid) = text.strip_suffix('\n').and_then(|p| p.parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "daemon wrote no pidfile");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    guard.0 = Some(pid);
+    assert!(common::process_running(pid), "daemon {pid} is running");
+
+    let mut c = common::Conn::connect(&sock);
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+    drop(c);
+
+    // The signalfd must be made after the fork: its epoll registration wakes only the
+    // process that registered it (this once left a daemon deaf to SIGTERM).
+    send_signal(pid, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while pidfile.exists() || common::process_running(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not stop and remove its pidfile within 3 s of SIGTERM \
+             (running: {}, pidfile exists: {})",
+            common::process_running(pid),
+            pidfile.exists()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    guard.0 = None;
+}
+
+fn assert_log_format(log: &str) {
+    for line in log.lines() {
+        let (stamp, rest) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("line {line:?}"));
+        let (secs, usecs) = stamp
+            .split_once('.')
+            .unwrap_or_else(|| panic!("line {line:?}"));
+        assert!(
+            !secs.is_empty() && secs.bytes().all(|b| b.is_ascii_digit()),
+            "line {line:?}"
+        );
+        assert!(
+            usecs.len() == 6 && usecs.bytes().all(|b| b.is_ascii_digit()),
+            "line {line:?}"
+        );
+        let level = rest.split_once(": ").map(|(l, _)| l).unwrap_or("");
+        assert!(
+            ["error", "critical", "warning", "message", "info", "debug"].contains(&level),
+            "line {line:?}"
+        );
+    }
+}
+
+#[test]
+fn logfile_with_debug() {
+    let dir = TempDir::new("log");
+    let log = dir.join("agent.log");
+    let mut agent = Agent::start("log", &["--debug", "-l", log.to_str().unwrap()]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+    drop(c);
+    agent.signal(libc::SIGTERM);
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    assert!(
+        text.contains("Guest agent version 10.0.0 started"),
+        "log:\n{text}"
+    );
+    assert!(
+        text.contains("received signal num 15, quitting"),
+        "log:\n{text}"
+    );
+    assert_log_format(&text);
+}
+
+#[test]
+fn logfile_with_verbose_is_well_formed() {
+    let dir = TempDir::new("logv");
+    let log = dir.join("agent.log");
+    let mut agent = Agent::start("logv", &["-v", "-l", log.to_str().unwrap()]);
+    let mut c = agent.connect();
+    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+    drop(c);
+    agent.signal(libc::SIGTERM);
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    let text = std::fs::read_to_string(&log).expect("log file created");
+    assert_log_format(&text);
+}

@@ -1,0 +1,636 @@
+//! Shared helpers for the integration tests: temp dirs, spawning the agent (killed on drop),
+//! a unix-socket client with read timeouts, running the CLI with a deadline, /proc CPU
+//! accounting, and a small JSON parser (std only).
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Default deadline for one read, one CLI run, or the socket to appear.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The agent binary: `$TINYQGA_BIN` (e.g. the release musl build) or the one cargo built.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("TINYQGA_BIN") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_tinyqga")),
+    }
+}
+
+// ---- temp dirs ----------------------------------------------------------------------------
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "tinyqga-test-{}-{}-{}",
+            std::process::id(),
+            name,
+            n
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    /// Writes `text` to `name` in this dir and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---- the agent process ----------------------------------------------------------------------
+
+/// A running agent; killed (SIGKILL) and reaped on drop.
+pub struct Agent {
+    pub child: Child,
+    pub sock: PathBuf,
+    pub dir: TempDir,
+}
+
+/// A command for the agent with `QGA_CONF` pointing at a nonexistent file in `dir` and
+/// stdout/stderr going to `dir/stdout` and `dir/stderr`.
+pub fn command(dir: &TempDir) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env("QGA_CONF", dir.join("no-such-qemu-ga.conf"))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
+    cmd
+}
+
+impl Agent {
+    /// `tinyqga -m unix-listen -p DIR/qga.sock EXTRA...` in a fresh temp dir.
+    pub fn start(name: &str, extra: &[&str]) -> Agent {
+        let dir = TempDir::new(name);
+        let sock = dir.join("qga.sock");
+        let mut args: Vec<OsString> = vec!["-m".into(), "unix-listen".into(), "-p".into()];
+        args.push(sock.clone().into());
+        args.extend(extra.iter().map(OsString::from));
+        let cmd = {
+            let mut c = command(&dir);
+            c.args(&args);
+            c
+        };
+        Agent::spawn(dir, cmd, sock)
+    }
+
+    /// Spawns a prepared command (see [`command`]) and waits for `sock` to appear.
+    pub fn spawn(dir: TempDir, mut cmd: Command, sock: PathBuf) -> Agent {
+        let child = cmd.spawn().expect("spawn tinyqga");
+        let mut agent = Agent { child, sock, dir };
+        agent.wait_for_socket();
+        agent
+    }
+
+    fn wait_for_socket(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.sock.exists() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "agent exited before creating its socket: {status}; stderr: {}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "socket {} did not appear within 5 s",
+                self.sock.display()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::connect(&self.sock)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        send_signal(self.pid(), sig);
+    }
+
+    /// Waits up to `timeout` for the agent to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Panics unless the agent is still running.
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!("agent died: {status}; stderr: {}", self.stderr());
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    /// user+system CPU time of the agent so far.
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time(self.pid())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn send_signal(pid: i32, sig: i32) {
+    // SAFETY: plain kill(2).
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+}
+
+/// utime+stime of `pid` from /proc/<pid>/stat.
+pub fn cpu_time(pid: i32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/pid/stat");
+    // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields[11].parse().unwrap();
+    let stime: u64 = fields[12].parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis((utime + stime) * 1000 / hz)
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn process_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+            !rest.starts_with('Z') && !rest.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
+
+// ---- one-shot CLI runs --------------------------------------------------------------------
+
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` (from [`command`]) to completion, killing it after `TIMEOUT`.
+pub fn run(dir: &TempDir, mut cmd: Command) -> Output {
+    let mut child = cmd.spawn().expect("spawn tinyqga");
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "tinyqga {:?} did not exit within 5 s",
+                cmd.get_args().collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: std::fs::read_to_string(dir.join("stdout")).unwrap_or_default(),
+        stderr: std::fs::read_to_string(dir.join("stderr")).unwrap_or_default(),
+    }
+}
+
+/// `tinyqga ARGS...` in `dir` (QGA_CONF pointing nowhere), to completion.
+pub fn run_args(dir: &TempDir, args: &[&str]) -> Output {
+    let mut cmd = command(dir);
+    cmd.args(args);
+    run(dir, cmd)
+}
+
+// ---- the client -----------------------------------------------------------------------------
+
+pub struct Conn {
+    pub stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn connect(path: &Path) -> Conn {
+        // The socket file appears at bind(), a moment before listen(): until then a
+        // connect is refused. Retry that (only that) for a while.
+        let deadline = Instant::now() + TIMEOUT;
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("connect to agent socket {}: {e}", path.display()),
+            }
+        };
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream
+            .write_all(bytes.as_ref())
+            .expect("write to agent");
+    }
+
+    /// Reads one `\n`-terminated line (without the `\n`), panicking after the read timeout.
+    pub fn read_line_bytes(&mut self) -> Vec<u8> {
+        self.try_read_line()
+            .unwrap_or_else(|e| panic!("reading a reply: {e}"))
+    }
+
+    /// One line, or the read error (timeout: WouldBlock/TimedOut; EOF: UnexpectedEof).
+    pub fn try_read_line(&mut self) -> std::io::Result<Vec<u8>> {
+        loop {
+            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
+                line.pop();
+                return Ok(line);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        format!("EOF; pending {:?}", String::from_utf8_lossy(&self.buf)),
+                    ));
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One line as text (replies are ASCII; anything else fails the test).
+    pub fn read_line(&mut self) -> String {
+        let line = self.read_line_bytes();
+        assert!(line.is_ascii(), "reply is not ASCII: {line:?}");
+        String::from_utf8(line).unwrap()
+    }
+
+    /// Sends `request` and returns the next reply line.
+    pub fn call(&mut self, request: &str) -> String {
+        self.send(request);
+        self.read_line()
+    }
+
+    /// Sends guest-sync with `id` and returns every line before its reply, asserting the
+    /// reply arrives. Use it to show that earlier input produced exactly these replies.
+    pub fn sync_collect(&mut self, id: i64) -> Vec<String> {
+        self.send(format!(
+            "{{\"execute\":\"guest-sync\",\"arguments\":{{\"id\":{id}}}}}"
+        ));
+        let want = format!("{{\"return\": {id}}}");
+        let mut before = Vec::new();
+        loop {
+            let line = self.read_line();
+            if line == want {
+                return before;
+            }
+            before.push(line);
+        }
+    }
+
+    /// Asserts nothing arrives within `wait`.
+    pub fn assert_silent(&mut self, wait: Duration) {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let got = if self.buf.is_empty() {
+            self.stream.read(&mut chunk)
+        } else {
+            Ok(self.buf.len())
+        };
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        match got {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Ok(n) => panic!(
+                "expected no reply, got {:?}",
+                String::from_utf8_lossy(if self.buf.is_empty() {
+                    &chunk[..n]
+                } else {
+                    &self.buf
+                })
+            ),
+            Err(e) => panic!("expected no reply, got error {e}"),
+        }
+    }
+}
+
+/// `{"error": {"class": "GenericError", "desc": DESC}}` for string comparison.
+pub fn generic_error(desc: &str) -> String {
+    format!("{{\"error\": {{\"class\": \"GenericError\", \"desc\": \"{desc}\"}}}}")
+}
+
+pub fn not_found_error(desc: &str) -> String {
+    format!("{{\"error\": {{\"class\": \"CommandNotFound\", \"desc\": \"{desc}\"}}}}")
+}
+
+/// Deterministic pseudo-random bytes (64-bit LCG, high byte).
+pub fn lcg_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 56) as u8
+        })
+        .collect()
+}
+
+// ---- mini JSON ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    /// The number as written.
+    Num(String),
+    Str(String),
+    Arr(Vec<Json>),
+    /// Members in order.
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    /// `a.b.c` path lookup; panics with the document when missing.
+    pub fn at(&self, path: &str) -> &Json {
+        let mut cur = self;
+        for key in path.split('.') {
+            cur = cur
+                .get(key)
+                .unwrap_or_else(|| panic!("no {path:?} in {self:?}"));
+        }
+        cur
+    }
+    pub fn str(&self) -> &str {
+        match self {
+            Json::Str(s) => s,
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+    pub fn arr(&self) -> &[Json] {
+        match self {
+            Json::Arr(a) => a,
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            Json::Obj(m) => m.iter().map(|(k, _)| k.as_str()).collect(),
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+    pub fn f64(&self) -> f64 {
+        match self {
+            Json::Num(n) => n.parse().unwrap(),
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+}
+
+/// Parses one JSON document (strict RFC 8259), panicking with the text on error.
+pub fn parse(text: &str) -> Json {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    p.value()
+        .and_then(|v| {
+            p.ws();
+            if p.i == p.s.len() {
+                Ok(v)
+            } else {
+                Err("trailing data".into())
+            }
+        })
+        .unwrap_or_else(|e: String| panic!("bad JSON ({e}) at {}: {text:?}", p.i))
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn eat(&mut self, b: u8) -> Result<(), String> {
+        self.ws();
+        if self.peek() == Some(b) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {:?}", b as char))
+        }
+    }
+    fn lit(&mut self, word: &str, v: Json) -> Result<Json, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err("bad literal".into())
+        }
+    }
+    fn value(&mut self) -> Result<Json, String> {
+        self.ws();
+        match self.peek().ok_or("eof")? {
+            b'{' => {
+                self.i += 1;
+                let mut members = Vec::new();
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(members));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    self.eat(b':')?;
+                    let v = self.value()?;
+                    members.push((k, v));
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(members));
+                        }
+                        _ => return Err("expected , or }".into()),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(items));
+                        }
+                        _ => return Err("expected , or ]".into()),
+                    }
+                }
+            }
+            b'"' => Ok(Json::Str(self.string()?)),
+            b't' => self.lit("true", Json::Bool(true)),
+            b'f' => self.lit("false", Json::Bool(false)),
+            b'n' => self.lit("null", Json::Null),
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
+                {
+                    self.i += 1;
+                }
+                let n = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+                n.parse::<f64>().map_err(|_| format!("bad number {n}"))?;
+                Ok(Json::Num(n.to_string()))
+            }
+            c => Err(format!("unexpected {:?}", c as char)),
+        }
+    }
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self.s.get(self.i..self.i + 4).ok_or("short \\u")?;
+        self.i += 4;
+        u32::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\u")?, 16)
+            .map_err(|_| "bad \\u".into())
+    }
+    fn string(&mut self) -> Result<String, String> {
+        if self.peek() != Some(b'"') {
+            return Err("expected string".into());
+        }
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let b = self.peek().ok_or("unterminated string")?;
+            self.i += 1;
+            match b {
+                b'"' => return Ok(out),
+                b'\\' => {
+                    let e = self.peek().ok_or("eof in escape")?;
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let mut c = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&c) && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                            }
+                            out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                        }
+                        _ => return Err("bad escape".into()),
+                    }
+                }
+                b if b < 0x20 => return Err("control character in string".into()),
+                _ => {
+                    // Copy a whole UTF-8 sequence.
+                    let start = self.i - 1;
+                    while self.i < self.s.len() && (self.s[self.i] & 0xC0) == 0x80 {
+                        self.i += 1;
+                    }
+                    out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| "utf8")?);
+                }
+            }
+        }
+    }
+}
