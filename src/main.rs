@@ -206,3 +206,12 @@ unsafe extern "C" fn strlen(s: *const u8) -> usize {
     }
     n
 }
+
+/// aarch64's outlined atomics (in compiler_builtins) ask `getauxval(AT_HWCAP)` whether the
+/// CPU has LSE atomics, from a constructor that nothing runs without libc. Answering "no
+/// capabilities" keeps them on the portable load/store-exclusive path.
+#[cfg(target_arch = "aarch64")]
+#[unsafe(no_mangle)]
+extern "C" fn getauxval(_kind: u64) -> u64 {
+    0
+}

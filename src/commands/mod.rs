@@ -7,8 +7,12 @@
 //! `CommandNotFound` and is absent from `guest-info`, exactly as in an agent built
 //! without it.
 
+#[cfg(target_os = "linux")]
+pub mod host;
 pub mod info;
 pub mod sync;
+#[cfg(target_os = "linux")]
+pub mod time;
 
 use crate::protocol::schema::{self, Args, Member, Type, required};
 use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
@@ -64,7 +68,13 @@ pub static COMMANDS: &[Command] = &[
     )),
     freeze_safe(command("guest-sync", sync::guest_sync, ID)),
     freeze_safe(command("guest-ping", sync::guest_ping, &[])),
+    #[cfg(target_os = "linux")]
+    command("guest-get-time", time::guest_get_time, &[]),
     freeze_safe(command("guest-info", info::guest_info, &[])),
+    #[cfg(target_os = "linux")]
+    command("guest-get-host-name", host::guest_get_host_name, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-load", host::guest_get_load, &[]),
 ];
 
 /// The most commands a table may have (the policy keeps one bit per command).

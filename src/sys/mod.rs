@@ -16,6 +16,7 @@ pub mod fs;
 pub mod process;
 pub mod signal;
 pub mod socket;
+pub mod system;
 pub mod time;
 pub mod tty;
 

@@ -11,6 +11,17 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The commands this build implements, in registration order (`-b help`, `guest-info`).
+pub const COMMANDS: &[&str] = &[
+    "guest-sync-delimited",
+    "guest-sync",
+    "guest-ping",
+    "guest-get-time",
+    "guest-info",
+    "guest-get-host-name",
+    "guest-get-load",
+];
+
 /// Default deadline for one read, one CLI run, or the socket to appear.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 

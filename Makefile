@@ -1,0 +1,97 @@
+# tinyqga build and test entry points. `make test` is what CI runs (.ci/run).
+# The toolchain is pinned by rust-toolchain.toml (1.95.0); nothing here updates it.
+
+SHELL        := /bin/bash
+CARGO        ?= cargo
+HOST_TARGET  := x86_64-unknown-linux-musl
+CROSS_TARGETS := aarch64-unknown-linux-musl s390x-unknown-linux-gnu riscv64gc-unknown-linux-gnu
+NOSTD_TARGET := thumbv7em-none-eabihf
+BIN          := target/$(HOST_TARGET)/release/tinyqga
+SOCK         ?= ./qga.sock
+FUZZ_SECONDS ?= 60
+MARKER       := target/.cross-unavailable
+
+.DEFAULT_GOAL := build
+.PHONY: setup build run cross nostd-check lint test test-host test-cross sizes fuzz bench clean
+
+# setup: install what the tests need (apt: qemu-user-static, qemu-guest-agent, python3;
+# rustup: the five targets of rust-toolchain.toml). Idempotent and fast when done.
+setup:
+	@scripts/setup.sh
+
+# build (default): the shipped static x86_64 binary -> target/x86_64-unknown-linux-musl/release/tinyqga
+build:
+	$(CARGO) build --release --target $(HOST_TARGET) --bin tinyqga
+
+# run: build for this machine and serve on a unix socket in the current folder (Ctrl-C to
+# stop). The host build is the same static, libc-free program; it needs no extra rustup
+# target, so it works on a fresh machine before `make setup`.
+run:
+	$(CARGO) build --release --bin tinyqga
+	@rm -f $(SOCK)
+	@echo "tinyqga listening on $(SOCK); from another shell try:"
+	@echo "    python3 scripts/qga-client.py $(SOCK) guest-info"
+	@echo "    python3 scripts/qga-client.py $(SOCK) guest-sync '{\"id\": 42}'"
+	target/release/tinyqga -m unix-listen -p $(SOCK) -v
+
+# cross: release binaries for the other guest architectures (aarch64, s390x, riscv64).
+cross:
+	@for t in $(CROSS_TARGETS); do \
+	    echo "$(CARGO) build --release --target $$t --bin tinyqga"; \
+	    $(CARGO) build --release --target $$t --bin tinyqga || exit 1; \
+	done
+
+# nostd-check: the library builds for a bare-metal target, proving it is no_std.
+nostd-check:
+	@if [ -f $(MARKER) ] && ! rustup target list --installed | grep -qx $(NOSTD_TARGET); then \
+	    echo "######################################################################"; \
+	    echo "## SKIPPED: nostd-check: $(NOSTD_TARGET) unavailable: $$(cat $(MARKER))"; \
+	    echo "######################################################################"; \
+	else \
+	    echo "$(CARGO) build --lib --target $(NOSTD_TARGET)"; \
+	    $(CARGO) build --lib --target $(NOSTD_TARGET); \
+	fi
+
+# lint: formatting and clippy (warnings are errors).
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# test: everything CI checks, in order: setup, lint, host tests, no_std build, then the
+# four architectures under qemu-user (+ integration tests on the release binary).
+# A failing stage does not stop the later ones (so one run shows every problem), but
+# makes `make test` fail. Its last line is "cross: N passed, M failed".
+test: setup
+	@failed=; \
+	for stage in lint test-host nostd-check; do \
+	    $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (continuing with test-cross)"; \
+	else echo "make test: lint, test-host, nostd-check ok"; fi; \
+	$(MAKE) --no-print-directory test-cross || failed="$$failed test-cross"; \
+	[ -z "$$failed" ]
+
+# test-host: unit and integration tests on the host.
+test-host:
+	$(CARGO) test
+
+# test-cross: build, run and probe each architecture's release binary (scripts/test-cross.sh).
+test-cross:
+	@scripts/test-cross.sh
+
+# sizes: the four release binaries' sizes in bytes (stripped by profile.release).
+sizes: build cross
+	@scripts/sizes.sh
+
+# fuzz: run the framer_decoder fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz; not in `test`).
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# bench: requests/s, peak RSS and size of the release agent, next to Debian's qemu-ga.
+bench: build
+	@scripts/bench.sh $(BIN)
+
+# clean: remove build output (main and fuzz crates).
+clean:
+	$(CARGO) clean
+	rm -rf fuzz/target

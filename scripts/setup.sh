@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for tinyqga's tests (Debian 12, root or sudo).
+#
+#   * apt: qemu-user-static (runs the cross binaries), qemu-guest-agent (the reference
+#     qemu-ga for `make bench`), python3 (the test client). apt runs only when something
+#     is missing.
+#   * rustup: the five targets of rust-toolchain.toml, for the pinned toolchain (1.95.0).
+#     Only missing targets are added. If rustup cannot reach its server, setup still
+#     succeeds but writes target/.cross-unavailable, and the cross tests skip LOUDLY.
+#
+# Never runs `rustup update` or installs a "stable"/"nightly" channel (see
+# shared/reference/toolchain.md: the mirror's newer stable lacks s390x/riscv64 rust-std).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MARKER=target/.cross-unavailable
+TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl s390x-unknown-linux-gnu
+         riscv64gc-unknown-linux-gnu thumbv7em-none-eabihf)
+
+# ---- apt packages ------------------------------------------------------------------------
+missing=()
+for cmd in qemu-aarch64-static qemu-s390x-static qemu-riscv64-static; do
+    command -v "$cmd" >/dev/null 2>&1 || { missing+=(qemu-user-static); break; }
+done
+if ! [ -x /usr/sbin/qemu-ga ] && ! dpkg -s qemu-guest-agent >/dev/null 2>&1; then
+    missing+=(qemu-guest-agent)
+fi
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3)"
+fi
+
+# ---- rust targets ------------------------------------------------------------------------
+# Run from the repo so rust-toolchain.toml selects the pinned toolchain.
+channel=$(sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' rust-toolchain.toml)
+case "$channel" in
+    [0-9]*.[0-9]*.[0-9]*) ;;
+    *) echo "setup: rust-toolchain.toml must pin a version, not '$channel'" >&2; exit 1 ;;
+esac
+if ! rustup toolchain list | grep -q "^$channel-"; then
+    # Safe only because the channel is a pinned version (never stable/nightly: see above).
+    echo "setup: installing the pinned toolchain $channel (rustup toolchain install)"
+    rustup toolchain install
+fi
+active=$(rustup show active-toolchain 2>&1) || {
+    echo "setup: the toolchain pinned by rust-toolchain.toml is not usable:" >&2
+    echo "$active" >&2
+    exit 1
+}
+case "$active" in
+    "$channel"-*) ;;
+    *) echo "setup: expected the pinned $channel toolchain, got: $active" >&2; exit 1 ;;
+esac
+echo "setup: toolchain $active"
+
+installed=$(rustup target list --installed)
+need=()
+for t in "${TARGETS[@]}"; do
+    grep -qx "$t" <<<"$installed" || need+=("$t")
+done
+
+mkdir -p target
+if [ ${#need[@]} -eq 0 ]; then
+    echo "setup: rust targets present: ${TARGETS[*]}"
+    rm -f "$MARKER"
+    exit 0
+fi
+
+echo "setup: rustup target add ${need[*]}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if rustup target add "${need[@]}" 2>&1 | tee "$log"; then
+    rm -f "$MARKER"
+    exit 0
+fi
+# A download problem is tolerated (the cross tests will say so); anything else fails.
+if grep -qiE 'download|resolve|connect|timed? ?out|network|dns|tls|ssl|certificate|http|unreachable|curl|reqwest|error sending request' "$log"; then
+    reason=$(grep -iE 'error' "$log" | head -n 3 | tr '\n' ' ')
+    printf 'missing targets: %s; rustup: %s\n' "${need[*]}" "${reason:-see rustup output}" >"$MARKER"
+    echo
+    echo "######################################################################"
+    echo "## setup: WARNING: rustup could not download: ${need[*]}"
+    echo "## cross tests will be SKIPPED (marker: $MARKER)"
+    echo "######################################################################"
+    exit 0
+fi
+echo "setup: rustup target add failed (not a network error)" >&2
+exit 1

@@ -1,0 +1,83 @@
+//! Read-only guest information commands, each compared with what the test machine says
+//! when asked independently (libc, /proc, the clock).
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{Agent, parse};
+
+fn agent(name: &str) -> Agent {
+    Agent::start(name, &[])
+}
+
+/// The `return` member of a reply, parsed.
+fn ret(reply: &str) -> common::Json {
+    parse(reply).at("return").clone()
+}
+
+#[test]
+fn get_time_is_the_wall_clock_in_nanoseconds() {
+    let a = agent("time");
+    let mut c = a.connect();
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    let reply = c.call(r#"{"execute":"guest-get-time"}"#);
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    let ns: i128 = reply
+        .strip_prefix(r#"{"return": "#)
+        .and_then(|r| r.strip_suffix('}'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{reply}"));
+    // qemu-ga's resolution is the microsecond.
+    assert_eq!(ns % 1000, 0, "{reply}");
+    assert!(
+        before - 1000 <= ns && ns <= after,
+        "{before} <= {ns} <= {after}"
+    );
+}
+
+#[test]
+fn get_host_name_is_gethostname() {
+    let a = agent("hostname");
+    let mut c = a.connect();
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) },
+        0
+    );
+    let name = std::ffi::CStr::from_bytes_until_nul(&buf)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(
+        c.call(r#"{"execute":"guest-get-host-name"}"#),
+        format!(r#"{{"return": {{"host-name": "{name}"}}}}"#)
+    );
+}
+
+#[test]
+fn get_load_matches_getloadavg() {
+    let a = agent("load");
+    let mut c = a.connect();
+    let value = ret(&c.call(r#"{"execute":"guest-get-load"}"#));
+    let mut libc_load = [0f64; 3];
+    // SAFETY: getloadavg fills at most 3 doubles.
+    assert_eq!(unsafe { libc::getloadavg(libc_load.as_mut_ptr(), 3) }, 3);
+    for (i, key) in ["load1m", "load5m", "load15m"].iter().enumerate() {
+        let got = value.at(key).f64();
+        // The kernel updates the averages every 5 s; allow for one update in between.
+        assert!(
+            (got - libc_load[i]).abs() < 0.5,
+            "{key}: agent {got}, libc {}",
+            libc_load[i]
+        );
+    }
+    assert_eq!(value.keys(), ["load1m", "load5m", "load15m"]);
+}
