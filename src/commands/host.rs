@@ -29,20 +29,23 @@ pub fn guest_get_load(call: &mut Call) -> Result<(), QmpError> {
     call.reply(|w| {
         w.begin_object();
         w.key("load1m");
-        w.float(one);
+        w.decimal(one);
         w.key("load5m");
-        w.float(five);
+        w.decimal(five);
         w.key("load15m");
-        w.float(fifteen);
+        w.decimal(fifteen);
         w.end_object();
     });
     Ok(())
 }
 
-/// The first three fields of `/proc/loadavg` ("0.15 0.10 0.05 1/234 5678").
-pub fn parse_loadavg(text: &[u8]) -> Option<[f64; 3]> {
+/// The first three fields of `/proc/loadavg` ("0.15 0.10 0.05 1/234 5678"), as the
+/// kernel's decimal text.
+pub fn parse_loadavg(text: &[u8]) -> Option<[&str; 3]> {
     let text = core::str::from_utf8(text).ok()?;
-    let mut fields = text.split_ascii_whitespace().map(|f| f.parse::<f64>().ok());
+    let mut fields = text
+        .split_ascii_whitespace()
+        .map(|f| crate::protocol::json::is_number(f.as_bytes()).then_some(f));
     Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
@@ -53,7 +56,7 @@ mod tests {
     #[test]
     fn loadavg_fields() {
         let text = std::fs::read("tests/fixtures/proc/loadavg").unwrap();
-        assert_eq!(parse_loadavg(&text), Some([0.52, 0.58, 0.59]));
+        assert_eq!(parse_loadavg(&text), Some(["0.52", "0.58", "0.59"]));
         assert_eq!(parse_loadavg(b"0.00 0.01"), None);
         assert_eq!(parse_loadavg(b"x y z"), None);
         assert_eq!(parse_loadavg(b""), None);

@@ -174,7 +174,7 @@ fn is_bare(b: u8) -> bool {
 }
 
 /// RFC 8259 number syntax: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-fn is_number(t: &[u8]) -> bool {
+pub fn is_number(t: &[u8]) -> bool {
     let mut i = 0;
     let digits = |i: &mut usize| {
         let start = *i;

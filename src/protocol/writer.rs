@@ -148,18 +148,16 @@ impl<'o> JsonWriter<'o> {
         self.out.put(text);
     }
 
-    /// A double as qemu-ga prints it (shortest form that reads back the same).
-    pub fn float(&mut self, x: f64) {
+    /// A number given as decimal text (e.g. read from the kernel: "0.52"). Text that is
+    /// not a JSON number is written as 0, so the response stays valid JSON.
+    ///
+    /// (Numbers are never formatted from floating point: `core`'s float printing would
+    /// add a third to the binary, and every fractional value the agent reports comes from
+    /// the kernel as decimal text already.)
+    pub fn decimal(&mut self, text: &str) {
         self.separate();
-        let mut buf = FmtBuf::<32>::new();
-        if x.is_finite() {
-            let _ = write!(buf, "{x}");
-        } else {
-            // JSON has no infinities or NaN; qemu-ga would print "inf"/"nan", which no
-            // client can parse.
-            let _ = buf.write_str("0");
-        }
-        self.out.put(buf.as_bytes());
+        let valid = super::json::is_number(text.as_bytes());
+        self.out.put(if valid { text.as_bytes() } else { b"0" });
     }
 
     pub fn bool(&mut self, b: bool) {
@@ -414,9 +412,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn floats_print_shortest() {
-        assert_eq!(write(|w| w.float(1.5)), "1.5");
-        assert_eq!(write(|w| w.float(1700000000.123456)), "1700000000.123456");
-        assert_eq!(write(|w| w.float(f64::NAN)), "0");
+    fn decimals_are_checked_json_numbers() {
+        assert_eq!(write(|w| w.decimal("0.52")), "0.52");
+        assert_eq!(
+            write(|w| w.decimal("1700000000.123456")),
+            "1700000000.123456"
+        );
+        assert_eq!(write(|w| w.decimal("nan")), "0");
+        assert_eq!(write(|w| w.decimal(".5")), "0");
     }
 }
