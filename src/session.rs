@@ -166,6 +166,7 @@ mod tests {
         );
         let mut state = State {
             policy: Policy::from_lists(["guest-ping"].into_iter(), None::<core::iter::Empty<&str>>),
+            ..State::default()
         };
         let replies = converse_with(&[b"{\"execute\":\"guest-ping\"}"], 4096, 16, &mut state);
         assert_eq!(

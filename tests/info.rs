@@ -81,3 +81,75 @@ fn get_load_matches_getloadavg() {
     }
     assert_eq!(value.keys(), ["load1m", "load5m", "load15m"]);
 }
+
+#[test]
+fn get_osinfo_reports_uname_and_the_os_release_file() {
+    let a = agent("osinfo");
+    let mut c = a.connect();
+    let value = ret(&c.call(r#"{"execute":"guest-get-osinfo"}"#));
+    // SAFETY: uname fills the struct.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
+    let field = |f: &[libc::c_char]| {
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(value.at("kernel-release").str(), field(&uts.release));
+    assert_eq!(value.at("kernel-version").str(), field(&uts.version));
+    assert_eq!(value.at("machine").str(), field(&uts.machine));
+    // Compare with the machine's os-release, read here the way systemd documents it.
+    let text = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"));
+    if let Ok(text) = text {
+        for line in text.lines() {
+            let Some((key, raw)) = line.split_once('=') else {
+                continue;
+            };
+            let member = match key {
+                "ID" => "id",
+                "NAME" => "name",
+                "PRETTY_NAME" => "pretty-name",
+                "VERSION" => "version",
+                "VERSION_ID" => "version-id",
+                "VARIANT" => "variant",
+                "VARIANT_ID" => "variant-id",
+                _ => continue,
+            };
+            let want = raw.trim_matches('"');
+            assert_eq!(value.at(member).str(), want, "{key}");
+        }
+    }
+}
+
+#[test]
+fn get_osinfo_honours_qga_os_release() {
+    let dir = common::TempDir::new("osrel");
+    let file = dir.write(
+        "os-release",
+        "ID=tiny\nPRETTY_NAME=\"Tiny \\\"Linux\\\"\"\nVARIANT_ID=x y\n",
+    );
+    let sock = dir.join("qga.sock");
+    let mut cmd = common::command(&dir);
+    cmd.env("QGA_OS_RELEASE", &file)
+        .args(["-m", "unix-listen", "-p"])
+        .arg(&sock);
+    let a = Agent::spawn(common::TempDir::new("osrel-run"), cmd, sock);
+    let value = ret(&a.connect().call(r#"{"execute":"guest-get-osinfo"}"#));
+    assert_eq!(value.at("id").str(), "tiny");
+    assert_eq!(value.at("pretty-name").str(), "Tiny \"Linux\"");
+    assert_eq!(value.at("variant-id").str(), "x");
+    assert!(value.get("name").is_none() && value.get("version").is_none());
+    let keys = value.keys();
+    assert_eq!(
+        keys,
+        [
+            "kernel-release",
+            "kernel-version",
+            "machine",
+            "id",
+            "pretty-name",
+            "variant-id"
+        ]
+    );
+}

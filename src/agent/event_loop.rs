@@ -5,7 +5,7 @@
 use super::channel::{self, Channel, Method};
 use super::options::Options;
 use super::output::ChannelOutput;
-use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
+use super::{ARENA, Environment, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
 use crate::capacity;
 use crate::commands::{self, Policy, State};
 use crate::log_at;
@@ -49,7 +49,11 @@ enum Exit {
 }
 
 /// Opens the channel, becomes a daemon if asked, and serves until told to stop.
-pub(super) fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -> i32 {
+pub(super) fn run(
+    options: &Options<'static>,
+    activated: Option<(Fd, Method)>,
+    environment: Environment,
+) -> i32 {
     let (Some(request), Some(response), Some(arena)) =
         (REQUEST.take(), RESPONSE.take(), ARENA.take())
     else {
@@ -153,6 +157,7 @@ pub(super) fn run(options: &Options<'static>, activated: Option<(Fd, Method)>) -
 
     let mut state = State {
         policy: Policy::from_lists(options.blocked(), options.allowed()),
+        os_release: environment.os_release,
     };
     for name in options
         .blocked()

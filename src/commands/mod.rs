@@ -10,6 +10,8 @@
 #[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
+#[cfg(target_os = "linux")]
+pub mod os;
 pub mod sync;
 #[cfg(target_os = "linux")]
 pub mod time;
@@ -73,6 +75,8 @@ pub static COMMANDS: &[Command] = &[
     freeze_safe(command("guest-info", info::guest_info, &[])),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-osinfo", os::guest_get_osinfo, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-load", host::guest_get_load, &[]),
 ];
@@ -166,6 +170,8 @@ impl Policy {
 #[derive(Default)]
 pub struct State {
     pub policy: Policy,
+    /// `$QGA_OS_RELEASE`: the os-release file to report instead of the system's.
+    pub os_release: Option<&'static [u8]>,
 }
 
 /// One command invocation: its checked arguments, the shared state, and the response.
