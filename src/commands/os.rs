@@ -88,7 +88,7 @@ pub fn parse_os_release<'t>(text: &'t mut [u8], values: &mut [Option<&'t [u8]>; 
         let (key, value) = line.split_at_mut(eq);
         let key = trim_end(key);
         let value = trim_start(&mut value[1..]);
-        if let Some(slot) = FIELDS.iter().position(|(_, k)| *k == &key[..]) {
+        if let Some(slot) = FIELDS.iter().position(|(_, k)| *k == key) {
             values[slot] = Some(unquote(value));
         }
     }
