@@ -146,3 +146,54 @@ fn sorted(value: Json) -> Json {
         other => other,
     }
 }
+
+#[test]
+fn timezone_is_identical_for_every_kind_of_tz() {
+    if !Path::new(QEMU_GA).exists() {
+        eprintln!("#### SKIPPED: {QEMU_GA} is not installed ####");
+        return;
+    }
+    let zones = [
+        None,
+        Some("Europe/Paris"),
+        Some(":America/New_York"),
+        Some("Australia/Sydney"),
+        Some("Asia/Kolkata"),
+        Some("/usr/share/zoneinfo/America/St_Johns"),
+        Some("EST5EDT,M3.2.0,M11.1.0"),
+        Some("<+0530>-5:30"),
+        Some("UTC0"),
+        Some("No/Such_Zone"),
+        Some(""),
+    ];
+    for tz in zones {
+        fn with_tz<'c>(cmd: &'c mut Command, tz: Option<&str>) -> &'c mut Command {
+            match tz {
+                Some(tz) => cmd.env("TZ", tz),
+                None => cmd.env_remove("TZ"),
+            }
+        }
+        let dir = TempDir::new("tz-ref");
+        let sock = dir.join("ref.sock");
+        let mut cmd = Command::new(QEMU_GA);
+        with_tz(&mut cmd, tz)
+            .env("QGA_CONF", dir.write("qemu-ga.conf", ""))
+            .args(["-m", "unix-listen", "-p"])
+            .arg(&sock)
+            .arg("-t")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let theirs = Agent::spawn(dir, cmd, sock);
+        let dir = TempDir::new("tz-ours");
+        let sock = dir.join("qga.sock");
+        let mut cmd = common::command(&dir);
+        with_tz(&mut cmd, tz)
+            .args(["-m", "unix-listen", "-p"])
+            .arg(&sock);
+        let ours = Agent::spawn(dir, cmd, sock);
+        let request = r#"{"execute":"guest-get-timezone"}"#;
+        let (a, b) = (ours.connect().call(request), theirs.connect().call(request));
+        assert_eq!(sorted(parse(&a)), sorted(parse(&b)), "TZ={tz:?}");
+    }
+}

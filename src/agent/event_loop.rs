@@ -5,9 +5,9 @@
 use super::channel::{self, Channel, Method};
 use super::options::Options;
 use super::output::ChannelOutput;
-use super::{ARENA, Environment, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
+use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
 use crate::capacity;
-use crate::commands::{self, Policy, State};
+use crate::commands::{self, Environment, Policy, State};
 use crate::log_at;
 use crate::protocol::Output;
 use crate::session::Session;
@@ -157,7 +157,7 @@ pub(super) fn run(
 
     let mut state = State {
         policy: Policy::from_lists(options.blocked(), options.allowed()),
-        os_release: environment.os_release,
+        env: environment,
     };
     for name in options
         .blocked()

@@ -215,16 +215,12 @@ pub fn main(cargs: &CArgs) -> i32 {
         return 0;
     }
 
-    let environment = Environment {
+    let environment = commands::Environment {
         os_release: cargs.env(b"QGA_OS_RELEASE"),
+        tz: cargs.env(b"TZ"),
+        tzdir: cargs.env(b"TZDIR"),
     };
     event_loop::run(&options, activated, environment)
-}
-
-/// What the commands take from the agent's environment.
-pub struct Environment {
-    /// `QGA_OS_RELEASE`: qemu-ga's override of the os-release file.
-    pub os_release: Option<&'static [u8]>,
 }
 
 /// Reads the config file into static memory and applies it.

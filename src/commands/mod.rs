@@ -15,6 +15,8 @@ pub mod os;
 pub mod sync;
 #[cfg(target_os = "linux")]
 pub mod time;
+#[cfg(target_os = "linux")]
+pub mod timezone;
 
 use crate::protocol::schema::{self, Args, Member, Type, required};
 use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
@@ -75,6 +77,8 @@ pub static COMMANDS: &[Command] = &[
     freeze_safe(command("guest-info", info::guest_info, &[])),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-timezone", timezone::guest_get_timezone, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-osinfo", os::guest_get_osinfo, &[]),
     #[cfg(target_os = "linux")]
@@ -170,8 +174,19 @@ impl Policy {
 #[derive(Default)]
 pub struct State {
     pub policy: Policy,
-    /// `$QGA_OS_RELEASE`: the os-release file to report instead of the system's.
+    pub env: Environment,
+}
+
+/// The environment variables commands consult (read once at start; the agent's
+/// environment does not change).
+#[derive(Default, Clone, Copy)]
+pub struct Environment {
+    /// `QGA_OS_RELEASE`: the os-release file to report instead of the system's.
     pub os_release: Option<&'static [u8]>,
+    /// `TZ`: the local time zone, as GLib reads it.
+    pub tz: Option<&'static [u8]>,
+    /// `TZDIR`: where zone files are (default /usr/share/zoneinfo).
+    pub tzdir: Option<&'static [u8]>,
 }
 
 /// One command invocation: its checked arguments, the shared state, and the response.

@@ -27,7 +27,7 @@ pub fn guest_get_osinfo(call: &mut Call) -> Result<(), QmpError> {
     let uts = system::uname().map_err(|e| qmp_error!("uname failed: {e}"))?;
     let mut buf = [0u8; OS_RELEASE_BYTES];
     let mut values: [Option<&[u8]>; 7] = [None; 7];
-    let text = match call.state.os_release {
+    let text = match call.state.env.os_release {
         Some(path) => fs::read_file(path, &mut buf).ok(),
         None => read_default_os_release(&mut buf),
     };

@@ -19,6 +19,7 @@ pub mod socket;
 pub mod system;
 pub mod time;
 pub mod tty;
+pub mod tzif;
 
 pub use errno::Errno;
 pub use fs::Fd;
