@@ -108,16 +108,13 @@ pub fn lookup_tzif(data: &[u8], now: i64) -> Option<LocalTime> {
     }
     if lo == timecnt && time_size == 8 {
         // After the last transition the footer's POSIX rule, if any, applies.
-        let tail = data.get(footer..)?;
-        if let Some(rule) = tail
-            .strip_prefix(b"\n")
+        let rule = data
+            .get(footer..)
+            .and_then(|tail| tail.strip_prefix(b"\n"))
             .and_then(|t| t.split(|&b| b == b'\n').next())
-        {
-            if !rule.is_empty() {
-                if let Some(local) = lookup_posix(rule, now) {
-                    return Some(local);
-                }
-            }
+            .filter(|rule| !rule.is_empty());
+        if let Some(local) = rule.and_then(|rule| lookup_posix(rule, now)) {
+            return Some(local);
         }
     }
     let index = *data.get(indices + lo - 1)? as usize;
