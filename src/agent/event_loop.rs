@@ -177,6 +177,7 @@ pub(super) fn run(
         out: &mut out,
         state: &mut state,
         more_input: false,
+        discarding: false,
     };
     agent.attach(&link);
 
@@ -219,6 +220,8 @@ struct Agent<'s, 'b> {
     state: &'s mut State,
     /// The last read stopped at the budget, not at EAGAIN: read again without waiting.
     more_input: bool,
+    /// A virtio host left while we answered it: drop what it sent until its end-of-file.
+    discarding: bool,
 }
 
 impl Agent<'_, '_> {
@@ -236,7 +239,8 @@ impl Agent<'_, '_> {
                     epoll::IN
                 };
                 let _ = self.poller.add(fd.raw(), events, TOKEN_CHANNEL);
-                self.out.connect(fd.raw());
+                self.out.connect(fd.raw(), *virtio);
+                self.discarding = false;
                 self.more_input = true;
             }
             Link::Listening { listener, .. } => {
@@ -361,7 +365,7 @@ impl Agent<'_, '_> {
                     .poller
                     .add(fd.raw(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
                 self.session.reset();
-                self.out.connect(fd.raw());
+                self.out.connect(fd.raw(), false);
                 *client = Some(fd);
                 self.more_input = true;
             }
@@ -375,11 +379,11 @@ impl Agent<'_, '_> {
         let mut chunk = [0u8; READ_CHUNK];
         let mut budget = READ_BUDGET;
         loop {
-            let (fd, is_client) = match link {
-                Link::Device { fd, .. } => (fd.raw(), false),
+            let (fd, is_client, virtio) = match link {
+                Link::Device { fd, virtio } => (fd.raw(), false, *virtio),
                 Link::Listening {
                     client: Some(fd), ..
-                } => (fd.raw(), true),
+                } => (fd.raw(), true, false),
                 _ => return Ok(()),
             };
             let borrowed = Fd::from_raw(fd);
@@ -388,20 +392,27 @@ impl Agent<'_, '_> {
             match result {
                 Ok(0) => {
                     log_at!(Debug, "received EOF");
+                    self.discarding = false;
                     return self.host_gone(link, is_client);
+                }
+                Ok(n) if self.discarding => {
+                    log_at!(Debug, "dropping {n} bytes the departed host sent");
                 }
                 Ok(n) => {
                     log_at!(Debug, "read data, count: {n}");
                     if self.out.closed() {
-                        self.out.connect(fd);
+                        self.out.connect(fd, virtio);
                     }
                     self.session.feed(&chunk[..n], self.state, self.out);
                     if self.out.closed() {
-                        // The host left while we answered: what it sent is void.
+                        // The host left while we answered: what it sent is void. What a
+                        // departed virtio host left unread in the port is void too, up
+                        // to the end-of-file that marks its departure.
                         self.session.reset();
                         if is_client {
                             return self.host_gone(link, true);
                         }
+                        self.discarding = virtio;
                     }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {

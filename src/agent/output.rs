@@ -5,9 +5,15 @@
 //! can lose the wakeup for POLLOUT), while still watching the signal descriptor so that
 //! SIGTERM ends the agent even then. A host that goes away (HUP, EPIPE, ECONNRESET) closes
 //! this output: the rest of the response is dropped, and the session with it.
+//!
+//! A virtio port needs care: it reports HUP whenever its host is not connected, and the
+//! host's first bytes can arrive before the driver has processed the "host connected"
+//! message. A HUP right after reading is therefore not yet a departure: the writer waits,
+//! edge-triggered (HUP cannot be masked, so level-triggered waiting would spin), for the
+//! port to wake up, for at most [`HOST_CONNECT_GRACE_MS`].
 
 use crate::protocol::Output;
-use crate::sys::{Errno, epoll};
+use crate::sys::{Errno, Fd, epoll, time};
 
 pub struct ChannelOutput<'b> {
     buf: &'b mut [u8],
@@ -15,12 +21,17 @@ pub struct ChannelOutput<'b> {
     fd: i32,
     signal_fd: i32,
     closed: bool,
+    /// For a virtio port: an edge-triggered watch on the port and the signal descriptor.
+    port_waiter: Option<epoll::Epoll>,
     /// A signal arrived while a write was blocked.
     pub interrupted: bool,
 }
 
 /// How long one wait for room may take before the write is simply tried again.
 const WRITE_WAIT_MS: u32 = 1000;
+/// How long a virtio port may report its host as absent, right after the host sent us
+/// something, before we believe it.
+pub const HOST_CONNECT_GRACE_MS: u64 = 1000;
 
 impl<'b> ChannelOutput<'b> {
     pub fn new(buf: &'b mut [u8], signal_fd: i32) -> ChannelOutput<'b> {
@@ -30,15 +41,24 @@ impl<'b> ChannelOutput<'b> {
             fd: -1,
             signal_fd,
             closed: true,
+            port_waiter: None,
             interrupted: false,
         }
     }
 
     /// Starts writing to a new peer.
-    pub fn connect(&mut self, fd: i32) {
+    pub fn connect(&mut self, fd: i32, virtio: bool) {
         self.fd = fd;
         self.len = 0;
         self.closed = false;
+        self.port_waiter = None;
+        if virtio {
+            let waiter = epoll::Epoll::new().ok().filter(|w| {
+                w.add(fd, epoll::OUT | epoll::IN | epoll::EDGE, 0).is_ok()
+                    && w.add(self.signal_fd, epoll::IN, 1).is_ok()
+            });
+            self.port_waiter = waiter;
+        }
     }
 
     /// The peer is gone; drop whatever was pending for it.
@@ -46,34 +66,68 @@ impl<'b> ChannelOutput<'b> {
         self.fd = -1;
         self.len = 0;
         self.closed = true;
+        self.port_waiter = None;
     }
 
     fn send_buffered(&mut self) {
         let mut sent = 0;
+        let mut grace_until = None;
         while sent < self.len && !self.closed {
-            let fd = crate::sys::Fd::from_raw(self.fd);
+            let fd = Fd::from_raw(self.fd);
             let result = fd.write(self.buf.get(sent..self.len).unwrap_or_default());
             core::mem::forget(fd);
             match result {
-                Ok(n) => sent += n,
+                Ok(n) => {
+                    sent += n;
+                    grace_until = None;
+                }
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => self.wait_for_room(),
+                Err(Errno::AGAIN) => self.wait_for_room(&mut grace_until),
                 Err(_) => self.closed = true,
             }
         }
         self.len = 0;
     }
 
-    fn wait_for_room(&mut self) {
+    fn wait_for_room(&mut self, grace_until: &mut Option<u64>) {
         let ready = epoll::poll_one(self.fd, epoll::OUT as u16, WRITE_WAIT_MS).unwrap_or(0) as u32;
         if ready & (epoll::HUP | epoll::ERR) != 0 {
-            self.closed = true;
-        } else if ready == 0
-            && epoll::poll_one(self.signal_fd, epoll::IN as u16, 0).unwrap_or(0) != 0
-        {
+            let until =
+                *grace_until.get_or_insert_with(|| time::monotonic_ms() + HOST_CONNECT_GRACE_MS);
+            if !self.wait_for_port_wakeup(until) {
+                self.closed = true;
+            }
+        } else if ready == 0 && self.signal_pending() {
             self.interrupted = true;
             self.closed = true;
         }
+    }
+
+    /// Waits until the virtio port wakes up (its host connected, or buffers were
+    /// reclaimed) or `until` passes. False when there is no point retrying: not a virtio
+    /// port, time is up, or a signal came.
+    fn wait_for_port_wakeup(&mut self, until: u64) -> bool {
+        let Some(waiter) = &self.port_waiter else {
+            return false;
+        };
+        let now = time::monotonic_ms();
+        if now >= until {
+            return false;
+        }
+        let mut events = [epoll::Event { events: 0, data: 0 }; 2];
+        let timeout = (until - now).min(i32::MAX as u64) as i32;
+        match waiter.wait(&mut events, timeout) {
+            Ok(ready) if ready.iter().any(|e| e.data == 1) => {
+                self.interrupted = true;
+                false
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
+
+    fn signal_pending(&self) -> bool {
+        epoll::poll_one(self.signal_fd, epoll::IN as u16, 0).unwrap_or(0) != 0
     }
 }
 

@@ -20,6 +20,7 @@ pub mod system;
 pub mod time;
 pub mod tty;
 pub mod tzif;
+pub mod utmp;
 
 pub use errno::Errno;
 pub use fs::Fd;

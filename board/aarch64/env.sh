@@ -1,0 +1,13 @@
+# Per-arch facts for board/*.sh (sourced).
+DEB_ARCH=arm64
+RUST_TARGET=aarch64-unknown-linux-musl
+KERNEL_META=linux-image-cloud-arm64
+QEMU_PKG=qemu-system-arm
+QEMU_BIN=qemu-system-aarch64
+CONSOLE=ttyAMA0
+MODULES="virtio_mmio virtio_console"
+qemu_machine_args() {
+    # plain -cpu max is ~3x slower under TCG (pointer auth); see vm-rig.md
+    echo "-M virt,gic-version=max -accel tcg -cpu max,pauth-impdef=on"
+}
+VSER_DEV=virtio-serial-device

@@ -1,0 +1,162 @@
+#!/bin/bash
+# Build a gzip'd newc cpio initramfs: static busybox + the agent + the virtio modules it
+# needs (dependencies resolved from each .ko's .modinfo depends=, no kmod/depmod) + /init.
+#   board/initramfs.sh ARCH AGENT_BINARY OUTPUT.cpio.gz
+# Expects board/fetch-kernel.sh ARCH to have run (kernel + busybox in target/board/ARCH).
+set -euo pipefail
+ARCH=${1:?usage: initramfs.sh ARCH AGENT OUT}
+AGENT=${2:?agent binary}
+OUT=${3:?output .cpio.gz}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/board/$ARCH/env.sh"
+CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+MODDIR=$CACHE/kernel/modules-dir
+[ -d "$MODDIR" ] || { echo "no kernel in $CACHE; run board/fetch-kernel.sh $ARCH" >&2; exit 1; }
+
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/board-initramfs.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,etc,lib/modules,mnt}
+cp "$CACHE/busybox" "$STAGE/bin/busybox"
+cp "$AGENT" "$STAGE/sbin/tinyqga"
+chmod 755 "$STAGE/bin/busybox" "$STAGE/sbin/tinyqga"
+ln -s busybox "$STAGE/bin/sh"
+# Console for the kernel to hand to /init (needs root for mknod; /init reopens it anyway).
+mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true
+
+# ---- module closure from .modinfo depends=, in load order (deps first) ----
+python3 - "$MODDIR" "$STAGE/lib/modules" $MODULES <<'PY'
+import sys, os, struct, lzma, gzip, shutil
+moddir, dest, roots = sys.argv[1], sys.argv[2], sys.argv[3:]
+builtin = set()
+p = os.path.join(moddir, "modules.builtin")
+if os.path.exists(p):
+    for l in open(p):
+        builtin.add(os.path.basename(l.strip()).split(".ko")[0].replace("-", "_"))
+index = {}
+for d, _, fs in os.walk(os.path.join(moddir, "kernel")):
+    for f in fs:
+        if ".ko" in f:
+            index[f.split(".ko")[0].replace("-", "_")] = os.path.join(d, f)
+def load(path):
+    data = open(path, "rb").read()
+    if path.endswith(".xz"): data = lzma.decompress(data)
+    elif path.endswith(".gz"): data = gzip.decompress(data)
+    elif path.endswith(".zst"):
+        import subprocess; data = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
+    return data
+def modinfo(data):
+    # ELF: find the .modinfo section
+    is64 = data[4] == 2; le = data[5] == 1; e = "<" if le else ">"
+    if is64:
+        shoff, = struct.unpack_from(e + "Q", data, 0x28); shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
+    else:
+        shoff, = struct.unpack_from(e + "I", data, 0x20); shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
+    def sec(i):
+        b = shoff + i * shentsize
+        if is64:
+            name, = struct.unpack_from(e + "I", data, b); off, size = struct.unpack_from(e + "QQ", data, b + 0x18)
+        else:
+            name, = struct.unpack_from(e + "I", data, b); off, size = struct.unpack_from(e + "II", data, b + 0x10)
+        return name, off, size
+    _, stroff, _ = sec(shstrndx)
+    for i in range(shnum):
+        n, off, size = sec(i)
+        if data[stroff + n: stroff + n + 9] == b".modinfo\0":
+            info = {}
+            for kv in data[off:off + size].split(b"\0"):
+                if b"=" in kv:
+                    k, v = kv.split(b"=", 1); info.setdefault(k.decode(), v.decode())
+            return info
+    return {}
+order, seen = [], set()
+def visit(m):
+    m = m.replace("-", "_")
+    if m in seen or m in builtin: return
+    seen.add(m)
+    if m not in index:
+        sys.exit(f"module {m} not found in {moddir}")
+    data = load(index[m])
+    for dep in filter(None, modinfo(data).get("depends", "").split(",")):
+        visit(dep)
+    open(os.path.join(dest, m + ".ko"), "wb").write(data)
+    order.append(m)
+for r in roots: visit(r)
+open(os.path.join(dest, "modules.load"), "w").write("\n".join(order) + "\n")
+print("modules:", " ".join(order), file=sys.stderr)
+PY
+
+cat > "$STAGE/init" <<'INIT'
+#!/bin/busybox sh
+# tinyqga test-rig init (board/initramfs.sh). PID 1.
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+exec </dev/console >/dev/console 2>&1
+log() { read -r up _ < /proc/uptime; echo "board-init[$up]: $*"; }
+for m in $(cat /lib/modules/modules.load); do
+    insmod /lib/modules/$m.ko || log "insmod $m failed"
+done
+# Wait (max 5 s) for the host to name the port.  The /dev/virtio-ports/ link is NOT
+# created on purpose: the agent must find the port via /sys/class/virtio-ports/*/name.
+i=0
+while [ $i -lt 50 ]; do
+    n=$(cat /sys/class/virtio-ports/*/name 2>/dev/null)
+    case "$n" in *org.qemu.guest_agent.0*) break;; esac
+    sleep 0.1; i=$((i+1))
+done
+for p in /sys/class/virtio-ports/*; do [ -e "$p/name" ] && log "port ${p##*/} name=$(cat $p/name)"; done
+[ -e /dev/virtio-ports ] && log "WARNING: /dev/virtio-ports exists"
+
+# Once a second: the agent's CPU ticks and context switches, for the host to measure.
+monitor() {
+    while :; do
+        pid=$(cat /run/agent.pid 2>/dev/null)
+        if [ -n "$pid" ] && read -r st < /proc/$pid/stat 2>/dev/null; then
+            set -- $st
+            ut=${14}; stt=${15}
+            vc=; nvc=
+            while read -r k v; do
+                case $k in
+                    voluntary_ctxt_switches:) vc=$v;;
+                    nonvoluntary_ctxt_switches:) nvc=$v;;
+                esac
+            done < /proc/$pid/status
+            read -r up _ < /proc/uptime
+            echo "AGENTSTAT $ut $stt $vc $nvc pid=$pid up=$up"
+        fi
+        sleep 1
+    done
+}
+monitor &
+log "READY"
+echo "QGA-VM-READY"
+n=0
+while :; do
+    /sbin/tinyqga $(cat /etc/agent.args) &
+    echo $! > /run/agent.pid
+    log "agent started pid=$! (start #$n)"
+    wait $!
+    log "AGENT-EXITED status $?"
+    rm -f /run/agent.pid
+    n=$((n+1))
+    sleep 1
+done
+INIT
+chmod 755 "$STAGE/init"
+# Extra agent arguments for debugging, e.g. AGENT_ARGS=-v (logs to the console).
+printf '%s\n' "${AGENT_ARGS:-}" > "$STAGE/etc/agent.args"
+
+mkdir -p "$(dirname "$OUT")"
+if command -v cpio >/dev/null; then
+    (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9 > "$OUT.tmp"
+else
+    (cd "$STAGE" && find . | LC_ALL=C sort | busybox cpio -o -H newc) | gzip -9 > "$OUT.tmp"
+fi
+mv "$OUT.tmp" "$OUT"
+echo "initramfs: $OUT ($(stat -c %s "$OUT") bytes)" >&2

@@ -1,0 +1,67 @@
+#!/bin/bash
+# End-to-end: build the agent, boot it in a throwaway TCG guest, and run board/vm-check.py
+# against its virtio-serial port.   board/vm-test.sh [ARCH]   (x86_64 default; aarch64)
+# Last line: `vm-ARCH: N passed, M failed`; exit status non-zero if any check failed.
+set -euo pipefail
+ARCH=${1:-x86_64}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$ROOT/board/$ARCH/env.sh" ] || { echo "unknown arch $ARCH" >&2; exit 2; }
+. "$ROOT/board/$ARCH/env.sh"
+CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+VMDIR=$CACHE/vm
+T0=$(date +%s.%N)
+say() { printf '[vm-test %s %5.1fs] %s\n' "$ARCH" "$(echo "$(date +%s.%N) - $T0" | bc 2>/dev/null || echo 0)" "$*" >&2; }
+
+# ---- host packages, only if missing ----
+need=()
+command -v "$QEMU_BIN" >/dev/null || need+=("$QEMU_PKG")
+command -v cpio >/dev/null || need+=(cpio)
+command -v python3 >/dev/null || need+=(python3)
+command -v gzip >/dev/null || need+=(gzip)
+[ "$DEB_ARCH" != "$(dpkg --print-architecture)" ] || dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get -q update >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+fi
+
+# ---- agent, kernel, initramfs ----
+say "building agent ($RUST_TARGET)"
+(cd "$ROOT" && cargo build -q --release --target "$RUST_TARGET" --bin tinyqga)
+AGENT=$ROOT/target/$RUST_TARGET/release/tinyqga
+say "fetching kernel"
+"$ROOT/board/fetch-kernel.sh" "$ARCH"
+say "building initramfs"
+"$ROOT/board/initramfs.sh" "$ARCH" "$AGENT" "$CACHE/initramfs.cpio.gz"
+
+# ---- boot; always kill our own QEMU (by its pidfile) on the way out ----
+stop_vm() {
+    local pid
+    pid=$(cat "$VMDIR/qemu.pid" 2>/dev/null) || return 0
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q qemu "/proc/$pid/comm" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$VMDIR/qemu.pid"
+}
+stop_vm   # a leftover from an interrupted run
+trap stop_vm EXIT
+trap 'exit 130' INT TERM
+say "booting"
+"$ROOT/board/qemu.sh" "$ARCH" "$VMDIR" "$CACHE/initramfs.cpio.gz"
+for _ in $(seq 1200); do   # 120 s
+    grep -q QGA-VM-READY "$VMDIR/console.log" 2>/dev/null && break
+    kill -0 "$(cat "$VMDIR/qemu.pid")" 2>/dev/null || { echo "QEMU died during boot" >&2; tail -30 "$VMDIR/console.log" >&2; exit 1; }
+    sleep 0.1
+done
+if ! grep -q QGA-VM-READY "$VMDIR/console.log"; then
+    echo "guest not READY after 120 s; console tail:" >&2; tail -30 "$VMDIR/console.log" >&2
+    echo "vm-$ARCH: 0 passed, 1 failed"; exit 1
+fi
+say "guest READY"
+rc=0
+python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" || rc=$?
+say "done (console: $VMDIR/console.log)"
+exit $rc
