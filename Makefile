@@ -78,7 +78,7 @@ vm-test:
 	for arch in $(VM_ARCHES); do board/vm-test.sh $$arch || failed="$$failed $$arch"; done; \
 	[ -z "$$failed" ] || { echo "vm-test: FAILED:$$failed"; exit 1; }
 
-test-host: unit and integration tests on the host.
+# test-host: unit and integration tests on the host.
 test-host:
 	$(CARGO) test
 
