@@ -197,3 +197,17 @@ fn timezone_is_identical_for_every_kind_of_tz() {
         assert_eq!(sorted(parse(&a)), sorted(parse(&b)), "TZ={tz:?}");
     }
 }
+
+#[test]
+fn users_are_identical() {
+    let Some(reference) = reference("diff-users") else {
+        return;
+    };
+    let agent = Agent::start("diff-users", &[]);
+    let (a, b) = both(
+        &mut agent.connect(),
+        &mut reference.connect(),
+        r#"{"execute":"guest-get-users"}"#,
+    );
+    assert_eq!(sorted(parse(&a)), sorted(parse(&b)));
+}

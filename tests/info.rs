@@ -153,3 +153,44 @@ fn get_osinfo_honours_qga_os_release() {
         ]
     );
 }
+
+#[test]
+fn get_users_matches_libc_utmpx() {
+    let a = agent("users");
+    let value = ret(&a.connect().call(r#"{"execute":"guest-get-users"}"#));
+    // The same question through glibc: unique USER_PROCESS names, earliest login.
+    let mut want: Vec<(String, f64)> = Vec::new();
+    // SAFETY: the utmpx iteration functions of glibc, used from one thread.
+    unsafe {
+        libc::setutxent();
+        loop {
+            let entry = libc::getutxent();
+            if entry.is_null() {
+                break;
+            }
+            let e = &*entry;
+            if e.ut_type != libc::USER_PROCESS {
+                continue;
+            }
+            let name = std::ffi::CStr::from_ptr(e.ut_user.as_ptr())
+                .to_string_lossy()
+                .into_owned();
+            let time = e.ut_tv.tv_sec as f64 + e.ut_tv.tv_usec as f64 / 1e6;
+            match want.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, t)) => *t = t.min(time),
+                None => want.push((name, time)),
+            }
+        }
+        libc::endutxent();
+    }
+    let got: Vec<(String, f64)> = value
+        .arr()
+        .iter()
+        .map(|u| (u.at("user").str().to_string(), u.at("login-time").f64()))
+        .collect();
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for ((gn, gt), (wn, wt)) in got.iter().zip(&want) {
+        assert_eq!(gn, wn);
+        assert!((gt - wt).abs() < 1e-6, "{gn}: {gt} vs {wt}");
+    }
+}

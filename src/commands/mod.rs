@@ -17,6 +17,8 @@ pub mod sync;
 pub mod time;
 #[cfg(target_os = "linux")]
 pub mod timezone;
+#[cfg(target_os = "linux")]
+pub mod users;
 
 use crate::protocol::schema::{self, Args, Member, Type, required};
 use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
@@ -77,6 +79,8 @@ pub static COMMANDS: &[Command] = &[
     freeze_safe(command("guest-info", info::guest_info, &[])),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-users", users::guest_get_users, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-timezone", timezone::guest_get_timezone, &[]),
     #[cfg(target_os = "linux")]

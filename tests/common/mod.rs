@@ -19,6 +19,7 @@ pub const COMMANDS: &[&str] = &[
     "guest-get-time",
     "guest-info",
     "guest-get-host-name",
+    "guest-get-users",
     "guest-get-timezone",
     "guest-get-osinfo",
     "guest-get-load",
