@@ -211,3 +211,126 @@ fn users_are_identical() {
     );
     assert_eq!(sorted(parse(&a)), sorted(parse(&b)));
 }
+
+/// A private network namespace with known interfaces (a veth pair, one end with IPv4,
+/// alias and IPv6 addresses, the other with none), removed on drop.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: &str) -> Option<NetNs> {
+        let ns = format!("tinyqga-{}-{name}", std::process::id());
+        let ok = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ok(&["netns", "add", &ns]) {
+            eprintln!(
+                "#### SKIPPED: cannot create a network namespace (needs root and iproute2) ####"
+            );
+            return None;
+        }
+        let netns = NetNs(ns);
+        for cmd in [
+            "link set lo up",
+            "link add dummy0 type veth peer name dummy1",
+            "addr add 10.1.0.1/24 dev dummy0",
+            "addr add 10.1.1.1/16 dev dummy0 label dummy0:1",
+            "addr add 10.1.2.1/32 dev dummy0 label dummy0:1",
+            "-6 addr add 2001:db8::1/64 dev dummy0 nodad",
+            "-6 addr add ::ffff:0:0/96 dev dummy0 nodad",
+            "link set dummy0 up",
+            "link set dummy1 up",
+        ] {
+            let mut args = vec!["-n", &netns.0];
+            args.extend(cmd.split(' '));
+            assert!(ok(&args), "ip {args:?}");
+        }
+        Some(netns)
+    }
+
+    /// `ip netns exec NS program...`
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn network_interfaces_are_identical_in_a_known_namespace() {
+    if !Path::new(QEMU_GA).exists() {
+        eprintln!("#### SKIPPED: {QEMU_GA} is not installed ####");
+        return;
+    }
+    let Some(ns) = NetNs::new("ifaces") else {
+        return;
+    };
+    let dir = TempDir::new("ns-ref");
+    let sock = dir.join("ref.sock");
+    let mut cmd = ns.command(Path::new(QEMU_GA));
+    cmd.env("QGA_CONF", dir.write("qemu-ga.conf", ""))
+        .args(["-m", "unix-listen", "-p"])
+        .arg(&sock)
+        .arg("-t")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let theirs = Agent::spawn(dir, cmd, sock);
+    let dir = TempDir::new("ns-ours");
+    let sock = dir.join("qga.sock");
+    let mut cmd = ns.command(&common::bin());
+    cmd.env("QGA_CONF", dir.join("none"))
+        .args(["-m", "unix-listen", "-p"])
+        .arg(&sock);
+    let ours = Agent::spawn(dir, cmd, sock);
+    let request = r#"{"execute":"guest-network-get-interfaces"}"#;
+    let (a, b) = (ours.connect().call(request), theirs.connect().call(request));
+    // Same interfaces in the same order, same addresses in the same order; counters move
+    // (IPv6 neighbour discovery runs in the namespace), so only their presence is compared.
+    let ours = without_counters(sorted(parse(&a)));
+    let theirs = without_counters(sorted(parse(&b)));
+    assert_eq!(ours, theirs, "\nours:   {a}\ntheirs: {b}");
+    let names: Vec<&str> = ours
+        .at("return")
+        .arr()
+        .iter()
+        .map(|i| i.at("name").str())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(
+        names.last(),
+        Some(&"dummy0:1"),
+        "aliases come after the links"
+    );
+}
+
+/// `statistics` objects with every value replaced by 0.
+fn without_counters(value: Json) -> Json {
+    match value {
+        Json::Obj(members) => Json::Obj(
+            members
+                .into_iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("statistics", Json::Obj(stats)) => {
+                        let zeroed = stats
+                            .into_iter()
+                            .map(|(s, _)| (s, Json::Num("0".into())))
+                            .collect();
+                        (k, Json::Obj(zeroed))
+                    }
+                    (_, v) => (k, without_counters(v)),
+                })
+                .collect(),
+        ),
+        Json::Arr(items) => Json::Arr(items.into_iter().map(without_counters).collect()),
+        other => other,
+    }
+}

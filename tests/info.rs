@@ -194,3 +194,56 @@ fn get_users_matches_libc_utmpx() {
         assert!((gt - wt).abs() < 1e-6, "{gn}: {gt} vs {wt}");
     }
 }
+
+#[test]
+fn network_interfaces_match_sys_class_net() {
+    let a = agent("ifaces");
+    let value = ret(&a
+        .connect()
+        .call(r#"{"execute":"guest-network-get-interfaces"}"#));
+    let entries = value.arr();
+    let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    links.sort();
+    let mut reported: Vec<String> = entries
+        .iter()
+        .map(|e| e.at("name").str().to_string())
+        .filter(|n| !n.contains(':'))
+        .collect();
+    reported.sort();
+    assert_eq!(reported, links, "every link once");
+    for e in entries {
+        let name = e.at("name").str();
+        if let (Some(mac), Ok(sys)) = (
+            e.get("hardware-address"),
+            std::fs::read_to_string(format!("/sys/class/net/{name}/address")),
+        ) {
+            let sys = sys.trim();
+            if sys.len() == 17 {
+                assert_eq!(mac.str(), sys, "{name}");
+            }
+        }
+        for address in e
+            .get("ip-addresses")
+            .map(|a| a.arr().to_vec())
+            .unwrap_or_default()
+        {
+            let kind = address.at("ip-address-type").str();
+            let text = address.at("ip-address").str();
+            let prefix = address.at("prefix").f64() as u32;
+            match kind {
+                "ipv4" => assert!(
+                    text.parse::<std::net::Ipv4Addr>().is_ok() && prefix <= 32,
+                    "{text}"
+                ),
+                "ipv6" => assert!(
+                    text.parse::<std::net::Ipv6Addr>().is_ok() && prefix <= 128,
+                    "{text}"
+                ),
+                other => panic!("ip-address-type {other}"),
+            }
+        }
+    }
+}

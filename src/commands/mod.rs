@@ -11,6 +11,8 @@
 pub mod host;
 pub mod info;
 #[cfg(target_os = "linux")]
+pub mod network;
+#[cfg(target_os = "linux")]
 pub mod os;
 pub mod sync;
 #[cfg(target_os = "linux")]
@@ -77,6 +79,12 @@ pub static COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command("guest-get-time", time::guest_get_time, &[]),
     freeze_safe(command("guest-info", info::guest_info, &[])),
+    #[cfg(target_os = "linux")]
+    command(
+        "guest-network-get-interfaces",
+        network::guest_network_get_interfaces,
+        &[],
+    ),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
     #[cfg(target_os = "linux")]

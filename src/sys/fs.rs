@@ -230,3 +230,60 @@ pub fn stat(path: &[u8]) -> Result<uapi::statx, Errno> {
 pub fn file_type(path: &[u8]) -> Result<u32, Errno> {
     stat(path).map(|st| st.stx_mode as u32 & uapi::S_IFMT)
 }
+
+/// Calls `f` with each line of a file (without its newline), reading through a small
+/// buffer; a line longer than [`LINE_MAX`] is passed cut at that length. `f` returns false
+/// to stop early.
+pub fn for_each_line(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<(), Errno> {
+    let fd = open(path, uapi::O_RDONLY, 0)?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0; // bytes of an unfinished line kept at the front of buf
+    loop {
+        if len == buf.len() {
+            // An over-long line: hand over what we have and skip the rest of it.
+            if !f(&buf[..LINE_MAX.min(len)]) {
+                return Ok(());
+            }
+            loop {
+                let n = read_some(&fd, &mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                if let Some(nl) = buf[..n].iter().position(|&b| b == b'\n') {
+                    buf.copy_within(nl + 1..n, 0);
+                    len = n - nl - 1;
+                    break;
+                }
+            }
+        }
+        let n = read_some(&fd, &mut buf[len..])?;
+        if n == 0 {
+            if len > 0 {
+                f(&buf[..len]);
+            }
+            return Ok(());
+        }
+        len += n;
+        let mut start = 0;
+        while let Some(nl) = buf[start..len].iter().position(|&b| b == b'\n') {
+            if !f(&buf[start..start + nl]) {
+                return Ok(());
+            }
+            start += nl + 1;
+        }
+        buf.copy_within(start..len, 0);
+        len -= start;
+    }
+}
+
+/// Longest line [`for_each_line`] passes whole.
+pub const LINE_MAX: usize = 4096;
+
+fn read_some(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        match fd.read(buf) {
+            Err(Errno::INTR) => {}
+            other => return other,
+        }
+    }
+}

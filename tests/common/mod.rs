@@ -18,6 +18,7 @@ pub const COMMANDS: &[&str] = &[
     "guest-ping",
     "guest-get-time",
     "guest-info",
+    "guest-network-get-interfaces",
     "guest-get-host-name",
     "guest-get-users",
     "guest-get-timezone",

@@ -1,0 +1,207 @@
+//! rtnetlink dumps (links and addresses), read straight from the kernel: what glibc's
+//! getifaddrs does, without libc. Messages are walked in place in a receive buffer.
+
+use super::{Errno, Fd, syscall, uapi};
+use linux_raw_sys::net;
+
+// rtnetlink ABI values (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h).
+const NETLINK_ROUTE: u32 = 0;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_DUMP: u16 = 0x300;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+pub const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+pub const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
+pub const IFLA_ADDRESS: u16 = 1;
+pub const IFLA_IFNAME: u16 = 3;
+pub const IFA_ADDRESS: u16 = 1;
+pub const IFA_LOCAL: u16 = 2;
+pub const IFA_LABEL: u16 = 3;
+
+const HEADER: usize = 16;
+
+/// What to dump.
+#[derive(Clone, Copy)]
+pub enum Dump {
+    Links,
+    Addresses,
+}
+
+/// A `NETLINK_ROUTE` socket with one dump in progress.
+pub struct Socket {
+    fd: Fd,
+    seq: u32,
+}
+
+impl Socket {
+    /// `socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)` and a dump request.
+    pub fn dump(what: Dump) -> Result<Socket, Errno> {
+        let fd = syscall!(
+            __NR_socket,
+            net::AF_NETLINK,
+            net::SOCK_RAW | uapi::O_CLOEXEC,
+            NETLINK_ROUTE
+        )?;
+        let fd = Fd::from_raw(fd as i32);
+        let (kind, body_len) = match what {
+            Dump::Links => (RTM_GETLINK, 16),    // struct ifinfomsg
+            Dump::Addresses => (RTM_GETADDR, 8), // struct ifaddrmsg
+        };
+        let mut request = [0u8; HEADER + 16];
+        let len = HEADER + body_len;
+        request[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        request[4..6].copy_from_slice(&kind.to_ne_bytes());
+        request[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        let seq: u32 = 1;
+        request[8..12].copy_from_slice(&seq.to_ne_bytes());
+        // family AF_UNSPEC (0): every family.
+        fd.write_all(&request[..len])?;
+        Ok(Socket { fd, seq })
+    }
+
+    /// Calls `f` with each message (type, body) of the dump until it is done.
+    pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(u16, &[u8])) -> Result<(), Errno> {
+        loop {
+            let n = match self.fd.read(buf) {
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Err(Errno::IO);
+            }
+            for (kind, seq, body) in messages(buf.get(..n).unwrap_or_default()) {
+                if seq != self.seq {
+                    continue;
+                }
+                match kind {
+                    NLMSG_DONE => return Ok(()),
+                    NLMSG_ERROR => {
+                        let code = body
+                            .get(..4)
+                            .and_then(|b| b.try_into().ok())
+                            .map_or(0, i32::from_ne_bytes);
+                        return Err(Errno(code.unsigned_abs().min(4095) as u16));
+                    }
+                    _ => f(kind, body),
+                }
+            }
+        }
+    }
+}
+
+/// The messages in one datagram: (type, sequence number, body).
+pub fn messages(data: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
+    let mut rest = data;
+    core::iter::from_fn(move || {
+        let len = u32::from_ne_bytes(rest.get(0..4)?.try_into().ok()?) as usize;
+        let kind = u16::from_ne_bytes(rest.get(4..6)?.try_into().ok()?);
+        let seq = u32::from_ne_bytes(rest.get(8..12)?.try_into().ok()?);
+        let body = rest.get(HEADER..len)?;
+        rest = rest.get(align(len)..).unwrap_or_default();
+        Some((kind, seq, body))
+    })
+}
+
+fn align(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// The attributes (type, payload) that follow a fixed header of `skip` bytes.
+pub fn attributes(body: &[u8], skip: usize) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut rest = body.get(align(skip)..).unwrap_or_default();
+    core::iter::from_fn(move || {
+        let len = u16::from_ne_bytes(rest.get(0..2)?.try_into().ok()?) as usize;
+        let kind = u16::from_ne_bytes(rest.get(2..4)?.try_into().ok()?) & 0x3fff;
+        let payload = rest.get(4..len)?;
+        rest = rest.get(align(len)..).unwrap_or_default();
+        Some((kind, payload))
+    })
+}
+
+/// A string attribute without its NUL.
+pub fn c_string(payload: &[u8]) -> &[u8] {
+    &payload[..payload
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(payload.len())]
+}
+
+/// One link of an RTM_NEWLINK message.
+pub struct Link<'m> {
+    pub index: i32,
+    pub name: &'m [u8],
+}
+
+pub fn parse_link(body: &[u8]) -> Option<Link<'_>> {
+    let index = i32::from_ne_bytes(body.get(4..8)?.try_into().ok()?);
+    let name = attributes(body, 16)
+        .find(|(k, _)| *k == IFLA_IFNAME)
+        .map(|(_, p)| c_string(p))?;
+    Some(Link { index, name })
+}
+
+/// One address of an RTM_NEWADDR message.
+pub struct Address<'m> {
+    pub family: u8,
+    pub prefix: u8,
+    pub index: u32,
+    /// IPv4: 4 bytes, IPv6: 16.
+    pub address: &'m [u8],
+    /// The IPv4 label (`eth0`, or an alias such as `eth0:1`).
+    pub label: Option<&'m [u8]>,
+}
+
+pub fn parse_address(body: &[u8]) -> Option<Address<'_>> {
+    let family = *body.first()?;
+    let prefix = *body.get(1)?;
+    let index = u32::from_ne_bytes(body.get(4..8)?.try_into().ok()?);
+    let (mut address, mut local, mut label) = (None, None, None);
+    for (kind, payload) in attributes(body, 8) {
+        match kind {
+            IFA_ADDRESS => address = Some(payload),
+            IFA_LOCAL => local = Some(payload),
+            IFA_LABEL => label = Some(c_string(payload)),
+            _ => {}
+        }
+    }
+    // As getifaddrs: the local address when there is one (on point-to-point links
+    // IFA_ADDRESS is the peer).
+    let address = local.or(address)?;
+    Some(Address {
+        family,
+        prefix,
+        index,
+        address,
+        label,
+    })
+}
+
+/// `ioctl(SIOCGIFHWADDR)` on a socket: the first six bytes of the interface's hardware
+/// address, as qemu-ga reads it. `Ok(None)` when the interface has none (EADDRNOTAVAIL).
+pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
+    const SIOCGIFHWADDR: u32 = 0x8927;
+    let mut ifreq = [0u8; 40]; // struct ifreq: name[16], struct sockaddr
+    let Some(dst) = ifreq.get_mut(..name.len()).filter(|_| name.len() < 16) else {
+        return Err(Errno::NODEV);
+    };
+    dst.copy_from_slice(name);
+    let fd = syscall!(
+        __NR_socket,
+        net::AF_INET,
+        net::SOCK_DGRAM | uapi::O_CLOEXEC,
+        0
+    )?;
+    let fd = Fd::from_raw(fd as i32);
+    match syscall!(__NR_ioctl, fd.raw(), SIOCGIFHWADDR, ifreq.as_mut_ptr()) {
+        Ok(_) => {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&ifreq[18..24]);
+            Ok(Some(mac))
+        }
+        Err(Errno::ADDRNOTAVAIL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
