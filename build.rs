@@ -34,6 +34,12 @@ const KNOBS: &[(&str, &str, usize, &str)] = &[
         "Deepest nesting of objects and arrays accepted in a request.",
     ),
     (
+        "TINYQGA_SCRATCH_BYTES",
+        "SCRATCH_BYTES",
+        1 << 20,
+        "Kernel files read whole by a command (e.g. /proc/self/mountinfo for guest-get-fsinfo).",
+    ),
+    (
         "TINYQGA_FILE_HANDLES",
         "FILE_HANDLES",
         64,

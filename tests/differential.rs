@@ -334,3 +334,49 @@ fn without_counters(value: Json) -> Json {
         other => other,
     }
 }
+
+#[test]
+fn fsinfo_agrees_with_qemu_ga() {
+    let Some(reference) = reference("diff-fs") else {
+        return;
+    };
+    let agent = Agent::start("diff-fs", &[]);
+    let (a, b) = both(
+        &mut agent.connect(),
+        &mut reference.connect(),
+        r#"{"execute":"guest-get-fsinfo"}"#,
+    );
+    let theirs = parse(&b);
+    for ours in parse(&a).at("return").arr() {
+        let mountpoint = ours.at("mountpoint").str();
+        let reference = theirs
+            .at("return")
+            .arr()
+            .iter()
+            .find(|fs| fs.at("mountpoint").str() == mountpoint)
+            .unwrap_or_else(|| panic!("qemu-ga does not list {mountpoint}: {b}"));
+        for key in ["name", "type"] {
+            assert_eq!(ours.at(key), reference.at(key), "{mountpoint} {key}");
+        }
+        assert!((ours.at("total-bytes").f64() - reference.at("total-bytes").f64()).abs() < 256e6);
+        // qemu-ga takes `serial` from udev's database, which has nothing without udevd;
+        // tinyqga reads it from sysfs. Everything else of each disk must agree.
+        let strip = |disks: &Json| -> Vec<Json> {
+            disks
+                .arr()
+                .iter()
+                .map(|d| match sorted(d.clone()) {
+                    Json::Obj(m) => {
+                        Json::Obj(m.into_iter().filter(|(k, _)| k != "serial").collect())
+                    }
+                    other => other,
+                })
+                .collect()
+        };
+        assert_eq!(
+            strip(ours.at("disk")),
+            strip(reference.at("disk")),
+            "{mountpoint}"
+        );
+    }
+}

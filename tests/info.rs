@@ -247,3 +247,62 @@ fn network_interfaces_match_sys_class_net() {
         }
     }
 }
+
+#[test]
+fn fsinfo_matches_mountinfo_and_statvfs() {
+    let a = agent("fsinfo");
+    let value = ret(&a.connect().call(r#"{"execute":"guest-get-fsinfo"}"#));
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    // Block-device mounts, first of each device, read here independently.
+    let mut seen = Vec::new();
+    let mut want = Vec::new();
+    for line in mountinfo.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let dash = f.iter().position(|x| *x == "-").unwrap();
+        let dev = f[2];
+        if dev.starts_with("0:") || seen.contains(&dev) {
+            continue;
+        }
+        seen.push(dev);
+        want.push((f[4].replace("\\040", " "), f[dash + 1].to_string()));
+    }
+    want.reverse();
+    let got: Vec<(String, String)> = value
+        .arr()
+        .iter()
+        .map(|fs| {
+            (
+                fs.at("mountpoint").str().to_string(),
+                fs.at("type").str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    for fs in value.arr() {
+        let path = std::ffi::CString::new(fs.at("mountpoint").str()).unwrap();
+        // SAFETY: statvfs fills the struct.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
+        let total = (st.f_blocks - st.f_bfree + st.f_bavail) as f64 * st.f_frsize as f64;
+        let privileged = st.f_blocks as f64 * st.f_frsize as f64;
+        assert_eq!(fs.at("total-bytes-privileged").f64(), privileged);
+        // Free space moves while tests write files; allow 256 MiB.
+        assert!((fs.at("total-bytes").f64() - total).abs() < 256e6, "{fs:?}");
+        assert!(fs.at("used-bytes").f64() <= fs.at("total-bytes").f64());
+        for disk in fs.at("disk").arr() {
+            // libvirt requires these members on every disk.
+            for key in [
+                "bus-type",
+                "bus",
+                "target",
+                "unit",
+                "pci-controller.domain",
+                "pci-controller.bus",
+                "pci-controller.slot",
+                "pci-controller.function",
+            ] {
+                disk.at(key);
+            }
+        }
+    }
+}

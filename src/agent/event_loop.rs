@@ -5,7 +5,7 @@
 use super::channel::{self, Channel, Method};
 use super::options::Options;
 use super::output::ChannelOutput;
-use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, lossy, process};
+use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
 use crate::capacity;
 use crate::commands::{self, Environment, Policy, State};
 use crate::log_at;
@@ -158,6 +158,7 @@ pub(super) fn run(
     let mut state = State {
         policy: Policy::from_lists(options.blocked(), options.allowed()),
         env: environment,
+        scratch: SCRATCH.take().map_or(&mut [][..], |s| &mut s[..]),
     };
     for name in options
         .blocked()

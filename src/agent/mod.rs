@@ -88,6 +88,8 @@ static RESPONSE: TakeOnce<[u8; capacity::RESPONSE_CHUNK]> =
 const ARENA_NODES: usize = capacity::ARENA_BYTES / core::mem::size_of::<Node>();
 static ARENA: TakeOnce<[Node; ARENA_NODES]> = TakeOnce::new([Node::EMPTY; ARENA_NODES]);
 static CONFIG: TakeOnce<[u8; CONFIG_BYTES]> = TakeOnce::new([0; CONFIG_BYTES]);
+static SCRATCH: TakeOnce<[u8; capacity::SCRATCH_BYTES]> =
+    TakeOnce::new([0; capacity::SCRATCH_BYTES]);
 
 fn print(fd: i32, text: &[u8]) {
     let out = Fd::from_raw(fd);

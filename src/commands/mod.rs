@@ -8,6 +8,8 @@
 //! without it.
 
 #[cfg(target_os = "linux")]
+pub mod fs;
+#[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
 #[cfg(target_os = "linux")]
@@ -85,6 +87,8 @@ pub static COMMANDS: &[Command] = &[
         network::guest_network_get_interfaces,
         &[],
     ),
+    #[cfg(target_os = "linux")]
+    command("guest-get-fsinfo", fs::guest_get_fsinfo, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
     #[cfg(target_os = "linux")]
@@ -187,6 +191,8 @@ impl Policy {
 pub struct State {
     pub policy: Policy,
     pub env: Environment,
+    /// Room for kernel files a command reads whole (`TINYQGA_SCRATCH_BYTES`).
+    pub scratch: &'static mut [u8],
 }
 
 /// The environment variables commands consult (read once at start; the agent's

@@ -1,7 +1,7 @@
 //! File descriptors and file-system calls (all `*at` forms: aarch64 and riscv64 have no
 //! plain `open`, `unlink` or `readlink`).
 
-use super::{Errno, syscall, uapi, with_cpath};
+use super::{Errno, PATH_MAX, syscall, uapi, with_cpath};
 
 const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
 
@@ -286,4 +286,79 @@ fn read_some(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
             other => return other,
         }
     }
+}
+
+/// What `guest-get-fsinfo` needs of statfs(2).
+#[derive(Debug, Clone, Copy)]
+pub struct FsStats {
+    pub blocks: u64,
+    pub free: u64,
+    pub available: u64,
+    /// The fragment size (the unit of the counts), as statvfs(3) reports it.
+    pub fragment: u64,
+}
+
+/// `statfs(2)`
+pub fn statfs(path: &[u8]) -> Result<FsStats, Errno> {
+    // SAFETY: statfs is plain old data; all-zero is a valid value.
+    let mut st: uapi::statfs = unsafe { core::mem::zeroed() };
+    with_cpath(path, |p| {
+        syscall!(__NR_statfs, p, &mut st as *mut uapi::statfs)
+    })?;
+    let fragment = if st.f_frsize != 0 {
+        st.f_frsize as u64
+    } else {
+        st.f_bsize as u64
+    };
+    Ok(FsStats {
+        blocks: st.f_blocks as u64,
+        free: st.f_bfree as u64,
+        available: st.f_bavail as u64,
+        fragment,
+    })
+}
+
+/// Where a sysfs link points, as a normalized absolute path in `out` (a path that is not a
+/// link is returned normalized). Enough for sysfs, whose links sit only at the last
+/// component of the paths the agent resolves.
+pub fn resolve_link<'o>(path: &[u8], out: &'o mut [u8; PATH_MAX]) -> Result<&'o [u8], Errno> {
+    let mut target = [0u8; PATH_MAX];
+    let mut joined = [0u8; PATH_MAX];
+    let full: &[u8] = match readlink(path, &mut target) {
+        Ok(t) if t.starts_with(b"/") => t,
+        Ok(t) => {
+            let parent = &path[..path.iter().rposition(|&b| b == b'/').unwrap_or(0)];
+            let len = parent.len() + 1 + t.len();
+            let dst = joined.get_mut(..len).ok_or(Errno::NAMETOOLONG)?;
+            dst[..parent.len()].copy_from_slice(parent);
+            dst[parent.len()] = b'/';
+            dst[parent.len() + 1..].copy_from_slice(t);
+            &joined[..len]
+        }
+        Err(Errno::INVAL) => path,
+        Err(e) => return Err(e),
+    };
+    Ok(normalize(full, out))
+}
+
+/// Removes `.`, `..` and repeated slashes from an absolute path, lexically.
+pub fn normalize<'o>(path: &[u8], out: &'o mut [u8; PATH_MAX]) -> &'o [u8] {
+    let mut len = 0;
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => len = out[..len].iter().rposition(|&b| b == b'/').unwrap_or(0),
+            _ if len + 1 + part.len() <= PATH_MAX => {
+                out[len] = b'/';
+                out[len + 1..len + 1 + part.len()].copy_from_slice(part);
+                len += 1 + part.len();
+            }
+            _ => {}
+        }
+    }
+    if len == 0 {
+        out[0] = b'/';
+        len = 1;
+    }
+    &out[..len]
 }

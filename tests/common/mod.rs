@@ -19,6 +19,7 @@ pub const COMMANDS: &[&str] = &[
     "guest-get-time",
     "guest-info",
     "guest-network-get-interfaces",
+    "guest-get-fsinfo",
     "guest-get-host-name",
     "guest-get-users",
     "guest-get-timezone",

@@ -1,0 +1,160 @@
+//! `/proc/self/mountinfo` lines (proc(5)):
+//! `36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
+
+/// The fields the file-system commands use. Strings are unescaped (`\040` is a space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mount<'l> {
+    pub major: u32,
+    pub minor: u32,
+    pub mountpoint: &'l [u8],
+    pub fstype: &'l [u8],
+    pub source: &'l [u8],
+}
+
+/// Where the fields of a line are: (device, mount point, type, source) as byte ranges.
+type Spans = [(usize, usize); 4];
+
+/// Finds the fields. The optional fields between the mount options and the `-` separator
+/// may number zero or more (qemu-ga assumes exactly one, and misreads the others).
+fn spans(line: &[u8]) -> Option<Spans> {
+    let mut fields: [(usize, usize); 24] = [(0, 0); 24];
+    let mut count = 0;
+    let mut start = None;
+    // Escaped spaces are `\040`, so splitting on spaces is exact.
+    for (i, &b) in line
+        .iter()
+        .enumerate()
+        .chain(core::iter::once((line.len(), &b' ')))
+    {
+        match (b == b' ', start) {
+            (true, Some(s)) => {
+                if count < fields.len() {
+                    fields[count] = (s, i);
+                    count += 1;
+                }
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    let fields = &fields[..count];
+    let separator = fields
+        .iter()
+        .skip(6)
+        .position(|&(s, e)| &line[s..e] == b"-")?
+        + 6;
+    Some([
+        *fields.get(2)?,
+        *fields.get(4)?,
+        *fields.get(separator + 1)?,
+        *fields.get(separator + 2)?,
+    ])
+}
+
+/// The device numbers, the type and the (still escaped) source of a line.
+pub fn device(line: &[u8]) -> Option<(u32, u32, &[u8], &[u8])> {
+    let [dev, _, ty, src] = spans(line)?;
+    let (major, minor) = core::str::from_utf8(&line[dev.0..dev.1])
+        .ok()?
+        .split_once(':')?;
+    Some((
+        major.parse().ok()?,
+        minor.parse().ok()?,
+        &line[ty.0..ty.1],
+        &line[src.0..src.1],
+    ))
+}
+
+/// Parses one line, unescaping the mount point and the source in place.
+pub fn parse(line: &mut [u8]) -> Option<Mount<'_>> {
+    let (major, minor, _, _) = device(line)?;
+    let [_, mp, ty, src] = spans(line)?;
+    // The fields do not overlap and unescaping only shrinks them.
+    let mp_len = unescape(&mut line[mp.0..mp.1]);
+    let src_len = unescape(&mut line[src.0..src.1]);
+    let line: &[u8] = line;
+    Some(Mount {
+        major,
+        minor,
+        mountpoint: &line[mp.0..mp.0 + mp_len],
+        fstype: &line[ty.0..ty.1],
+        source: &line[src.0..src.0 + src_len],
+    })
+}
+
+/// Unescapes `field` into `out` (for a field that must stay escaped in place).
+pub fn unescaped<'o>(field: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    let dst = out.get_mut(..field.len())?;
+    dst.copy_from_slice(field);
+    let len = unescape(dst);
+    Some(&out[..len])
+}
+
+/// `\NNN` octal escapes (the kernel's for space, tab, newline and backslash); returns the
+/// new length.
+pub fn unescape(s: &mut [u8]) -> usize {
+    let (mut r, mut w) = (0, 0);
+    while r < s.len() {
+        let octal = s
+            .get(r + 1..r + 4)
+            .filter(|d| s[r] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let Some(d) = octal {
+            s[w] = (d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0');
+            r += 4;
+        } else {
+            s[w] = s[r];
+            r += 1;
+        }
+        w += 1;
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mounts(text: &str) -> Vec<(u32, u32, String, String, String)> {
+        text.lines()
+            .filter_map(|l| {
+                let mut l = l.as_bytes().to_vec();
+                let m = parse(&mut l)?;
+                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                Some((m.major, m.minor, s(m.mountpoint), s(m.fstype), s(m.source)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn systemd_and_initramfs_lines() {
+        let got = mounts(&std::fs::read_to_string("tests/fixtures/proc/mountinfo").unwrap());
+        let s = String::from;
+        assert_eq!(got[0], (0, 22, s("/sys"), s("sysfs"), s("sysfs")));
+        assert!(got.contains(&(254, 1, s("/"), s("ext4"), s("/dev/vda1"))));
+        // No optional fields (a busybox initramfs) and several of them.
+        assert!(got.contains(&(253, 16, s("/mnt/scratch"), s("ext4"), s("/dev/vdb"))));
+        assert!(got.contains(&(8, 1, s("/mnt/two fields"), s("xfs"), s("/dev/sda1"))));
+        // Escapes in the mount point and the source.
+        assert!(got.contains(&(
+            8,
+            2,
+            s("/mnt/with space\tand\\slash"),
+            s("vfat"),
+            s("/dev/my disk")
+        )));
+        assert_eq!(got.len(), 7);
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped() {
+        for line in [
+            "",
+            "36 35 98:0 / /",
+            "36 35 x:y / / rw - ext4 /dev/a rw",
+            "1 2 3:4 / /m rw shared:1 ext4 /dev/a rw",
+        ] {
+            assert_eq!(parse(&mut line.as_bytes().to_vec()), None, "{line}");
+        }
+    }
+}
