@@ -380,3 +380,70 @@ fn fsinfo_agrees_with_qemu_ga() {
         );
     }
 }
+
+#[test]
+fn vcpus_and_memory_blocks_are_identical() {
+    let Some(reference) = reference("diff-hw") else {
+        return;
+    };
+    let agent = Agent::start("diff-hw", &[]);
+    let (mut ours, mut theirs) = (agent.connect(), reference.connect());
+    for request in [
+        r#"{"execute":"guest-get-vcpus"}"#,
+        r#"{"execute":"guest-get-memory-blocks"}"#,
+        r#"{"execute":"guest-get-memory-block-info"}"#,
+    ] {
+        let (a, b) = both(&mut ours, &mut theirs, request);
+        assert_eq!(sorted(parse(&a)), sorted(parse(&b)), "request: {request}");
+    }
+}
+
+/// Same shape (the same entries with the same members, in the same order); counters within
+/// `slack` of each other, since they move between the two readings.
+fn same_shape(ours: &Json, theirs: &Json, slack: f64, at: &str) {
+    match (ours, theirs) {
+        (Json::Obj(a), Json::Obj(b)) => {
+            let (mut a, mut b) = (a.clone(), b.clone());
+            a.sort_by(|x, y| x.0.cmp(&y.0));
+            b.sort_by(|x, y| x.0.cmp(&y.0));
+            let keys = |m: &[(String, Json)]| m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+            assert_eq!(keys(&a), keys(&b), "{at}");
+            for ((k, x), (_, y)) in a.iter().zip(&b) {
+                same_shape(x, y, slack, &format!("{at}.{k}"));
+            }
+        }
+        (Json::Arr(a), Json::Arr(b)) => {
+            assert_eq!(a.len(), b.len(), "{at}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                same_shape(x, y, slack, &format!("{at}[{i}]"));
+            }
+        }
+        (Json::Num(x), Json::Num(y)) => {
+            let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+            assert!((x - y).abs() <= slack, "{at}: {x} vs {y}");
+        }
+        (x, y) => assert_eq!(x, y, "{at}"),
+    }
+}
+
+#[test]
+fn cpustats_and_diskstats_agree() {
+    let Some(reference) = reference("diff-stats") else {
+        return;
+    };
+    let agent = Agent::start("diff-stats", &[]);
+    let (mut ours, mut theirs) = (agent.connect(), reference.connect());
+    let (a, b) = both(
+        &mut ours,
+        &mut theirs,
+        r#"{"execute":"guest-get-cpustats"}"#,
+    );
+    // Milliseconds of CPU time: allow two seconds of drift per counter.
+    same_shape(&parse(&a), &parse(&b), 2000.0, "cpustats");
+    let (a, b) = both(
+        &mut ours,
+        &mut theirs,
+        r#"{"execute":"guest-get-diskstats"}"#,
+    );
+    same_shape(&parse(&a), &parse(&b), 5000.0, "diskstats");
+}

@@ -306,3 +306,64 @@ fn fsinfo_matches_mountinfo_and_statvfs() {
         }
     }
 }
+
+#[test]
+fn vcpus_match_sysfs() {
+    let a = agent("vcpus");
+    let value = ret(&a.connect().call(r#"{"execute":"guest-get-vcpus"}"#));
+    let mut want: Vec<i64> = std::fs::read_dir("/sys/devices/system/cpu")
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()?
+                .strip_prefix("cpu")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    want.sort();
+    let mut got: Vec<i64> = value
+        .arr()
+        .iter()
+        .map(|c| c.at("logical-id").f64() as i64)
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    for cpu in value.arr() {
+        let id = cpu.at("logical-id").f64() as i64;
+        let online = std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{id}/online"));
+        let want_online = online.as_ref().map_or(true, |s| !s.starts_with('0'));
+        assert_eq!(cpu.at("online"), &common::Json::Bool(want_online));
+        assert_eq!(cpu.at("can-offline"), &common::Json::Bool(online.is_ok()));
+    }
+}
+
+#[test]
+fn cpustats_match_proc_stat() {
+    let a = agent("cpustats");
+    let value = ret(&a.connect().call(r#"{"execute":"guest-get-cpustats"}"#));
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let cpus: Vec<Vec<u64>> = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(value.arr().len(), cpus.len());
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    for (entry, ticks) in value.arr().iter().zip(&cpus) {
+        assert_eq!(entry.at("type").str(), "linux");
+        let idle_ms = ticks[3] as f64 * 1000.0 / hz;
+        // Idle time grows while we look: within five seconds.
+        assert!(
+            (entry.at("idle").f64() - idle_ms).abs() < 5000.0,
+            "{entry:?}"
+        );
+    }
+}

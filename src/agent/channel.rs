@@ -114,7 +114,7 @@ fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
     let dir = fs::Dir::open(CLASS).ok()?;
     let mut entries = [0u8; 2048];
     let mut found: Option<([u8; 32], usize)> = None;
-    let _ = dir.for_each(&mut entries, |port| {
+    let _ = dir.for_each(&mut entries, |port, _| {
         let mut path = [0u8; 128];
         let parts: [&[u8]; 3] = [CLASS, port, b"/name"];
         let Some(path) = join(&mut path, &parts) else {

@@ -156,7 +156,7 @@ fn collect_disks(syspath: &[u8], disks: &mut Disks, depth: usize) {
         return;
     };
     let mut entries = [0u8; 2048];
-    let _ = listing.for_each(&mut entries, |slave| {
+    let _ = listing.for_each(&mut entries, |slave, _| {
         let mut link = [0u8; PATH_MAX];
         let mut real = [0u8; PATH_MAX];
         if let Some(link) = crate::agent::channel::join(&mut link, &[dir, b"/", slave])
@@ -439,7 +439,7 @@ pub fn pci_address(
         let mut below = 0;
         let mut found = false;
         let mut entries = [0u8; 2048];
-        let _ = listing.for_each(&mut entries, |name| {
+        let _ = listing.for_each(&mut entries, |name, _| {
             // As sscanf("host%d"): the number may be followed by anything.
             if let Some((n, _)) = name
                 .strip_prefix(prefix)

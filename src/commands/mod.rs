@@ -8,10 +8,16 @@
 //! without it.
 
 #[cfg(target_os = "linux")]
+pub mod cpu;
+#[cfg(target_os = "linux")]
+pub mod disk;
+#[cfg(target_os = "linux")]
 pub mod fs;
 #[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
+#[cfg(target_os = "linux")]
+pub mod memory;
 #[cfg(target_os = "linux")]
 pub mod network;
 #[cfg(target_os = "linux")]
@@ -88,7 +94,21 @@ pub static COMMANDS: &[Command] = &[
         &[],
     ),
     #[cfg(target_os = "linux")]
+    command("guest-get-vcpus", cpu::guest_get_vcpus, &[]),
+    #[cfg(target_os = "linux")]
     command("guest-get-fsinfo", fs::guest_get_fsinfo, &[]),
+    #[cfg(target_os = "linux")]
+    command(
+        "guest-get-memory-blocks",
+        memory::guest_get_memory_blocks,
+        &[],
+    ),
+    #[cfg(target_os = "linux")]
+    command(
+        "guest-get-memory-block-info",
+        memory::guest_get_memory_block_info,
+        &[],
+    ),
     #[cfg(target_os = "linux")]
     command("guest-get-host-name", host::guest_get_host_name, &[]),
     #[cfg(target_os = "linux")]
@@ -97,6 +117,10 @@ pub static COMMANDS: &[Command] = &[
     command("guest-get-timezone", timezone::guest_get_timezone, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-osinfo", os::guest_get_osinfo, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-diskstats", disk::guest_get_diskstats, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-cpustats", cpu::guest_get_cpustats, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-load", host::guest_get_load, &[]),
 ];

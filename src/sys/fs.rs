@@ -169,6 +169,9 @@ pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> 
     }
 }
 
+/// `d_type` of a directory.
+pub const DT_DIR: u8 = 4;
+
 /// Directory entries, read with `getdents64(2)` into a caller-provided buffer.
 pub struct Dir {
     fd: Fd,
@@ -182,8 +185,9 @@ impl Dir {
         })
     }
 
-    /// Calls `f` with each entry's name (without "." and ".."), reading through `buf`.
-    pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
+    /// Calls `f` with each entry's name and type (`DT_DIR`, `DT_LNK`, ...; without "." and
+    /// ".."), in the kernel's order, reading through `buf`.
+    pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8], u8)) -> Result<(), Errno> {
         loop {
             let n = syscall!(__NR_getdents64, self.fd.0, buf.as_mut_ptr(), buf.len())?;
             if n == 0 {
@@ -198,7 +202,7 @@ impl Dir {
                 };
                 let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
                 if name != b"." && name != b".." {
-                    f(name);
+                    f(name, buf[at + 18]);
                 }
                 if reclen == 0 {
                     break;

@@ -19,11 +19,16 @@ pub const COMMANDS: &[&str] = &[
     "guest-get-time",
     "guest-info",
     "guest-network-get-interfaces",
+    "guest-get-vcpus",
     "guest-get-fsinfo",
+    "guest-get-memory-blocks",
+    "guest-get-memory-block-info",
     "guest-get-host-name",
     "guest-get-users",
     "guest-get-timezone",
     "guest-get-osinfo",
+    "guest-get-diskstats",
+    "guest-get-cpustats",
     "guest-get-load",
 ];
 

@@ -1,0 +1,180 @@
+//! vCPUs and CPU time: `guest-get-vcpus`, `guest-get-cpustats`.
+
+use super::Call;
+use crate::protocol::{JsonWriter, QmpError};
+use crate::qmp_error;
+use crate::sys::fs;
+
+const CPU_DIR: &[u8] = b"/sys/devices/system/cpu";
+
+/// Clock ticks per second in /proc/stat (USER_HZ, fixed at 100 by the kernel ABI of every
+/// architecture this agent is built for).
+const USER_HZ: u64 = 100;
+
+/// `guest-get-vcpus` → `[{logical-id, online, can-offline}]`, one per `cpuN` directory in
+/// sysfs order. A CPU without an `online` file (usually cpu0) cannot be taken offline.
+pub fn guest_get_vcpus(call: &mut Call) -> Result<(), QmpError> {
+    let dir = fs::Dir::open(CPU_DIR)
+        .map_err(|e| qmp_error!("failed to list entries: /sys/devices/system/cpu: {e}"))?;
+    call.reply(|w| {
+        w.begin_array();
+        let mut entries = [0u8; 4096];
+        let _ = dir.for_each(&mut entries, |name, _| {
+            if let Some(id) = cpu_number(name) {
+                write_vcpu(w, id);
+            }
+        });
+        w.end_array();
+    });
+    Ok(())
+}
+
+/// `cpu<N>` (as qemu-ga's sscanf("cpu%ld"): digits after "cpu", anything after them).
+fn cpu_number(name: &[u8]) -> Option<i64> {
+    let digits = name.strip_prefix(b"cpu")?;
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    core::str::from_utf8(&digits[..len]).ok()?.parse().ok()
+}
+
+fn write_vcpu(w: &mut JsonWriter<'_>, id: i64) {
+    let mut path = crate::protocol::writer::FmtBuf::<64>::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut path,
+        format_args!("/sys/devices/system/cpu/cpu{id}/online"),
+    );
+    let mut status = [0u8; 4];
+    let (online, can_offline) = match fs::read_file(path.as_bytes(), &mut status) {
+        Ok(s) => (s.first() != Some(&b'0'), true),
+        Err(_) => (true, false),
+    };
+    w.begin_object();
+    w.key("logical-id");
+    w.int(id);
+    w.key("online");
+    w.bool(online);
+    w.key("can-offline");
+    w.bool(can_offline);
+    w.end_object();
+}
+
+/// `guest-get-cpustats` → `[{type: "linux", cpu, user, nice, system, idle, iowait?, irq?,
+/// softirq?, steal?, guest?, guestnice?}]` from the `cpuN` lines of /proc/stat, in
+/// milliseconds.
+pub fn guest_get_cpustats(call: &mut Call) -> Result<(), QmpError> {
+    fs::access(b"/proc/stat", 4).map_err(|e| qmp_error!("open(\"/proc/stat\"): {e}"))?;
+    call.reply(|w| {
+        w.begin_array();
+        let _ = fs::for_each_line(b"/proc/stat", |line| match parse_cpu_line(line) {
+            CpuLine::Cpu(cpu, values, count) => {
+                write_cpustat(w, cpu, &values[..count]);
+                true
+            }
+            CpuLine::Other => true,
+            // qemu-ga stops at a cpu line it cannot read.
+            CpuLine::Broken => false,
+        });
+        w.end_array();
+    });
+    Ok(())
+}
+
+const CPU_FIELDS: [&str; 10] = [
+    "user",
+    "nice",
+    "system",
+    "idle",
+    "iowait",
+    "irq",
+    "softirq",
+    "steal",
+    "guest",
+    "guestnice",
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CpuLine {
+    /// cpu number, the values read (in ticks), how many.
+    Cpu(i64, [u64; 10], usize),
+    Other,
+    Broken,
+}
+
+/// One /proc/stat line: `cpuN user nice system idle [iowait irq softirq steal guest
+/// guest_nice]`; the all-CPU `cpu` line and other lines are `Other`.
+pub fn parse_cpu_line(line: &[u8]) -> CpuLine {
+    let Ok(text) = core::str::from_utf8(line) else {
+        return CpuLine::Other;
+    };
+    let mut words = text.split_ascii_whitespace();
+    let Some(name) = words.next() else {
+        return CpuLine::Other;
+    };
+    let Some(number) = name.strip_prefix("cpu").filter(|n| !n.is_empty()) else {
+        return CpuLine::Other;
+    };
+    let mut values = [0u64; 10];
+    let mut count = 0;
+    for word in words.take(10) {
+        match word.parse::<u64>() {
+            Ok(v) => {
+                values[count] = v;
+                count += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    if count < 4 {
+        return CpuLine::Broken;
+    }
+    // atoi: leading digits, else 0.
+    let digits = number.bytes().take_while(u8::is_ascii_digit).count();
+    CpuLine::Cpu(number[..digits].parse().unwrap_or(0), values, count)
+}
+
+fn write_cpustat(w: &mut JsonWriter<'_>, cpu: i64, values: &[u64]) {
+    w.begin_object();
+    w.key("type");
+    w.str("linux");
+    w.key("cpu");
+    w.int(cpu);
+    for (name, ticks) in CPU_FIELDS.iter().zip(values) {
+        w.key(name);
+        w.uint(ticks.saturating_mul(1000) / USER_HZ);
+    }
+    w.end_object();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_names() {
+        assert_eq!(cpu_number(b"cpu0"), Some(0));
+        assert_eq!(cpu_number(b"cpu4095"), Some(4095));
+        assert_eq!(cpu_number(b"cpufreq"), None);
+        assert_eq!(cpu_number(b"cpuidle"), None);
+        assert_eq!(cpu_number(b"online"), None);
+    }
+
+    #[test]
+    fn proc_stat_lines() {
+        let text = std::fs::read_to_string("tests/fixtures/proc/stat").unwrap();
+        let lines: Vec<CpuLine> = text.lines().map(|l| parse_cpu_line(l.as_bytes())).collect();
+        assert_eq!(lines[0], CpuLine::Other, "the all-CPU line");
+        assert_eq!(
+            lines[1],
+            CpuLine::Cpu(0, [23193, 0, 6457, 129234, 301, 0, 33, 25, 0, 0], 10)
+        );
+        assert_eq!(
+            lines[3],
+            CpuLine::Cpu(2, [1, 2, 3, 4, 0, 0, 0, 0, 0, 0], 4),
+            "an old kernel's four fields"
+        );
+        assert!(
+            lines[4..].iter().all(|l| *l == CpuLine::Other),
+            "intr, ctxt, softirq ..."
+        );
+        assert_eq!(parse_cpu_line(b"cpu3 1 2"), CpuLine::Broken);
+    }
+}
