@@ -367,3 +367,53 @@ fn cpustats_match_proc_stat() {
         );
     }
 }
+
+#[test]
+fn routes_match_proc_net() {
+    let a = agent("routes");
+    let value = ret(&a.connect().call(r#"{"execute":"guest-network-get-route"}"#));
+    let v4 = std::fs::read_to_string("/proc/net/route")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .count();
+    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").map_or(0, |t| t.lines().count());
+    let routes = value.arr();
+    assert_eq!(routes.len(), v4 + v6);
+    for (i, route) in routes.iter().enumerate() {
+        let version = route.at("version").f64() as usize;
+        assert_eq!(version, if i < v4 { 4 } else { 6 });
+        let destination = route.at("destination").str();
+        if version == 4 {
+            assert!(
+                destination.parse::<std::net::Ipv4Addr>().is_ok(),
+                "{route:?}"
+            );
+            route.at("gateway");
+            route.at("mask");
+        } else {
+            assert!(
+                destination.parse::<std::net::Ipv6Addr>().is_ok(),
+                "{route:?}"
+            );
+            route.at("nexthop");
+            route.at("desprefixlen").str();
+        }
+    }
+    // The default IPv4 route, if any, as `ip route` shows it.
+    let ip = std::process::Command::new("ip")
+        .args(["-4", "route", "show", "default"])
+        .output();
+    if let Ok(out) = ip {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(gateway) = text.split_whitespace().skip_while(|w| *w != "via").nth(1) {
+            assert!(
+                routes
+                    .iter()
+                    .any(|r| r.get("gateway").is_some_and(|g| g.str() == gateway)
+                        && r.at("destination").str() == "0.0.0.0"),
+                "default via {gateway} in {routes:?}"
+            );
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub mod memory;
 pub mod network;
 #[cfg(target_os = "linux")]
 pub mod os;
+#[cfg(target_os = "linux")]
+pub mod route;
 pub mod sync;
 #[cfg(target_os = "linux")]
 pub mod time;
@@ -121,6 +123,12 @@ pub static COMMANDS: &[Command] = &[
     command("guest-get-diskstats", disk::guest_get_diskstats, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-cpustats", cpu::guest_get_cpustats, &[]),
+    #[cfg(target_os = "linux")]
+    command(
+        "guest-network-get-route",
+        route::guest_network_get_route,
+        &[],
+    ),
     #[cfg(target_os = "linux")]
     command("guest-get-load", host::guest_get_load, &[]),
 ];

@@ -29,6 +29,7 @@ pub const COMMANDS: &[&str] = &[
     "guest-get-osinfo",
     "guest-get-diskstats",
     "guest-get-cpustats",
+    "guest-network-get-route",
     "guest-get-load",
 ];
 
