@@ -450,3 +450,37 @@ fn cpustats_and_diskstats_agree() {
     );
     same_shape(&parse(&a), &parse(&b), 5000.0, "diskstats");
 }
+
+#[test]
+fn disks_are_identical() {
+    let Some(reference) = reference("diff-disks") else {
+        return;
+    };
+    let agent = Agent::start("diff-disks", &[]);
+    let (a, b) = both(
+        &mut agent.connect(),
+        &mut reference.connect(),
+        r#"{"execute":"guest-get-disks"}"#,
+    );
+    // qemu-ga takes a disk's serial from udev's database, empty without udevd.
+    let strip_serial = |v: Json| -> Json {
+        fn walk(v: Json) -> Json {
+            match v {
+                Json::Obj(m) => Json::Obj(
+                    m.into_iter()
+                        .filter(|(k, _)| k != "serial")
+                        .map(|(k, v)| (k, walk(v)))
+                        .collect(),
+                ),
+                Json::Arr(a) => Json::Arr(a.into_iter().map(walk).collect()),
+                other => other,
+            }
+        }
+        walk(v)
+    };
+    assert_eq!(
+        strip_serial(sorted(parse(&a))),
+        strip_serial(sorted(parse(&b))),
+        "\nours:   {a}\ntheirs: {b}"
+    );
+}

@@ -237,7 +237,7 @@ impl Disk {
         (found || !disk.dev.is_empty() || !disk.serial.is_empty()).then_some(disk)
     }
 
-    fn write(&self, w: &mut JsonWriter<'_>) {
+    pub fn write(&self, w: &mut JsonWriter<'_>) {
         w.begin_object();
         w.key("pci-controller");
         w.begin_object();
@@ -275,7 +275,7 @@ impl Disk {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     find(haystack, needle).is_some()
 }
 
@@ -284,7 +284,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// `/dev/<DEVNAME>` from the device's uevent file (what udev names the node).
-fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
+pub fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
     let mut path = [0u8; PATH_MAX];
     let mut text = [0u8; 1024];
     let Some(path) = crate::agent::channel::join(&mut path, &[syspath, b"/uevent"]) else {

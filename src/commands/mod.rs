@@ -12,6 +12,8 @@ pub mod cpu;
 #[cfg(target_os = "linux")]
 pub mod disk;
 #[cfg(target_os = "linux")]
+pub mod disks;
+#[cfg(target_os = "linux")]
 pub mod fs;
 #[cfg(target_os = "linux")]
 pub mod host;
@@ -97,6 +99,8 @@ pub static COMMANDS: &[Command] = &[
     ),
     #[cfg(target_os = "linux")]
     command("guest-get-vcpus", cpu::guest_get_vcpus, &[]),
+    #[cfg(target_os = "linux")]
+    command("guest-get-disks", disks::guest_get_disks, &[]),
     #[cfg(target_os = "linux")]
     command("guest-get-fsinfo", fs::guest_get_fsinfo, &[]),
     #[cfg(target_os = "linux")]

@@ -171,6 +171,8 @@ pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> 
 
 /// `d_type` of a directory.
 pub const DT_DIR: u8 = 4;
+/// `d_type` of a symbolic link.
+pub const DT_LNK: u8 = 10;
 
 /// Directory entries, read with `getdents64(2)` into a caller-provided buffer.
 pub struct Dir {

@@ -20,6 +20,7 @@ pub const COMMANDS: &[&str] = &[
     "guest-info",
     "guest-network-get-interfaces",
     "guest-get-vcpus",
+    "guest-get-disks",
     "guest-get-fsinfo",
     "guest-get-memory-blocks",
     "guest-get-memory-block-info",

@@ -1,0 +1,175 @@
+//! `guest-get-disks`: every block device and its partitions, from /sys/block.
+
+use super::Call;
+use super::fs::{Disk, contains, device_node};
+use crate::agent::channel::join;
+use crate::protocol::{JsonWriter, QmpError};
+use crate::qmp_error;
+use crate::sys::{PATH_MAX, fs};
+
+/// Block devices listed (more are left out of the answer).
+pub const MAX_DISKS: usize = 1024;
+/// Partitions listed per disk.
+pub const MAX_PARTITIONS: usize = 256;
+
+type Name = heapless::String<32>;
+
+/// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?}]`. Disks of
+/// zero size are skipped. As in qemu-ga, which prepends each entry it finds, the list is in
+/// reverse discovery order: the last disk's partitions (last first), that disk, and so on.
+pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
+    let dir = fs::Dir::open(b"/sys/block")
+        .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
+    let mut names: heapless::Vec<Name, MAX_DISKS> = heapless::Vec::new();
+    let mut entries = [0u8; 4096];
+    let _ = dir.for_each(&mut entries, |name, kind| {
+        // /sys/block entries are links (DT_LNK) to the devices.
+        let name = core::str::from_utf8(name)
+            .ok()
+            .and_then(|n| Name::try_from(n).ok());
+        if let Some(name) = name.filter(|_| kind == fs::DT_LNK) {
+            let _ = names.push(name);
+        }
+    });
+    call.reply(|w| {
+        w.begin_array();
+        for name in names.iter().rev() {
+            write_disk_and_partitions(w, name);
+        }
+        w.end_array();
+    });
+    Ok(())
+}
+
+fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
+    let mut dir = [0u8; PATH_MAX];
+    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name.as_bytes()]) else {
+        return;
+    };
+    let mut size = [0u8; 32];
+    let mut size_path = [0u8; PATH_MAX];
+    match join(&mut size_path, &[disk_dir, b"/size"]).map(|p| fs::read_file(p, &mut size)) {
+        Some(Ok(b"0\n")) | Some(Err(_)) | None => return,
+        Some(Ok(_)) => {}
+    }
+    let mut dev = heapless::String::<64>::new();
+    device_node(disk_dir, &mut dev);
+    if dev.is_empty() {
+        return;
+    }
+    // Partitions first (the reverse of finding them after their disk).
+    let mut partitions: heapless::Vec<Name, MAX_PARTITIONS> = heapless::Vec::new();
+    if let Ok(listing) = fs::Dir::open(disk_dir) {
+        let mut entries = [0u8; 4096];
+        let _ = listing.for_each(&mut entries, |entry, kind| {
+            let partition = core::str::from_utf8(entry)
+                .ok()
+                .and_then(|p| Name::try_from(p).ok());
+            if let Some(p) =
+                partition.filter(|_| kind == fs::DT_DIR && is_partition_of(name.as_bytes(), entry))
+            {
+                let _ = partitions.push(p);
+            }
+        });
+    }
+    for partition in partitions.iter().rev() {
+        let mut path = [0u8; PATH_MAX];
+        let mut node = heapless::String::<64>::new();
+        if let Some(path) = join(&mut path, &[disk_dir, b"/", partition.as_bytes()]) {
+            device_node(path, &mut node);
+        }
+        if node.is_empty() {
+            continue;
+        }
+        w.begin_object();
+        w.key("name");
+        w.str(&node);
+        w.key("partition");
+        w.bool(true);
+        w.key("dependencies");
+        w.begin_array();
+        w.str(&dev);
+        w.end_array();
+        w.end_object();
+    }
+    write_disk(w, disk_dir, &dev);
+}
+
+/// `<disk>N` or `<disk>pN` (vda1, nvme0n1p1, mmcblk0p2), as qemu-ga tells partitions.
+pub fn is_partition_of(disk: &[u8], entry: &[u8]) -> bool {
+    let Some(rest) = entry.strip_prefix(disk) else {
+        return false;
+    };
+    match rest {
+        [b'p', d, ..] if d.is_ascii_digit() => true,
+        [d, ..] => d.is_ascii_digit(),
+        [] => false,
+    }
+}
+
+fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
+    let mut real = [0u8; PATH_MAX];
+    let syspath = fs::resolve_link(disk_dir, &mut real).ok();
+    let is_virtual = syspath.is_none_or(|p| contains(p, b"/devices/virtual/"));
+    w.begin_object();
+    w.key("name");
+    w.str(dev);
+    w.key("partition");
+    w.bool(false);
+    // What the disk is built on (device-mapper and md members), last found first; present,
+    // possibly empty, whenever the kernel has a `slaves` directory for the disk.
+    let mut slaves = [0u8; PATH_MAX];
+    let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
+    if let Some((slaves, listing)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
+        let mut deps: heapless::Vec<heapless::String<64>, 64> = heapless::Vec::new();
+        let mut entries = [0u8; 4096];
+        let _ = listing.for_each(&mut entries, |slave, _| {
+            let mut path = [0u8; PATH_MAX];
+            let mut node = heapless::String::<64>::new();
+            if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
+                device_node(path, &mut node);
+            }
+            if !node.is_empty() {
+                let _ = deps.push(node);
+            }
+        });
+        w.key("dependencies");
+        w.begin_array();
+        for dep in deps.iter().rev() {
+            w.str(dep);
+        }
+        w.end_array();
+    }
+    if let Some(address) = syspath.filter(|_| !is_virtual).and_then(Disk::of) {
+        w.key("address");
+        address.write(w);
+    }
+    // device-mapper's name for the device (udev's DM_NAME).
+    let mut name_path = [0u8; PATH_MAX];
+    let mut alias = [0u8; 128];
+    if let Some(alias) = join(&mut name_path, &[disk_dir, b"/dm/name"])
+        .and_then(|p| fs::read_file(p, &mut alias).ok())
+        .map(|a| a.trim_ascii())
+        .filter(|a| !a.is_empty())
+    {
+        w.key("alias");
+        w.bytes_as_str(alias);
+    }
+    w.end_object();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names() {
+        assert!(is_partition_of(b"vda", b"vda1"));
+        assert!(is_partition_of(b"nvme0n1", b"nvme0n1p2"));
+        assert!(is_partition_of(b"mmcblk0", b"mmcblk0p1"));
+        assert!(!is_partition_of(b"vda", b"vda"));
+        assert!(!is_partition_of(b"vda", b"queue"));
+        assert!(!is_partition_of(b"sda", b"sdab"));
+        assert!(!is_partition_of(b"nvme0n1", b"nvme0n1pp"));
+    }
+}
