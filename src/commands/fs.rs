@@ -209,10 +209,9 @@ pub struct Disk {
 }
 
 impl Disk {
-    /// The address of the real block device at `syspath`; `None` when neither the bus nor
-    /// a device node can be found (as qemu-ga drops such entries).
-    pub fn of(syspath: &[u8]) -> Option<Disk> {
-        let mut disk = Disk {
+    /// Nothing known yet: qemu-ga's defaults (no PCI address, bus type unknown).
+    pub const fn unknown() -> Disk {
+        Disk {
             pci: [-1; 4],
             bus_type: Bus::Unknown,
             bus: 0,
@@ -221,7 +220,13 @@ impl Disk {
             serial: heapless::String::new(),
             dev: heapless::String::new(),
             ccw: None,
-        };
+        }
+    }
+
+    /// The address of the real block device at `syspath`; `None` when neither the bus nor
+    /// a device node can be found (as qemu-ga drops such entries).
+    pub fn of(syspath: &[u8]) -> Option<Disk> {
+        let mut disk = Disk::unknown();
         device_node(syspath, &mut disk.dev);
         disk_serial(syspath, &mut disk.serial);
         let found = if contains(syspath, b"/devices/pci") {
@@ -546,16 +551,7 @@ mod tests {
     use super::*;
 
     fn blank() -> Disk {
-        Disk::of(b"/nowhere").unwrap_or(Disk {
-            pci: [-1; 4],
-            bus_type: Bus::Unknown,
-            bus: 0,
-            target: 0,
-            unit: 0,
-            serial: heapless::String::new(),
-            dev: heapless::String::new(),
-            ccw: None,
-        })
+        Disk::unknown()
     }
 
     fn drivers(
