@@ -236,3 +236,31 @@ fn the_checker_rejects_what_the_schema_forbids() {
         "unknown union branch"
     );
 }
+
+#[test]
+fn nvme_smart_answers_validate() {
+    // No NVMe device here: write a SMART answer from a synthetic log page.
+    struct Collect(Vec<u8>);
+    impl tinyqga::protocol::Output for Collect {
+        fn put(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+    let mut log = [0u8; tinyqga::sys::nvme::SMART_LOG];
+    log[1] = 0x36;
+    log[2] = 0x01; // 310 K
+    log[32] = 9;
+    let mut out = Collect(Vec::new());
+    {
+        let mut w = tinyqga::protocol::JsonWriter::new(&mut out);
+        w.begin_object();
+        tinyqga::commands::disks::write_smart(&mut w, &tinyqga::sys::nvme::parse_smart(&log));
+        w.end_object();
+    }
+    let value = parse(&String::from_utf8(out.0).unwrap());
+    let smart = value.at("smart");
+    let schema = schema();
+    check(&schema, &Json::Str("GuestDiskSmart".into()), smart, "smart");
+    assert_eq!(smart.at("temperature").f64(), 310.0);
+    assert_eq!(smart.at("data-units-read-lo").f64(), 9.0);
+}

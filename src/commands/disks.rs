@@ -1,11 +1,11 @@
 //! `guest-get-disks`: every block device and its partitions, from /sys/block.
 
 use super::Call;
-use super::fs::{Disk, contains, device_node};
+use super::fs::{Bus, Disk, contains, device_node};
 use crate::agent::channel::join;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::{PATH_MAX, fs};
+use crate::sys::{PATH_MAX, fs, nvme};
 
 /// Block devices listed (more are left out of the answer).
 pub const MAX_DISKS: usize = 1024;
@@ -14,7 +14,7 @@ pub const MAX_PARTITIONS: usize = 256;
 
 type Name = heapless::String<32>;
 
-/// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?}]`. Disks of
+/// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`. Disks of
 /// zero size are skipped. As in qemu-ga, which prepends each entry it finds, the list is in
 /// reverse discovery order: the last disk's partitions (last first), that disk, and so on.
 pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
@@ -140,7 +140,8 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
         }
         w.end_array();
     }
-    if let Some(address) = syspath.filter(|_| !is_virtual).and_then(Disk::of) {
+    let address = syspath.filter(|_| !is_virtual).and_then(Disk::of);
+    if let Some(address) = &address {
         w.key("address");
         address.write(w);
     }
@@ -154,6 +155,58 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
     {
         w.key("alias");
         w.bytes_as_str(alias);
+    }
+    // NVMe health, when the controller answers the SMART log request.
+    let nvme = address.is_some_and(|a| a.bus_type == Bus::Nvme);
+    if let Some(log) = nvme
+        .then(|| nvme::read_smart_log(dev.as_bytes()).ok())
+        .flatten()
+    {
+        write_smart(w, &nvme::parse_smart(&log));
+    }
+    w.end_object();
+}
+
+const SMART_COUNTERS: [&str; 10] = [
+    "data-units-read",
+    "data-units-written",
+    "host-read-commands",
+    "host-write-commands",
+    "controller-busy-time",
+    "power-cycles",
+    "power-on-hours",
+    "unsafe-shutdowns",
+    "media-errors",
+    "number-of-error-log-entries",
+];
+
+/// `smart: {type: "nvme", critical-warning, temperature, ..., <counter>-lo, <counter>-hi}`
+pub fn write_smart(w: &mut JsonWriter<'_>, smart: &nvme::Smart) {
+    w.key("smart");
+    w.begin_object();
+    w.key("type");
+    w.str("nvme");
+    for (key, value) in [
+        ("critical-warning", smart.critical_warning as i64),
+        ("temperature", smart.temperature as i64),
+        ("available-spare", smart.available_spare as i64),
+        (
+            "available-spare-threshold",
+            smart.available_spare_threshold as i64,
+        ),
+        ("percentage-used", smart.percentage_used as i64),
+    ] {
+        w.key(key);
+        w.int(value);
+    }
+    let mut key = crate::protocol::writer::FmtBuf::<48>::new();
+    for (name, (lo, hi)) in SMART_COUNTERS.iter().zip(smart.counters) {
+        for (half, value) in [("lo", lo), ("hi", hi)] {
+            key.clear();
+            let _ = core::fmt::Write::write_fmt(&mut key, format_args!("{name}-{half}"));
+            w.key(core::str::from_utf8(key.as_bytes()).unwrap_or(""));
+            w.uint(value);
+        }
     }
     w.end_object();
 }

@@ -15,6 +15,7 @@ mod errno;
 pub mod fs;
 pub mod mountinfo;
 pub mod netlink;
+pub mod nvme;
 pub mod process;
 pub mod signal;
 pub mod socket;
