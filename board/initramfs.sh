@@ -15,7 +15,16 @@ MODDIR=$CACHE/kernel/modules-dir
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/board-initramfs.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
-mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,etc,lib/modules,mnt}
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,etc,lib/modules,mnt/scratch}
+# Identity for guest-get-osinfo / guest-get-host-name.  No /etc/localtime (the timezone is UTC).
+cat > "$STAGE/etc/os-release" <<'OSR'
+ID=qgavm
+NAME="QGA VM"
+PRETTY_NAME="QGA test VM (initramfs)"
+VERSION_ID="1"
+VARIANT_ID=initramfs
+OSR
+echo qga-vm > "$STAGE/etc/hostname"
 cp "$CACHE/busybox" "$STAGE/bin/busybox"
 cp "$AGENT" "$STAGE/sbin/tinyqga"
 chmod 755 "$STAGE/bin/busybox" "$STAGE/sbin/tinyqga"
@@ -101,6 +110,23 @@ exec </dev/console >/dev/console 2>&1
 log() { read -r up _ < /proc/uptime; echo "board-init[$up]: $*"; }
 for m in $(cat /lib/modules/modules.load); do
     insmod /lib/modules/$m.ko || log "insmod $m failed"
+done
+hostname qga-vm
+# Network: static, QEMU user-net addresses (restrict=on; nothing is sent anywhere).
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+    ip link set eth0 up
+    ip addr add 10.0.2.15/24 dev eth0
+else
+    log "no eth0"
+fi
+# Scratch disk (virtio-blk serial qga-scratch, ext4) on /mnt/scratch; vdb (MBR, vdb1) stays unmounted.
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+mount -t ext4 /dev/vda /mnt/scratch || log "mount /dev/vda on /mnt/scratch failed"
+for b in /sys/block/*; do
+    case ${b##*/} in loop*|ram*) continue;; esac
+    log "disk ${b##*/} serial=$(cat $b/serial 2>/dev/null || cat $b/device/serial 2>/dev/null) size=$(cat $b/size)"
 done
 # Wait (max 5 s) for the host to name the port.  The /dev/virtio-ports/ link is NOT
 # created on purpose: the agent must find the port via /sys/class/virtio-ports/*/name.

@@ -14,6 +14,37 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
 mkdir -p "$VMDIR"
 rm -f "$VMDIR"/qga.sock "$VMDIR"/qmp.sock "$VMDIR"/qemu.pid "$VMDIR"/console.log
+# Fresh disks every boot (a few ms): scratch.img (64 MiB ext4, label qga-scratch, mounted on
+# /mnt/scratch by /init), parted.img (32 MiB, MBR with one partition, not mounted), nvme.img (16 MiB).
+rm -f "$VMDIR"/scratch.img "$VMDIR"/parted.img "$VMDIR"/nvme.img
+truncate -s 64M "$VMDIR/scratch.img"
+mkfs.ext4 -q -F -L qga-scratch "$VMDIR/scratch.img"
+truncate -s 32M "$VMDIR/parted.img"
+python3 - "$VMDIR/parted.img" <<'PY'
+# MBR: one primary Linux (0x83) partition from sector 2048 to the end; no sfdisk needed.
+import struct, sys, os
+path = sys.argv[1]
+sectors = os.path.getsize(path) // 512
+start = 2048; count = sectors - start
+entry = struct.pack("<B3sB3sII", 0x00, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", start, count)
+mbr = bytearray(512)
+struct.pack_into("<I", mbr, 440, 0x51474121)          # disk signature
+mbr[446:462] = entry
+mbr[510:512] = b"\x55\xaa"
+with open(path, "r+b") as f:
+    f.write(mbr)
+PY
+disks=(-drive "if=none,id=scratch,file=$VMDIR/scratch.img,format=raw,cache=unsafe,discard=unmap"
+       -device "$VBLK_DEV,drive=scratch,serial=qga-scratch"
+       -drive "if=none,id=parted,file=$VMDIR/parted.img,format=raw,cache=unsafe"
+       -device "$VBLK_DEV,drive=parted,serial=qga-parted")
+if [ "${WITH_NVME:-0}" = 1 ]; then
+    truncate -s 16M "$VMDIR/nvme.img"
+    disks+=(-drive "if=none,id=nv,file=$VMDIR/nvme.img,format=raw,cache=unsafe"
+            -device "nvme,drive=nv,serial=nvme-qga")
+fi
+# User networking with restrict=on: the guest can't reach anything; it only needs an eth0.
+net=(-netdev user,id=net0,restrict=on -device "$VNET_DEV,netdev=net0,mac=52:54:00:12:34:56")
 # shellcheck disable=SC2046
 exec "$QEMU_BIN" $(qemu_machine_args) -m 256M -smp 1 \
     -nodefaults -display none -monitor none -no-reboot \
@@ -24,4 +55,5 @@ exec "$QEMU_BIN" $(qemu_machine_args) -m 256M -smp 1 \
     -device "$VSER_DEV,id=vser0" \
     -chardev "socket,id=qga0,path=$VMDIR/qga.sock,server=on,wait=off" \
     -device virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0 \
+    "${disks[@]}" "${net[@]}" \
     -daemonize -pidfile "$VMDIR/qemu.pid" "$@"

@@ -167,6 +167,210 @@ def agent_pid():
     return s[-1]["pid"] if s else None
 
 
+def booted_kernel_release():
+    """The modules dir name of the kernel vm-test.sh booted (VMDIR is CACHE/ARCH/vm)."""
+    if os.environ.get("EXPECT_KERNEL"):
+        return os.environ["EXPECT_KERNEL"]
+    link = os.path.join(VMDIR, "..", "kernel", "modules-dir")
+    return os.path.basename(os.path.realpath(link)) if os.path.exists(link) else None
+
+
+def short(obj, n=600):
+    t = json.dumps(obj, sort_keys=True)
+    return t if len(t) <= n else t[:n] + "..."
+
+
+def guest_info_checks():
+    """One request per command on a fresh connection; each answer is checked against what
+    board/qemu.sh attached and board/initramfs.sh put into the image."""
+    try:
+        c = Conn(timeout=20, label="f")
+        _, dt, _, k = c.sync_retry()
+        if dt is None:
+            raise TimeoutError(f"no sync answer in {k} attempts")
+    except Exception as e:
+        result("f.connect", False, f"{type(e).__name__}: {e}")
+        return
+    is_x86 = ARCH == "x86_64"
+
+    def ask(cmd):
+        """(return value, None) or (None, the whole reply / exception text)."""
+        try:
+            r = c.call(cmd, timeout=20)
+        except Exception as e:
+            return None, f"{type(e).__name__}: {e}"
+        if isinstance(r, dict) and "return" in r:
+            return r["return"], None
+        return None, r
+
+    def check(name, cmd, fn):
+        """fn(ret) -> list of problems (empty = pass), detail."""
+        ret, err = ask(cmd)
+        if err is not None:
+            result(name, False, f"{cmd} failed: {short(err)}")
+            return None
+        try:
+            problems, detail = fn(ret)
+        except Exception as e:
+            problems, detail = [f"{type(e).__name__}: {e}"], ""
+        result(name, not problems, ("; ".join(problems) + f" -- reply: {short(ret)}") if problems else detail)
+        return ret
+
+    # --- guest-get-fsinfo ---
+    def fsinfo(ret):
+        p = []
+        scratch = [f for f in ret if f.get("mountpoint") == "/mnt/scratch"]
+        roots = [f for f in ret if f.get("mountpoint") == "/"]
+        if roots:
+            p.append(f"the root is listed: {short(roots)}")
+        if len(scratch) != 1:
+            p.append(f"{len(scratch)} entries for /mnt/scratch")
+            return p, ""
+        f = scratch[0]
+        if f.get("type") != "ext4":
+            p.append(f"type={f.get('type')!r}")
+        if f.get("name") != "vda":
+            p.append(f"name={f.get('name')!r}")
+        used, total = f.get("used-bytes"), f.get("total-bytes")
+        if not (isinstance(used, int) and isinstance(total, int) and 0 <= used <= total and total > 50_000_000):
+            p.append(f"used-bytes={used!r} total-bytes={total!r}")
+        disks = f.get("disk", [])
+        if len(disks) != 1:
+            p.append(f"{len(disks)} disks")
+        else:
+            d = disks[0]
+            for k, v in (("bus-type", "virtio"), ("serial", "qga-scratch"), ("dev", "/dev/vda")):
+                if d.get(k) != v:
+                    p.append(f"disk {k}={d.get(k)!r}, want {v!r}")
+            pc = d.get("pci-controller", {})
+            if is_x86:
+                if pc.get("domain") != 0 or not isinstance(pc.get("slot"), int) or pc["slot"] < 0:
+                    p.append(f"pci-controller={pc} (want domain 0, slot >= 0)")
+            elif pc != {"domain": -1, "bus": -1, "slot": -1, "function": -1}:
+                p.append(f"pci-controller={pc} (virtio-mmio: want all -1)")
+        return p, (f"{len(ret)} filesystems ({', '.join(x.get('mountpoint', '?') for x in ret)}); "
+                   f"/mnt/scratch ext4 on vda, {used}/{total} bytes, disk {short(disks)}")
+    check("f.fsinfo", "guest-get-fsinfo", fsinfo)
+
+    # --- guest-get-disks ---
+    def disks(ret):
+        p = []
+        by = {d.get("name"): d for d in ret}
+        vda, vdb, vdb1 = by.get("/dev/vda"), by.get("/dev/vdb"), by.get("/dev/vdb1")
+        if not vda:
+            p.append("no /dev/vda")
+        else:
+            if vda.get("partition") is not False:
+                p.append(f"/dev/vda partition={vda.get('partition')!r}")
+            if (vda.get("address") or {}).get("serial") != "qga-scratch":
+                p.append(f"/dev/vda address={short(vda.get('address'))}")
+        if not vdb:
+            p.append("no /dev/vdb")
+        elif vdb.get("partition") is not False:
+            p.append(f"/dev/vdb partition={vdb.get('partition')!r}")
+        if not vdb1:
+            p.append("no /dev/vdb1")
+        else:
+            if vdb1.get("partition") is not True:
+                p.append(f"/dev/vdb1 partition={vdb1.get('partition')!r}")
+            if vdb1.get("dependencies") != ["/dev/vdb"]:
+                p.append(f"/dev/vdb1 dependencies={vdb1.get('dependencies')!r}")
+        if is_x86:
+            nv = by.get("/dev/nvme0n1")
+            if not nv:
+                p.append("no /dev/nvme0n1")
+            else:
+                if (nv.get("address") or {}).get("bus-type") != "nvme":
+                    p.append(f"/dev/nvme0n1 address={short(nv.get('address'))}")
+                if "smart" in nv:
+                    sm = nv["smart"]
+                    print(f"INFO {ARCH} nvme0n1 smart: {short(sm, 1000)}", flush=True)
+                    if sm.get("type") != "nvme":
+                        p.append(f"smart.type={sm.get('type')!r}")
+                    if not isinstance(sm.get("temperature"), int) or isinstance(sm.get("temperature"), bool):
+                        p.append(f"smart.temperature={sm.get('temperature')!r}")
+                else:
+                    print(f"INFO {ARCH} nvme0n1 has no smart member: {short(nv)}", flush=True)
+        return p, f"{len(ret)} entries: {', '.join(str(d.get('name')) for d in ret)}"
+    check("f.disks", "guest-get-disks", disks)
+
+    # --- guest-get-osinfo ---
+    krel = booted_kernel_release()
+    want = {"id": "qgavm", "pretty-name": "QGA test VM (initramfs)", "version-id": "1",
+            "variant-id": "initramfs", "kernel-release": krel, "machine": ARCH}
+    def osinfo(ret):
+        p = [f"{k}={ret.get(k)!r}, want {v!r}" for k, v in want.items() if ret.get(k) != v]
+        return p, short(ret)
+    check("f.osinfo", "guest-get-osinfo", osinfo)
+
+    check("f.host-name", "guest-get-host-name",
+          lambda r: ([] if r == {"host-name": "qga-vm"} else ["want {'host-name': 'qga-vm'}"], short(r)))
+    check("f.timezone", "guest-get-timezone",
+          lambda r: ([] if r == {"zone": "UTC", "offset": 0} else ["want {'zone': 'UTC', 'offset': 0}"], short(r)))
+    check("f.users", "guest-get-users", lambda r: ([] if r == [] else ["want []"], short(r)))
+
+    def vcpus(r):
+        ok = (len(r) == 1 and r[0].get("logical-id") == 0 and r[0].get("online") is True)
+        return ([] if ok else ["want exactly one vcpu, logical-id 0, online true"]), short(r)
+    check("f.vcpus", "guest-get-vcpus", vcpus)
+
+    def load(r):
+        vals = [r.get(k) for k in ("load1", "load5", "load15")]
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in vals)
+        return ([] if ok else ["want load1/load5/load15 numbers >= 0"]), short(r)
+    check("f.load", "guest-get-load", load)
+
+    # memory-block-info: an error is acceptable when the kernel has no memory hotplug
+    ret, err = ask("guest-get-memory-block-info")
+    if err is not None:
+        print(f"INFO {ARCH} guest-get-memory-block-info: error (accepted): {short(err)}", flush=True)
+        result("f.memory-block-info", isinstance(err, dict) and "error" in err, f"error reply: {short(err)}")
+    else:
+        sz = ret.get("size") if isinstance(ret, dict) else None
+        print(f"INFO {ARCH} guest-get-memory-block-info: {short(ret)}", flush=True)
+        result("f.memory-block-info", isinstance(sz, int) and sz > 0, f"{short(ret)}")
+
+    def cpustats(r):
+        ok = len(r) == 1 and r[0].get("type") == "linux" and r[0].get("cpu") == 0
+        return ([] if ok else ["want one entry, type linux, cpu 0"]), short(r, 300)
+    check("f.cpustats", "guest-get-cpustats", cpustats)
+
+    def diskstats(r):
+        names = [d.get("name") for d in r]
+        miss = [n for n in ("vda", "vdb") if n not in names]
+        return ([f"missing {miss}"] if miss else []), f"names: {', '.join(map(str, names))}"
+    check("f.diskstats", "guest-get-diskstats", diskstats)
+
+    # --- network (board/qemu.sh: user net, eth0 52:54:00:12:34:56; /init: 10.0.2.15/24) ---
+    def ifaces(r):
+        p = []
+        by = {i.get("name"): i for i in r}
+        def has_ip(i, ip, prefix):
+            return any(a.get("ip-address") == ip and a.get("prefix") == prefix and a.get("ip-address-type") == "ipv4"
+                       for a in i.get("ip-addresses", []))
+        eth, lo = by.get("eth0"), by.get("lo")
+        if not eth:
+            p.append("no eth0")
+        else:
+            if eth.get("hardware-address") != "52:54:00:12:34:56":
+                p.append(f"eth0 hardware-address={eth.get('hardware-address')!r}")
+            if not has_ip(eth, "10.0.2.15", 24):
+                p.append("eth0 has no ipv4 10.0.2.15/24")
+        if not lo:
+            p.append("no lo")
+        elif not any(a.get("ip-address") == "127.0.0.1" for a in lo.get("ip-addresses", [])):
+            p.append("lo has no 127.0.0.1")
+        return p, f"{', '.join(map(str, by))}; eth0 {short(eth, 400)}"
+    check("f.network-interfaces", "guest-network-get-interfaces", ifaces)
+
+    def route(r):
+        ok = any(x.get("iface") == "eth0" and x.get("destination") == "10.0.2.0" and x.get("mask") == "255.255.255.0"
+                 for x in r)
+        return ([] if ok else ["no eth0 route 10.0.2.0/255.255.255.0"]), short(r, 400)
+    check("f.network-route", "guest-network-get-route", route)
+    c.close()
+
+
 def main():
     first_pid = None
     for _ in range(50):   # the first AGENTSTAT line follows READY by up to a second
@@ -281,6 +485,9 @@ def main():
     result("first-sync-after-connect", not lost,
            f"{len(first_sync) - len(lost)}/{len(first_sync)} connections had their first sync answered"
            + (f"; lost on: {', '.join(lost)} (each recovered by re-sending the sync after 1-2 s)" if lost else ""))
+
+    # (f) what the agent reports about the guest (disks, identity, cpu, network)
+    guest_info_checks()
 
     # the agent was never restarted by the guest's supervisor
     last_pid = agent_pid()

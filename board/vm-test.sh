@@ -18,6 +18,7 @@ command -v "$QEMU_BIN" >/dev/null || need+=("$QEMU_PKG")
 command -v cpio >/dev/null || need+=(cpio)
 command -v python3 >/dev/null || need+=(python3)
 command -v gzip >/dev/null || need+=(gzip)
+command -v mkfs.ext4 >/dev/null || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)   # the scratch disk (qemu.sh)
 [ "$DEB_ARCH" != "$(dpkg --print-architecture)" ] || dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"

@@ -22,11 +22,15 @@ fn reference(name: &str) -> Option<Agent> {
         );
         return None;
     }
+    Some(spawn_reference(name, Command::new(QEMU_GA)))
+}
+
+/// Starts `cmd` (qemu-ga, perhaps behind a wrapper) on a unix socket with an empty config
+/// and its own state directory.
+fn spawn_reference(name: &str, mut cmd: Command) -> Agent {
     let dir = TempDir::new(name);
     let sock = dir.join("ref.sock");
-    let conf = dir.write("qemu-ga.conf", "");
-    let mut cmd = Command::new(QEMU_GA);
-    cmd.env("QGA_CONF", conf)
+    cmd.env("QGA_CONF", dir.write("qemu-ga.conf", ""))
         .args(["-m", "unix-listen", "-p"])
         .arg(&sock)
         .arg("-t")
@@ -34,7 +38,7 @@ fn reference(name: &str) -> Option<Agent> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
-    Some(Agent::spawn(dir, cmd, sock))
+    Agent::spawn(dir, cmd, sock)
 }
 
 /// Sends `request` to both agents and returns (tinyqga's reply, qemu-ga's reply).
@@ -176,18 +180,9 @@ fn timezone_is_identical_for_every_kind_of_tz() {
                 None => cmd.env_remove("TZ"),
             }
         }
-        let dir = TempDir::new("tz-ref");
-        let sock = dir.join("ref.sock");
         let mut cmd = Command::new(QEMU_GA);
-        with_tz(&mut cmd, tz)
-            .env("QGA_CONF", dir.write("qemu-ga.conf", ""))
-            .args(["-m", "unix-listen", "-p"])
-            .arg(&sock)
-            .arg("-t")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let theirs = Agent::spawn(dir, cmd, sock);
+        with_tz(&mut cmd, tz);
+        let theirs = spawn_reference("tz-ref", cmd);
         let dir = TempDir::new("tz-ours");
         let sock = dir.join("qga.sock");
         let mut cmd = common::command(&dir);
@@ -276,17 +271,7 @@ fn network_interfaces_are_identical_in_a_known_namespace() {
     let Some(ns) = NetNs::new("ifaces") else {
         return;
     };
-    let dir = TempDir::new("ns-ref");
-    let sock = dir.join("ref.sock");
-    let mut cmd = ns.command(Path::new(QEMU_GA));
-    cmd.env("QGA_CONF", dir.write("qemu-ga.conf", ""))
-        .args(["-m", "unix-listen", "-p"])
-        .arg(&sock)
-        .arg("-t")
-        .arg(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let theirs = Agent::spawn(dir, cmd, sock);
+    let theirs = spawn_reference("ns-ref", ns.command(Path::new(QEMU_GA)));
     let dir = TempDir::new("ns-ours");
     let sock = dir.join("qga.sock");
     let mut cmd = ns.command(&common::bin());

@@ -5,9 +5,12 @@ KERNEL_META=linux-image-cloud-arm64
 QEMU_PKG=qemu-system-arm
 QEMU_BIN=qemu-system-aarch64
 CONSOLE=ttyAMA0
-MODULES="virtio_mmio virtio_console"
+MODULES="virtio_mmio virtio_console virtio_blk ext4 crc32c_generic virtio_net"
 qemu_machine_args() {
     # plain -cpu max is ~3x slower under TCG (pointer auth); see vm-rig.md
     echo "-M virt,gic-version=max -accel tcg -cpu max,pauth-impdef=on"
 }
 VSER_DEV=virtio-serial-device
+VBLK_DEV=virtio-blk-device
+VNET_DEV=virtio-net-device
+WITH_NVME=0
