@@ -34,10 +34,13 @@ mbr[510:512] = b"\x55\xaa"
 with open(path, "r+b") as f:
     f.write(mbr)
 PY
-disks=(-drive "if=none,id=scratch,file=$VMDIR/scratch.img,format=raw,cache=unsafe,discard=unmap"
-       -device "$VBLK_DEV,drive=scratch,serial=qga-scratch"
-       -drive "if=none,id=parted,file=$VMDIR/parted.img,format=raw,cache=unsafe"
-       -device "$VBLK_DEV,drive=parted,serial=qga-parted")
+scratch=(-drive "if=none,id=scratch,file=$VMDIR/scratch.img,format=raw,cache=unsafe,discard=unmap"
+         -device "$VBLK_DEV,drive=scratch,serial=qga-scratch")
+parted=(-drive "if=none,id=parted,file=$VMDIR/parted.img,format=raw,cache=unsafe"
+        -device "$VBLK_DEV,drive=parted,serial=qga-parted")
+# scratch must become vda and parted vdb. On PCI the guest probes in command-line order; on
+# virtio-mmio (arm virt) the last -device gets the first probed transport, so it is reversed there.
+if [ "${VIRTIO_MMIO_REVERSED:-0}" = 1 ]; then disks=("${parted[@]}" "${scratch[@]}"); else disks=("${scratch[@]}" "${parted[@]}"); fi
 if [ "${WITH_NVME:-0}" = 1 ]; then
     truncate -s 16M "$VMDIR/nvme.img"
     disks+=(-drive "if=none,id=nv,file=$VMDIR/nvme.img,format=raw,cache=unsafe"

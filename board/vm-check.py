@@ -315,9 +315,9 @@ def guest_info_checks():
     check("f.vcpus", "guest-get-vcpus", vcpus)
 
     def load(r):
-        vals = [r.get(k) for k in ("load1", "load5", "load15")]
+        vals = [r.get(k) for k in ("load1m", "load5m", "load15m")]   # QAPI GuestLoadAverage
         ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in vals)
-        return ([] if ok else ["want load1/load5/load15 numbers >= 0"]), short(r)
+        return ([] if ok else ["want load1m/load5m/load15m numbers >= 0"]), short(r)
     check("f.load", "guest-get-load", load)
 
     # memory-block-info: an error is acceptable when the kernel has no memory hotplug

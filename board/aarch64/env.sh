@@ -14,3 +14,6 @@ VSER_DEV=virtio-serial-device
 VBLK_DEV=virtio-blk-device
 VNET_DEV=virtio-net-device
 WITH_NVME=0
+# virt probes virtio-mmio transports in reverse -device order: qemu.sh lists the disks reversed
+# so that the scratch disk is still vda.
+VIRTIO_MMIO_REVERSED=1
