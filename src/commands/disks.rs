@@ -21,6 +21,7 @@ pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
     let mut names: heapless::Vec<Name, MAX_DISKS> = heapless::Vec::new();
+    let mut overflow = false;
     let mut entries = [0u8; 4096];
     let _ = dir.for_each(&mut entries, |name, kind| {
         // /sys/block entries are links (DT_LNK) to the devices.
@@ -28,9 +29,22 @@ pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
             .ok()
             .and_then(|n| Name::try_from(n).ok());
         if let Some(name) = name.filter(|_| kind == fs::DT_LNK) {
-            let _ = names.push(name);
+            overflow |= names.push(name).is_err();
         }
     });
+    // The answer is written in reverse, so it must be held whole: refuse rather than cut.
+    if overflow {
+        return Err(qmp_error!("more than {MAX_DISKS} block devices"));
+    }
+    for name in &names {
+        let mut dir = [0u8; PATH_MAX];
+        let disk_dir = join(&mut dir, &[b"/sys/block/", name.as_bytes()]).unwrap_or_default();
+        if partitions_of(disk_dir, name).is_err() {
+            return Err(qmp_error!(
+                "/sys/block/{name} has more than {MAX_PARTITIONS} partitions"
+            ));
+        }
+    }
     call.reply(|w| {
         w.begin_array();
         for name in names.iter().rev() {
@@ -58,20 +72,7 @@ fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
         return;
     }
     // Partitions first (the reverse of finding them after their disk).
-    let mut partitions: heapless::Vec<Name, MAX_PARTITIONS> = heapless::Vec::new();
-    if let Ok(listing) = fs::Dir::open(disk_dir) {
-        let mut entries = [0u8; 4096];
-        let _ = listing.for_each(&mut entries, |entry, kind| {
-            let partition = core::str::from_utf8(entry)
-                .ok()
-                .and_then(|p| Name::try_from(p).ok());
-            if let Some(p) =
-                partition.filter(|_| kind == fs::DT_DIR && is_partition_of(name.as_bytes(), entry))
-            {
-                let _ = partitions.push(p);
-            }
-        });
-    }
+    let partitions = partitions_of(disk_dir, name).unwrap_or_default();
     for partition in partitions.iter().rev() {
         let mut path = [0u8; PATH_MAX];
         let mut node = heapless::String::<64>::new();
@@ -93,6 +94,25 @@ fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
         w.end_object();
     }
     write_disk(w, disk_dir, &dev);
+}
+
+/// A disk's partitions in sysfs order; `Err` when there are more than [`MAX_PARTITIONS`].
+fn partitions_of(disk_dir: &[u8], name: &str) -> Result<heapless::Vec<Name, MAX_PARTITIONS>, ()> {
+    let mut partitions = heapless::Vec::new();
+    let mut overflow = false;
+    if let Ok(listing) = fs::Dir::open(disk_dir) {
+        let mut entries = [0u8; 4096];
+        let _ = listing.for_each(&mut entries, |entry, kind| {
+            let partition = core::str::from_utf8(entry)
+                .ok()
+                .and_then(|p| Name::try_from(p).ok());
+            let is_partition = kind == fs::DT_DIR && is_partition_of(name.as_bytes(), entry);
+            if let Some(p) = partition.filter(|_| is_partition) {
+                overflow |= partitions.push(p).is_err();
+            }
+        });
+    }
+    if overflow { Err(()) } else { Ok(partitions) }
 }
 
 /// `<disk>N` or `<disk>pN` (vda1, nvme0n1p1, mmcblk0p2), as qemu-ga tells partitions.
@@ -121,22 +141,31 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
     let mut slaves = [0u8; PATH_MAX];
     let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
     if let Some((slaves, listing)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
+        let each_dependency = |f: &mut dyn FnMut(&str)| {
+            let mut entries = [0u8; 4096];
+            let _ = listing.for_each(&mut entries, |slave, _| {
+                let mut path = [0u8; PATH_MAX];
+                let mut node = heapless::String::<64>::new();
+                if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
+                    device_node(path, &mut node);
+                }
+                if !node.is_empty() {
+                    f(&node);
+                }
+            });
+        };
         let mut deps: heapless::Vec<heapless::String<64>, 64> = heapless::Vec::new();
-        let mut entries = [0u8; 4096];
-        let _ = listing.for_each(&mut entries, |slave, _| {
-            let mut path = [0u8; PATH_MAX];
-            let mut node = heapless::String::<64>::new();
-            if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
-                device_node(path, &mut node);
-            }
-            if !node.is_empty() {
-                let _ = deps.push(node);
-            }
+        let mut overflow = false;
+        each_dependency(&mut |dep| {
+            overflow |= heapless::String::try_from(dep).map_or(true, |d| deps.push(d).is_err());
         });
         w.key("dependencies");
         w.begin_array();
-        for dep in deps.iter().rev() {
-            w.str(dep);
+        if overflow {
+            // More than fit to reverse: all of them, in the order found.
+            each_dependency(&mut |dep| w.str(dep));
+        } else {
+            deps.iter().rev().for_each(|dep| w.str(dep));
         }
         w.end_array();
     }

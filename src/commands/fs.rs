@@ -9,7 +9,8 @@ use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
 
-/// Disks reported under one file system (an md or dm device over more is cut here).
+/// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device
+/// over more lists them all in the order found.
 pub const DISKS_PER_FS: usize = 32;
 /// How deep device-mapper/md stacks are followed.
 const MAX_STACK: usize = 8;
@@ -94,9 +95,12 @@ fn write_filesystem(
         .ok()
         .filter(|p| fs::access(p, 0).is_ok());
     let name = basename(syspath.unwrap_or(devpath.as_bytes()));
-    let mut disks = Disks::default();
+    let mut disks: heapless::Vec<Disk, DISKS_PER_FS> = heapless::Vec::new();
+    let mut overflow = false;
     if let Some(syspath) = syspath {
-        collect_disks(syspath, &mut disks, 0);
+        each_disk(syspath, 0, &mut |disk| {
+            overflow |= disks.push(disk).is_err()
+        });
     }
     w.begin_object();
     w.key("name");
@@ -119,9 +123,11 @@ fn write_filesystem(
     }
     w.key("disk");
     w.begin_array();
-    // qemu-ga prepends each disk it finds: the last found comes first.
-    for disk in disks.list.iter().rev() {
-        disk.write(w);
+    match (overflow, syspath) {
+        // More disks than fit to reverse: all of them, in the order found.
+        (true, Some(syspath)) => each_disk(syspath, 0, &mut |disk| disk.write(w)),
+        // qemu-ga prepends each disk it finds: the last found comes first.
+        _ => disks.iter().rev().for_each(|disk| disk.write(w)),
     }
     w.end_array();
     w.end_object();
@@ -131,17 +137,13 @@ fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
-#[derive(Default)]
-struct Disks {
-    list: heapless::Vec<Disk, DISKS_PER_FS>,
-}
-
-/// A block device's sysfs path (resolved): virtual ones (dm, md, loop) are followed
-/// through their `slaves`, real ones become a disk address.
-fn collect_disks(syspath: &[u8], disks: &mut Disks, depth: usize) {
+/// Calls `found` with the disk address of each real device under a block device's
+/// (resolved) sysfs path: virtual devices (dm, md, loop) are followed through their
+/// `slaves`.
+fn each_disk(syspath: &[u8], depth: usize, found: &mut dyn FnMut(Disk)) {
     if !contains(syspath, b"/devices/virtual/block/") {
         if let Some(disk) = Disk::of(syspath) {
-            let _ = disks.list.push(disk);
+            found(disk);
         }
         return;
     }
@@ -162,7 +164,7 @@ fn collect_disks(syspath: &[u8], disks: &mut Disks, depth: usize) {
         if let Some(link) = crate::agent::channel::join(&mut link, &[dir, b"/", slave])
             && let Ok(path) = fs::resolve_link(link, &mut real)
         {
-            collect_disks(path, disks, depth + 1);
+            each_disk(path, depth + 1, found);
         }
     });
 }
