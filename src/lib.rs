@@ -19,7 +19,9 @@
 //!            bounded arena (json), request envelope (request), argument checking against
 //!            the command's schema (schema), error classes and texts (error), and the
 //!            streaming JSON response writer (writer)
-//! sys        raw Linux system calls (no libc): one wrapper per call
+//! sys        raw Linux system calls (no libc), one wrapper per call, and the parsers of
+//!            the kernel's and the system's files that commands read (mountinfo, netlink,
+//!            TZif, utmp, GLib key files)
 //! ```
 //!
 //! `protocol` touches no operating system at all and builds for bare-metal targets; it is

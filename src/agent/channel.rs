@@ -1,6 +1,7 @@
 //! The four transports of qemu-ga (`--method`): opening them and telling which kind of
 //! end-of-conversation each one has.
 
+use crate::sys::fs::join;
 use crate::sys::{Errno, Fd, fs, socket, tty, uapi};
 
 use super::options::DEFAULT_VIRTIO_PATH;
@@ -133,16 +134,6 @@ fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
     let (port, len) = found?;
     let parts: [&[u8]; 2] = [b"/dev/", &port[..len]];
     join(dev, &parts)
-}
-
-/// Concatenates `parts` into `buf`.
-pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
-    let mut len = 0;
-    for part in parts {
-        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
-        len += part.len();
-    }
-    buf.get(..len)
 }
 
 #[cfg(test)]

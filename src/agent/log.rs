@@ -35,19 +35,13 @@ impl Level {
 static SINK: AtomicI32 = AtomicI32::new(2);
 /// The most detailed level written.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Warning as u8);
-/// Logging is suspended while filesystems are frozen (the log may live on one of them).
-static SUSPENDED: AtomicU8 = AtomicU8::new(0);
 
 pub fn set_max_level(level: Level) {
     MAX_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
 pub fn enabled(level: Level) -> bool {
-    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed) && SUSPENDED.load(Ordering::Relaxed) == 0
-}
-
-pub fn set_suspended(suspended: bool) {
-    SUSPENDED.store(suspended as u8, Ordering::Relaxed);
+    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
 /// Sends log lines to `fd` from now on (the descriptor stays open for the process).

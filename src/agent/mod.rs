@@ -3,7 +3,6 @@
 
 pub mod channel;
 pub mod event_loop;
-pub mod keyfile;
 pub mod log;
 pub mod options;
 pub mod output;

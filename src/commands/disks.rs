@@ -2,9 +2,9 @@
 
 use super::Call;
 use super::fs::{Bus, Disk, contains, device_node};
-use crate::agent::channel::join;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
+use crate::sys::fs::join;
 use crate::sys::{PATH_MAX, fs, nvme};
 
 /// Block devices listed (more are left out of the answer).

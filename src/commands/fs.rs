@@ -151,7 +151,7 @@ fn each_disk(syspath: &[u8], depth: usize, found: &mut dyn FnMut(Disk)) {
         return;
     }
     let mut slaves = [0u8; PATH_MAX];
-    let Some(dir) = crate::agent::channel::join(&mut slaves, &[syspath, b"/slaves"]) else {
+    let Some(dir) = fs::join(&mut slaves, &[syspath, b"/slaves"]) else {
         return;
     };
     let Ok(listing) = fs::Dir::open(dir) else {
@@ -161,7 +161,7 @@ fn each_disk(syspath: &[u8], depth: usize, found: &mut dyn FnMut(Disk)) {
     let _ = listing.for_each(&mut entries, |slave, _| {
         let mut link = [0u8; PATH_MAX];
         let mut real = [0u8; PATH_MAX];
-        if let Some(link) = crate::agent::channel::join(&mut link, &[dir, b"/", slave])
+        if let Some(link) = fs::join(&mut link, &[dir, b"/", slave])
             && let Ok(path) = fs::resolve_link(link, &mut real)
         {
             each_disk(path, depth + 1, found);
@@ -294,7 +294,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
     let mut path = [0u8; PATH_MAX];
     let mut text = [0u8; 1024];
-    let Some(path) = crate::agent::channel::join(&mut path, &[syspath, b"/uevent"]) else {
+    let Some(path) = fs::join(&mut path, &[syspath, b"/uevent"]) else {
         return;
     };
     let Ok(text) = fs::read_file(path, &mut text) else {
@@ -315,7 +315,7 @@ fn disk_serial(syspath: &[u8], out: &mut heapless::String<64>) {
     let mut path = [0u8; PATH_MAX];
     let mut text = [0u8; 128];
     for dir in [syspath, parent(syspath)] {
-        let Some(file) = crate::agent::channel::join(&mut path, &[dir, b"/serial"]) else {
+        let Some(file) = fs::join(&mut path, &[dir, b"/serial"]) else {
             continue;
         };
         let serial = fs::read_file(file, &mut text)
@@ -336,7 +336,7 @@ fn parent(path: &[u8]) -> &[u8] {
 fn driver_of(dir: &[u8]) -> Option<heapless::String<32>> {
     let mut path = [0u8; PATH_MAX];
     let mut target = [0u8; PATH_MAX];
-    let link = crate::agent::channel::join(&mut path, &[dir, b"/driver"])?;
+    let link = fs::join(&mut path, &[dir, b"/driver"])?;
     let target = fs::readlink(link, &mut target).ok()?;
     let mut name = heapless::String::new();
     name.push_str(core::str::from_utf8(basename(target)).ok()?)

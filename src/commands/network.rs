@@ -71,16 +71,9 @@ impl Owner<'_> {
 /// An IPv4 address's label when it names an alias, not its link.
 fn alias_label<'a>(a: &Address<'a>) -> Option<&'a [u8]> {
     let label = a.label.filter(|_| a.family == AF_INET)?;
-    let mut link_name = [0u8; 16];
-    let mut len = None;
-    let mut buf = [0u8; DUMP_BUFFER];
-    let _ = each_link(&mut buf, |index, name| {
-        if index == a.index && name.len() <= 16 {
-            link_name[..name.len()].copy_from_slice(name);
-            len = Some(name.len());
-        }
-    });
-    (Some(label) != len.map(|n| &link_name[..n])).then_some(label)
+    let mut name = [0u8; 16];
+    let link = netlink::interface_name(a.index, &mut name).ok();
+    (Some(label) != link).then_some(label)
 }
 
 fn each_link(buf: &mut [u8], mut f: impl FnMut(u32, &[u8])) -> Result<(), Errno> {

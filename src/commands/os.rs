@@ -3,7 +3,7 @@
 use super::Call;
 use crate::protocol::QmpError;
 use crate::qmp_error;
-use crate::sys::{fs, system};
+use crate::sys::{fs, keyfile, system};
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -64,59 +64,20 @@ fn read_default_os_release(buf: &mut [u8]) -> Option<&[u8]> {
     buf.get(..len)
 }
 
-/// Parses os-release text the way qemu-ga does: as a GLib key file (so a line that is not
-/// `KEY=value`, a comment or blank makes the whole file unusable), then each value through
-/// qemu-ga's unquoting ([`unquote`]). Fills `values` in [`FIELDS`] order; the last
-/// occurrence of a key wins. Returns false if the file is unusable.
+/// Parses os-release text the way qemu-ga does: as a GLib key file in an implicit
+/// `[os-release]` group (so a line that is not `KEY=value`, a comment, a group or blank
+/// makes the whole file unusable), each value through qemu-ga's unquoting ([`unquote`]).
+/// Fills `values` in [`FIELDS`] order; the last occurrence of a key wins. Returns false if
+/// the file is unusable.
 pub fn parse_os_release<'t>(text: &'t mut [u8], values: &mut [Option<&'t [u8]>; 7]) -> bool {
-    let mut rest: &'t mut [u8] = text;
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let current = core::mem::take(&mut rest);
-        let (line, tail) = current.split_at_mut(end);
-        rest = tail
-            .split_first_mut()
-            .map(|(_, after)| after)
-            .unwrap_or_default();
-        let line = trim_blanks(line);
-        if line.is_empty() || line[0] == b'#' {
-            continue;
-        }
-        let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            return false;
-        };
-        let (key, value) = line.split_at_mut(eq);
-        let key = trim_end(key);
-        let value = trim_start(&mut value[1..]);
-        if let Some(slot) = FIELDS.iter().position(|(_, k)| *k == key) {
+    const GROUP: &[u8] = b"os-release";
+    keyfile::entries(text, Some(GROUP), |group, key, value| {
+        let slot = FIELDS.iter().position(|(_, k)| *k == key);
+        if let Some(slot) = slot.filter(|_| group == GROUP) {
             values[slot] = Some(unquote(value));
         }
-    }
-    true
-}
-
-fn trim_blanks(s: &mut [u8]) -> &mut [u8] {
-    let s = trim_start(s);
-    let keep = s.len()
-        - s.iter()
-            .rev()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-    &mut s[..keep]
-}
-
-fn trim_start(s: &mut [u8]) -> &mut [u8] {
-    let skip = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    &mut s[skip..]
-}
-
-fn trim_end(s: &[u8]) -> &[u8] {
-    let keep = s.len()
-        - s.iter()
-            .rev()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-    &s[..keep]
+    })
+    .is_ok()
 }
 
 /// qemu-ga's `ga_osrelease_replace_special`: a value in double quotes loses them and the

@@ -46,7 +46,7 @@ pub fn local_time(env: &Environment, now: i64) -> LocalTime {
         let dir = env.tzdir.unwrap_or(b"/usr/share/zoneinfo");
         // A name may not climb out of the zone directory.
         let safe = !tz.split(|&b| b == b'/').any(|part| part == b"..");
-        safe.then(|| crate::agent::channel::join(&mut path, &[dir, b"/", tz]))
+        safe.then(|| fs::join(&mut path, &[dir, b"/", tz]))
             .flatten()
     };
     file.and_then(|file| fs::read_file(file, &mut buf).ok())

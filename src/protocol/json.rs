@@ -558,11 +558,6 @@ impl<'d> Value<'d> {
         self.number_text()?.parse().ok()
     }
 
-    /// Any number as a double.
-    pub fn as_f64(&self) -> Option<f64> {
-        self.number_text()?.parse().ok()
-    }
-
     /// Number of members (object) or elements (array).
     pub fn len(&self) -> usize {
         match self.kind() {

@@ -3,8 +3,6 @@
 //! above the BMP, invalid UTF-8 as `\uFFFD`), streamed to an [`Output`] piece by piece so
 //! that no response is ever held whole in memory.
 
-use core::fmt::Write as _;
-
 use super::json::{Kind, Value};
 
 /// Where response bytes go. Implementations buffer and send; a peer that went away is
@@ -118,17 +116,6 @@ impl<'o> JsonWriter<'o> {
     pub fn bytes_as_str(&mut self, text: &[u8]) {
         self.separate();
         self.escaped(text);
-    }
-
-    /// A string built by `fmt` (e.g. an error text with arguments).
-    pub fn fmt_str(&mut self, args: core::fmt::Arguments<'_>) {
-        self.separate();
-        self.out.put(b"\"");
-        let _ = EscapingSink {
-            out: &mut *self.out,
-        }
-        .write_fmt(args);
-        self.out.put(b"\"");
     }
 
     pub fn int(&mut self, n: i64) {
@@ -270,19 +257,6 @@ fn decode_utf8(bytes: &[u8]) -> (u32, usize) {
     }
 }
 
-/// Formats through `core::fmt` straight into escaped output (`fmt` hands over whole
-/// `&str` pieces, so no UTF-8 sequence is ever split).
-struct EscapingSink<'o> {
-    out: &'o mut dyn Output,
-}
-
-impl core::fmt::Write for EscapingSink<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        escape_into(self.out, s.as_bytes());
-        Ok(())
-    }
-}
-
 /// Decimal digits of `n` at the end of `buf`.
 pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
@@ -400,14 +374,6 @@ pub(crate) mod tests {
         assert_eq!(
             write(|w| w.bytes_as_str(b"a\xffb\xc3")),
             r#""a\uFFFDb\uFFFD""#
-        );
-    }
-
-    #[test]
-    fn formatted_strings_are_escaped_too() {
-        assert_eq!(
-            write(|w| w.fmt_str(format_args!("x '{}' \u{e9}", "\"q\""))),
-            r#""x '\"q\"' \u00E9""#
         );
     }
 

@@ -66,16 +66,6 @@ impl Fd {
         )
         .map(drop)
     }
-    /// `fcntl(F_SETFL)`: sets or clears O_NONBLOCK.
-    pub fn set_nonblocking(&self, on: bool) -> Result<(), Errno> {
-        let flags = syscall!(__NR_fcntl, self.0, uapi::F_GETFL)?;
-        let flags = if on {
-            flags | uapi::O_NONBLOCK as usize
-        } else {
-            flags & !(uapi::O_NONBLOCK as usize)
-        };
-        syscall!(__NR_fcntl, self.0, uapi::F_SETFL, flags).map(drop)
-    }
 }
 
 impl Drop for Fd {
@@ -92,25 +82,9 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<Fd, Errno> {
     })
 }
 
-/// `openat(dir, name, flags | O_CLOEXEC)`, relative to an open directory.
-pub fn open_at(dir: &Fd, name: &[u8], flags: u32) -> Result<Fd, Errno> {
-    with_cpath(name, |p| {
-        syscall!(__NR_openat, dir.0, p, flags | uapi::O_CLOEXEC, 0).map(|fd| Fd(fd as i32))
-    })
-}
-
 /// `unlinkat(AT_FDCWD, path, 0)`
 pub fn unlink(path: &[u8]) -> Result<(), Errno> {
     with_cpath(path, |p| syscall!(__NR_unlinkat, AT_FDCWD, p, 0).map(drop))
-}
-
-/// `renameat(AT_FDCWD, from, AT_FDCWD, to)` (renameat2 with no flags on riscv64, which lacks renameat)
-pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
-    with_cpath(from, |f| {
-        with_cpath(to, |t| {
-            syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0).map(drop)
-        })
-    })
 }
 
 /// `faccessat(AT_FDCWD, path, mode, 0)`
@@ -367,4 +341,14 @@ pub fn normalize<'o>(path: &[u8], out: &'o mut [u8; PATH_MAX]) -> &'o [u8] {
         len = 1;
     }
     &out[..len]
+}
+
+/// Concatenates `parts` into `buf`.
+pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
+    let mut len = 0;
+    for part in parts {
+        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    buf.get(..len)
 }

@@ -13,6 +13,7 @@ mod arch;
 pub mod epoll;
 mod errno;
 pub mod fs;
+pub mod keyfile;
 pub mod mountinfo;
 pub mod netlink;
 pub mod nvme;

@@ -179,15 +179,9 @@ pub fn parse_address(body: &[u8]) -> Option<Address<'_>> {
     })
 }
 
-/// `ioctl(SIOCGIFHWADDR)` on a socket: the first six bytes of the interface's hardware
-/// address, as qemu-ga reads it. `Ok(None)` when the interface has none (EADDRNOTAVAIL).
-pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
-    const SIOCGIFHWADDR: u32 = 0x8927;
-    let mut ifreq = [0u8; 40]; // struct ifreq: name[16], struct sockaddr
-    let Some(dst) = ifreq.get_mut(..name.len()).filter(|_| name.len() < 16) else {
-        return Err(Errno::NODEV);
-    };
-    dst.copy_from_slice(name);
+/// An `ioctl` taking a `struct ifreq` (name[16], then a sockaddr or an int), made on a
+/// throwaway `AF_INET` socket as interface ioctls are.
+fn ifreq_ioctl(request: u32, ifreq: &mut [u8; 40]) -> Result<(), Errno> {
     let fd = syscall!(
         __NR_socket,
         net::AF_INET,
@@ -195,8 +189,20 @@ pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
         0
     )?;
     let fd = Fd::from_raw(fd as i32);
-    match syscall!(__NR_ioctl, fd.raw(), SIOCGIFHWADDR, ifreq.as_mut_ptr()) {
-        Ok(_) => {
+    syscall!(__NR_ioctl, fd.raw(), request, ifreq.as_mut_ptr()).map(drop)
+}
+
+/// `ioctl(SIOCGIFHWADDR)`: the first six bytes of the interface's hardware address, as
+/// qemu-ga reads it. `Ok(None)` when the interface has none (EADDRNOTAVAIL).
+pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
+    const SIOCGIFHWADDR: u32 = 0x8927;
+    let mut ifreq = [0u8; 40];
+    let Some(dst) = ifreq.get_mut(..name.len()).filter(|_| name.len() < 16) else {
+        return Err(Errno::NODEV);
+    };
+    dst.copy_from_slice(name);
+    match ifreq_ioctl(SIOCGIFHWADDR, &mut ifreq) {
+        Ok(()) => {
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&ifreq[18..24]);
             Ok(Some(mac))
@@ -204,4 +210,14 @@ pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
         Err(Errno::ADDRNOTAVAIL) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `ioctl(SIOCGIFNAME)`: the name of the interface with index `index` (if_indextoname).
+pub fn interface_name(index: u32, out: &mut [u8; 16]) -> Result<&[u8], Errno> {
+    const SIOCGIFNAME: u32 = 0x8910;
+    let mut ifreq = [0u8; 40];
+    ifreq[16..20].copy_from_slice(&(index as i32).to_ne_bytes());
+    ifreq_ioctl(SIOCGIFNAME, &mut ifreq)?;
+    out.copy_from_slice(&ifreq[..16]);
+    Ok(c_string(out))
 }

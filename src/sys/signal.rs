@@ -36,19 +36,6 @@ pub fn block(set: SigSet) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// `rt_sigprocmask(SIG_SETMASK, {})`: unblocks everything (for a child before exec).
-pub fn unblock_all() -> Result<(), Errno> {
-    let empty = 0u64;
-    syscall!(
-        __NR_rt_sigprocmask,
-        uapi::SIG_SETMASK,
-        &empty as *const u64,
-        0usize,
-        8usize
-    )
-    .map(drop)
-}
-
 /// `signalfd4(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)`
 pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
     let flags = uapi::O_NONBLOCK | uapi::O_CLOEXEC;
@@ -67,9 +54,4 @@ pub fn read_signal(fd: &Fd) -> Result<Option<u32>, Errno> {
         Ok(_) | Err(Errno::AGAIN) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// `kill(2)`
-pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
-    syscall!(__NR_kill, pid as isize, sig).map(drop)
 }

@@ -93,11 +93,6 @@ pub fn domain(fd: i32) -> Result<u32, Errno> {
     sockopt_int(fd, net::SO_DOMAIN).map(|v| v as u32)
 }
 
-/// Whether the socket is listening (`SO_ACCEPTCONN`).
-pub fn is_listening(fd: i32) -> Result<bool, Errno> {
-    sockopt_int(fd, net::SO_ACCEPTCONN).map(|v| v != 0)
-}
-
 pub const AF_UNIX: u32 = net::AF_UNIX;
 pub const AF_VSOCK: u32 = net::AF_VSOCK;
 

@@ -159,9 +159,9 @@ pub fn lookup_posix(rule: &[u8], now: i64) -> Option<LocalTime> {
             },
         )
     } else {
-        p.expect(b',')?;
+        p.eat(b',')?;
         let start = p.rule()?;
-        p.expect(b',')?;
+        p.eat(b',')?;
         let end = p.rule()?;
         if !p.done() {
             return None;
@@ -247,7 +247,7 @@ impl<'s> Cursor<'s> {
     fn done(&self) -> bool {
         self.at >= self.s.len()
     }
-    fn expect(&mut self, b: u8) -> Option<()> {
+    fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.at += 1)
     }
     /// A zone name: 3+ letters, or anything in `<...>`.
@@ -309,9 +309,9 @@ impl<'s> Cursor<'s> {
             b'M' => {
                 self.at += 1;
                 let month = self.number().filter(|m| (1..=12).contains(m))?;
-                self.expect(b'.')?;
+                self.eat(b'.')?;
                 let week = self.number().filter(|w| (1..=5).contains(w))?;
-                self.expect(b'.')?;
+                self.eat(b'.')?;
                 let day = self.number().filter(|d| (0..=6).contains(d))?;
                 Rule::Month {
                     month,

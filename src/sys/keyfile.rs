@@ -30,16 +30,21 @@ pub fn parse<'t>(
     text: &'t mut [u8],
     mut f: impl FnMut(&'t [u8], &'t [u8], &'t [u8]),
 ) -> Result<(), KeyFileError<'t>> {
-    let mut group: Option<&'t [u8]> = None;
-    let mut rest: &'t mut [u8] = text;
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let current = core::mem::take(&mut rest);
-        let (line, tail) = current.split_at_mut(end);
-        rest = tail
-            .split_first_mut()
-            .map(|(_newline, after)| after)
-            .unwrap_or_default();
+    entries(text, None, |group, key, value| {
+        f(group, key, unescape(value))
+    })
+}
+
+/// The line walk under [`parse`]: calls `f(group, key, raw value)` (not unescaped, as GLib's
+/// `g_key_file_get_value` returns it). `implicit_group` is in force before the first
+/// `[group]` line; qemu-ga reads os-release, which has none, by prepending one.
+pub fn entries<'t>(
+    text: &'t mut [u8],
+    implicit_group: Option<&'t [u8]>,
+    mut f: impl FnMut(&'t [u8], &'t [u8], &'t mut [u8]),
+) -> Result<(), KeyFileError<'t>> {
+    let mut group = implicit_group;
+    for line in text.split_mut(|&b| b == b'\n') {
         let line = trim_start(line);
         let line = match line.last() {
             Some(b'\r') => {
@@ -67,7 +72,6 @@ pub fn parse<'t>(
         let (key, value) = line.split_at_mut(eq);
         let key: &'t [u8] = trim_end(key);
         let value = trim_start(&mut value[1..]);
-        let value: &'t [u8] = unescape(value);
         let Some(group) = group else {
             return Err(KeyFileError::NoGroup);
         };
