@@ -245,6 +245,10 @@ fn nvme_smart_answers_validate() {
         fn put(&mut self, bytes: &[u8]) {
             self.0.extend_from_slice(bytes);
         }
+        fn begin_response(&mut self) {}
+        fn withdraw(&mut self) -> bool {
+            false
+        }
     }
     let mut log = [0u8; tinyqga::sys::nvme::SMART_LOG];
     log[1] = 0x36;

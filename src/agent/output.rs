@@ -25,6 +25,10 @@ pub struct ChannelOutput<'b> {
     port_waiter: Option<epoll::Epoll>,
     /// A signal arrived while a write was blocked.
     pub interrupted: bool,
+    /// Where the response being written starts in `buf`.
+    response_start: usize,
+    /// Part of the response being written has been sent: it can no longer be withdrawn.
+    response_sent: bool,
 }
 
 /// How long one wait for room may take before the write is simply tried again.
@@ -43,6 +47,8 @@ impl<'b> ChannelOutput<'b> {
             closed: true,
             port_waiter: None,
             interrupted: false,
+            response_start: 0,
+            response_sent: false,
         }
     }
 
@@ -70,6 +76,8 @@ impl<'b> ChannelOutput<'b> {
     }
 
     fn send_buffered(&mut self) {
+        self.response_start = 0;
+        self.response_sent = true;
         let mut sent = 0;
         let mut grace_until = None;
         while sent < self.len && !self.closed {
@@ -152,5 +160,18 @@ impl Output for ChannelOutput<'_> {
 
     fn closed(&self) -> bool {
         self.closed
+    }
+
+    fn begin_response(&mut self) {
+        self.response_start = self.len;
+        self.response_sent = false;
+    }
+
+    fn withdraw(&mut self) -> bool {
+        if self.response_sent {
+            return false;
+        }
+        self.len = self.response_start;
+        true
     }
 }

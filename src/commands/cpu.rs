@@ -13,20 +13,21 @@ const USER_HZ: u64 = 100;
 
 /// `guest-get-vcpus` → `[{logical-id, online, can-offline}]`, one per `cpuN` directory in
 /// sysfs order. A CPU without an `online` file (usually cpu0) cannot be taken offline.
-pub fn guest_get_vcpus(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_vcpus(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let dir = fs::Dir::open(CPU_DIR)
         .map_err(|e| qmp_error!("failed to list entries: /sys/devices/system/cpu: {e}"))?;
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_array();
         let mut entries = [0u8; 4096];
-        let _ = dir.for_each(&mut entries, |name, _| {
+        dir.for_each(&mut entries, |name, _| {
             if let Some(id) = cpu_number(name) {
                 write_vcpu(w, id);
             }
-        });
+        })
+        .map_err(|e| qmp_error!("failed to list entries: /sys/devices/system/cpu: {e}"))?;
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `cpu<N>` (as qemu-ga's sscanf("cpu%ld"): digits after "cpu", anything after them).
@@ -60,11 +61,10 @@ fn write_vcpu(w: &mut JsonWriter<'_>, id: i64) {
 /// `guest-get-cpustats` → `[{type: "linux", cpu, user, nice, system, idle, iowait?, irq?,
 /// softirq?, steal?, guest?, guestnice?}]` from the `cpuN` lines of /proc/stat, in
 /// milliseconds.
-pub fn guest_get_cpustats(call: &mut Call) -> Result<(), QmpError> {
-    fs::access(b"/proc/stat", 4).map_err(|e| qmp_error!("open(\"/proc/stat\"): {e}"))?;
-    call.reply(|w| {
+pub fn guest_get_cpustats(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    call.reply.write(|w| {
         w.begin_array();
-        let _ = fs::for_each_line(b"/proc/stat", |line| match parse_cpu_line(line) {
+        fs::for_each_line(b"/proc/stat", |line| match parse_cpu_line(line) {
             CpuLine::Cpu(cpu, values, count) => {
                 write_cpustat(w, cpu, &values[..count]);
                 true
@@ -72,10 +72,11 @@ pub fn guest_get_cpustats(call: &mut Call) -> Result<(), QmpError> {
             CpuLine::Other => true,
             // qemu-ga stops at a cpu line it cannot read.
             CpuLine::Broken => false,
-        });
+        })
+        .map_err(|e| qmp_error!("open(\"/proc/stat\"): {e}"))?;
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 const CPU_FIELDS: [&str; 10] = [

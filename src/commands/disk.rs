@@ -7,19 +7,19 @@ use crate::sys::fs;
 
 /// `guest-get-diskstats` → `[{name, major, minor, stats: {...}}]`, one per line of
 /// /proc/diskstats, with the counters that line's format has.
-pub fn guest_get_diskstats(call: &mut Call) -> Result<(), QmpError> {
-    fs::access(b"/proc/diskstats", 4).map_err(|e| qmp_error!("open(\"/proc/diskstats\"): {e}"))?;
-    call.reply(|w| {
+pub fn guest_get_diskstats(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    call.reply.write(|w| {
         w.begin_array();
-        let _ = fs::for_each_line(b"/proc/diskstats", |line| {
+        fs::for_each_line(b"/proc/diskstats", |line| {
             if let Some(stats) = parse_diskstats_line(line) {
                 write_stats(w, &stats);
             }
             true
-        });
+        })
+        .map_err(|e| qmp_error!("open(\"/proc/diskstats\"): {e}"))?;
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The schema's `GuestDiskStats` members, in schema order.

@@ -17,13 +17,13 @@ type Name = heapless::String<32>;
 /// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`. Disks of
 /// zero size are skipped. As in qemu-ga, which prepends each entry it finds, the list is in
 /// reverse discovery order: the last disk's partitions (last first), that disk, and so on.
-pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
     let mut names: heapless::Vec<Name, MAX_DISKS> = heapless::Vec::new();
     let mut overflow = false;
     let mut entries = [0u8; 4096];
-    let _ = dir.for_each(&mut entries, |name, kind| {
+    dir.for_each(&mut entries, |name, kind| {
         // /sys/block entries are links (DT_LNK) to the devices.
         let name = core::str::from_utf8(name)
             .ok()
@@ -31,7 +31,8 @@ pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
         if let Some(name) = name.filter(|_| kind == fs::DT_LNK) {
             overflow |= names.push(name).is_err();
         }
-    });
+    })
+    .map_err(|e| qmp_error!("Can't read directory \"/sys/block\": {e}"))?;
     // The answer is written in reverse, so it must be held whole: refuse rather than cut.
     if overflow {
         return Err(qmp_error!("more than {MAX_DISKS} block devices"));
@@ -45,14 +46,14 @@ pub fn guest_get_disks(call: &mut Call) -> Result<(), QmpError> {
             ));
         }
     }
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_array();
         for name in names.iter().rev() {
             write_disk_and_partitions(w, name);
         }
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {

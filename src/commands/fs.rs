@@ -20,24 +20,27 @@ const MAX_STACK: usize = 8;
 /// each wins; virtual file systems have no block device and are left out), in reverse
 /// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
 /// buffer (`TINYQGA_SCRATCH_BYTES`).
-pub fn guest_get_fsinfo(call: &mut Call) -> Result<(), QmpError> {
-    let scratch = core::mem::take(&mut call.state.scratch);
+pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    let scratch = &mut *call.state.scratch;
     let capacity = scratch.len();
     let len = match fs::read_file(b"/proc/self/mountinfo", scratch) {
-        Ok(text) => Ok(text.len()),
-        Err(Errno::FBIG) => Err(qmp_error!(
-            "/proc/self/mountinfo is larger than {capacity} bytes"
-        )),
-        Err(e) => Err(qmp_error!(
-            "failed to open mtab file: '/proc/self/mountinfo': {e}"
-        )),
+        Ok(text) => text.len(),
+        Err(Errno::FBIG) => {
+            return Err(qmp_error!(
+                "/proc/self/mountinfo is larger than {capacity} bytes"
+            ));
+        }
+        Err(e) => {
+            return Err(qmp_error!(
+                "failed to open mtab file: '/proc/self/mountinfo': {e}"
+            ));
+        }
     };
-    if let Ok(len) = len {
-        let text = &mut scratch[..len];
-        call.reply(|w| write_filesystems(w, text));
-    }
-    call.state.scratch = scratch;
-    len.map(drop)
+    let text = &mut scratch[..len];
+    call.reply.write(|w| {
+        write_filesystems(w, text);
+        Ok(())
+    })
 }
 
 fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) {

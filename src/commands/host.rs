@@ -7,26 +7,26 @@ use crate::sys::{fs, system};
 
 /// `guest-get-host-name` → `{host-name}`: the kernel's node name, which is what
 /// gethostname(2) returns.
-pub fn guest_get_host_name(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_host_name(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let uts = system::uname().map_err(|e| qmp_error!("cannot get hostname: {e}"))?;
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("host-name");
         w.bytes_as_str(uts.nodename());
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `guest-get-load` → `{load1m, load5m, load15m}` from `/proc/loadavg` (what getloadavg(3)
 /// reads).
-pub fn guest_get_load(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_load(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let mut buf = [0u8; 128];
     let text = fs::read_file(b"/proc/loadavg", &mut buf)
         .map_err(|e| qmp_error!("cannot query load average: {e}"))?;
     let [one, five, fifteen] =
         parse_loadavg(text).ok_or_else(|| qmp_error!("cannot query load average"))?;
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("load1m");
         w.decimal(one);
@@ -35,8 +35,8 @@ pub fn guest_get_load(call: &mut Call) -> Result<(), QmpError> {
         w.key("load15m");
         w.decimal(fifteen);
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The first three fields of `/proc/loadavg` ("0.15 0.10 0.05 1/234 5678"), as the

@@ -4,9 +4,9 @@ use super::{COMMANDS, Call, QEMU_VERSION};
 use crate::protocol::QmpError;
 
 /// `guest-info` → `{version, supported_commands: [{name, enabled, success-response}]}`.
-pub fn guest_info(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_info(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let policy = call.state.policy.clone();
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("version");
         w.str(QEMU_VERSION);
@@ -24,6 +24,6 @@ pub fn guest_info(call: &mut Call) -> Result<(), QmpError> {
         }
         w.end_array();
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }

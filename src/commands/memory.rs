@@ -10,7 +10,7 @@ const MEMORY_DIR: &[u8] = b"/sys/devices/system/memory/";
 
 /// `guest-get-memory-blocks` → `[{phys-index, online, can-offline}]` for every
 /// `memoryN` directory in sysfs order; `[]` when the kernel has no memory hotplug.
-pub fn guest_get_memory_blocks(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_memory_blocks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let dir = match fs::Dir::open(MEMORY_DIR) {
         Ok(dir) => Some(dir),
         Err(Errno::NOENT) => None,
@@ -21,28 +21,25 @@ pub fn guest_get_memory_blocks(call: &mut Call) -> Result<(), QmpError> {
         }
     };
     let mut entries = [0u8; 4096];
-    // The answer cannot be empty when the directory exists (qemu-ga's rule): look first.
-    if let Some(dir) = &dir {
-        let mut any = false;
-        let _ = dir.for_each(&mut entries, |name, kind| {
-            any |= block_index(name, kind).is_some()
-        });
-        if !any {
-            return Err(qmp_error!("guest reported zero memory blocks!"));
-        }
-    }
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_array();
-        if let Some(dir) = fs::Dir::open(MEMORY_DIR).ok().filter(|_| dir.is_some()) {
-            let _ = dir.for_each(&mut entries, |name, kind| {
+        if let Some(dir) = &dir {
+            let mut any = false;
+            dir.for_each(&mut entries, |name, kind| {
                 if let Some(index) = block_index(name, kind) {
                     write_block(w, index);
+                    any = true;
                 }
-            });
+            })
+            .map_err(|e| qmp_error!("Can't open directory \"/sys/devices/system/memory/\": {e}"))?;
+            // The answer cannot be empty when the directory exists (qemu-ga's rule).
+            if !any {
+                return Err(qmp_error!("guest reported zero memory blocks!"));
+            }
         }
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `memory<N>` directories (as qemu-ga: the name starts with "memory", strtoul of the rest).
@@ -90,20 +87,20 @@ fn write_block(w: &mut JsonWriter<'_>, index: u64) {
 }
 
 /// `guest-get-memory-block-info` → `{size}`: `block_size_bytes` (hexadecimal) in bytes.
-pub fn guest_get_memory_block_info(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_memory_block_info(call: &mut Call, _: ()) -> Result<(), QmpError> {
     fs::Dir::open(MEMORY_DIR)
         .map_err(|e| qmp_error!("open(\"/sys/devices/system/memory/\"): {e}"))?;
     let mut buf = [0u8; 32];
     let text = fs::read_file(b"/sys/devices/system/memory/block_size_bytes", &mut buf)
         .map_err(|e| qmp_error!("openat(\"block_size_bytes\"): {e}"))?;
     let size = parse_hex(text);
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("size");
         w.uint(size);
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// strtoul(text, NULL, 16): leading hex digits (an optional 0x), else 0.

@@ -34,7 +34,7 @@ pub mod timezone;
 #[cfg(target_os = "linux")]
 pub mod users;
 
-use crate::protocol::schema::{self, Args, Member, Type, required};
+use crate::protocol::schema::{self, Arguments, Member};
 use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
 
 /// The qemu-ga release whose Linux command set and wire behaviour this agent matches;
@@ -42,16 +42,19 @@ use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
 /// command set has not changed since.)
 pub const QEMU_VERSION: &str = "10.0.0";
 
-/// A command's handler: checks what it needs, then writes its return value with
-/// [`Call::reply`] or returns an error.
-pub type Handler = fn(&mut Call<'_, '_>) -> Result<(), QmpError>;
+/// A command's handler: takes its typed arguments, writes its return value through
+/// [`Reply::write`] or returns an error.
+pub type Handler<A> = fn(&mut Call<'_>, A) -> Result<(), QmpError>;
+
+/// Reads a request's checked arguments and runs the handler (made by [`command!`]).
+pub type Run = fn(&mut Call<'_>, Option<Value<'_>>) -> Result<(), QmpError>;
 
 /// One row of the command table.
 pub struct Command {
     /// The QGA name, e.g. `guest-ping`.
     pub name: &'static str,
-    pub handler: Handler,
-    /// The `arguments` members, in schema order.
+    pub run: Run,
+    /// The `arguments` members, in schema order: the same declaration the handler reads.
     pub args: &'static [Member],
     /// False for commands that send nothing when they succeed (shutdown, suspend).
     pub success_response: bool,
@@ -59,14 +62,23 @@ pub struct Command {
     pub allowed_while_frozen: bool,
 }
 
-const fn command(name: &'static str, handler: Handler, args: &'static [Member]) -> Command {
-    Command {
-        name,
-        handler,
-        args,
-        success_response: true,
-        allowed_while_frozen: false,
-    }
+/// The argument schema of a handler, found from its signature.
+pub const fn arguments_of<'d, A: Arguments<'d>>(_: Handler<A>) -> &'static [Member] {
+    A::MEMBERS
+}
+
+/// A table row for `handler`, whose argument type gives both the schema and the typed
+/// view: `command!("guest-file-read", file::guest_file_read)`.
+macro_rules! command {
+    ($name:literal, $handler:path) => {
+        Command {
+            name: $name,
+            run: |call, arguments| $handler(call, Arguments::read(arguments)),
+            args: arguments_of($handler),
+            success_response: true,
+            allowed_while_frozen: false,
+        }
+    };
 }
 
 const fn freeze_safe(c: Command) -> Command {
@@ -76,70 +88,53 @@ const fn freeze_safe(c: Command) -> Command {
     }
 }
 
-const ID: &[Member] = &[required("id", Type::Int)];
-
 /// Every command this agent implements, in qemu-ga's registration order (the order of
 /// `--block-rpcs help` and `guest-info`).
-pub static COMMANDS: &[Command] = &[
-    freeze_safe(command(
-        "guest-sync-delimited",
-        sync::guest_sync_delimited,
-        ID,
-    )),
-    freeze_safe(command("guest-sync", sync::guest_sync, ID)),
-    freeze_safe(command("guest-ping", sync::guest_ping, &[])),
+pub const COMMANDS: &[Command] = &[
+    freeze_safe(command!("guest-sync-delimited", sync::guest_sync_delimited)),
+    freeze_safe(command!("guest-sync", sync::guest_sync)),
+    freeze_safe(command!("guest-ping", sync::guest_ping)),
     #[cfg(target_os = "linux")]
-    command("guest-get-time", time::guest_get_time, &[]),
-    freeze_safe(command("guest-info", info::guest_info, &[])),
+    command!("guest-get-time", time::guest_get_time),
+    freeze_safe(command!("guest-info", info::guest_info)),
     #[cfg(target_os = "linux")]
-    command(
+    command!(
         "guest-network-get-interfaces",
-        network::guest_network_get_interfaces,
-        &[],
+        network::guest_network_get_interfaces
     ),
     #[cfg(target_os = "linux")]
-    command("guest-get-vcpus", cpu::guest_get_vcpus, &[]),
+    command!("guest-get-vcpus", cpu::guest_get_vcpus),
     #[cfg(target_os = "linux")]
-    command("guest-get-disks", disks::guest_get_disks, &[]),
+    command!("guest-get-disks", disks::guest_get_disks),
     #[cfg(target_os = "linux")]
-    command("guest-get-fsinfo", fs::guest_get_fsinfo, &[]),
+    command!("guest-get-fsinfo", fs::guest_get_fsinfo),
     #[cfg(target_os = "linux")]
-    command(
-        "guest-get-memory-blocks",
-        memory::guest_get_memory_blocks,
-        &[],
-    ),
+    command!("guest-get-memory-blocks", memory::guest_get_memory_blocks),
     #[cfg(target_os = "linux")]
-    command(
+    command!(
         "guest-get-memory-block-info",
-        memory::guest_get_memory_block_info,
-        &[],
+        memory::guest_get_memory_block_info
     ),
     #[cfg(target_os = "linux")]
-    command("guest-get-host-name", host::guest_get_host_name, &[]),
+    command!("guest-get-host-name", host::guest_get_host_name),
     #[cfg(target_os = "linux")]
-    command("guest-get-users", users::guest_get_users, &[]),
+    command!("guest-get-users", users::guest_get_users),
     #[cfg(target_os = "linux")]
-    command("guest-get-timezone", timezone::guest_get_timezone, &[]),
+    command!("guest-get-timezone", timezone::guest_get_timezone),
     #[cfg(target_os = "linux")]
-    command("guest-get-osinfo", os::guest_get_osinfo, &[]),
+    command!("guest-get-osinfo", os::guest_get_osinfo),
     #[cfg(target_os = "linux")]
-    command("guest-get-diskstats", disk::guest_get_diskstats, &[]),
+    command!("guest-get-diskstats", disk::guest_get_diskstats),
     #[cfg(target_os = "linux")]
-    command("guest-get-cpustats", cpu::guest_get_cpustats, &[]),
+    command!("guest-get-cpustats", cpu::guest_get_cpustats),
     #[cfg(target_os = "linux")]
-    command(
-        "guest-network-get-route",
-        route::guest_network_get_route,
-        &[],
-    ),
+    command!("guest-network-get-route", route::guest_network_get_route),
     #[cfg(target_os = "linux")]
-    command("guest-get-load", host::guest_get_load, &[]),
+    command!("guest-get-load", host::guest_get_load),
 ];
 
-/// The most commands a table may have (the policy keeps one bit per command).
-pub const MAX_COMMANDS: usize = 128;
-static_assertions::const_assert!(MAX_COMMANDS >= 64);
+/// Words of the policy's bitmap: one bit per row of the table, whatever its length.
+const POLICY_WORDS: usize = COMMANDS.len().div_ceil(64);
 
 /// Looks a command up by its QGA name.
 pub fn find(name: &str) -> Option<(usize, &'static Command)> {
@@ -150,7 +145,7 @@ pub fn find(name: &str) -> Option<(usize, &'static Command)> {
 /// filesystems are frozen, only the freeze-safe ones.
 #[derive(Clone)]
 pub struct Policy {
-    blocked: [u64; MAX_COMMANDS / 64],
+    blocked: [u64; POLICY_WORDS],
     pub frozen: bool,
 }
 
@@ -170,7 +165,7 @@ impl Default for Policy {
 impl Policy {
     pub const fn allow_all() -> Policy {
         Policy {
-            blocked: [0; MAX_COMMANDS / 64],
+            blocked: [0; POLICY_WORDS],
             frozen: false,
         }
     }
@@ -243,48 +238,81 @@ pub struct Environment {
     pub tzdir: Option<&'static [u8]>,
 }
 
-/// One command invocation: its checked arguments, the shared state, and the response.
-pub struct Call<'a, 'd> {
-    pub args: Args<'d>,
+/// One command invocation: the shared state, and the reply being written.
+pub struct Call<'a> {
     pub state: &'a mut State,
-    out: &'a mut dyn Output,
-    id: Option<Value<'d>>,
-    replied: bool,
+    pub reply: Reply<'a>,
+}
+
+/// The success response of one command, streamed as it is written. Until its first bytes
+/// leave the output buffer it can still turn into an error response: a handler that fails
+/// part-way through writing gets its error sent, not a half answer.
+pub struct Reply<'a> {
+    w: JsonWriter<'a>,
+    started: bool,
     delimited: bool,
 }
 
-impl Call<'_, '_> {
+impl<'a> Reply<'a> {
+    fn new(out: &'a mut dyn Output) -> Reply<'a> {
+        Reply {
+            w: JsonWriter::new(out),
+            started: false,
+            delimited: false,
+        }
+    }
+
     /// Prefix this command's response with the 0xFF sentinel (`guest-sync-delimited`).
     pub fn delimit(&mut self) {
         self.delimited = true;
     }
 
-    /// Writes the success response; `value` writes the `return` value. A handler replies at
-    /// most once, and only once it knows it will not fail.
-    pub fn reply(&mut self, value: impl FnOnce(&mut JsonWriter<'_>)) {
-        if self.replied {
-            return;
+    /// Writes the `return` value with `value`; an error from it becomes the response
+    /// instead (see [`Reply`]). A handler writes its reply once.
+    pub fn write(
+        &mut self,
+        value: impl FnOnce(&mut JsonWriter<'a>) -> Result<(), QmpError>,
+    ) -> Result<(), QmpError> {
+        if self.started {
+            return Ok(());
         }
-        self.replied = true;
+        self.started = true;
+        self.w.out().begin_response();
         if self.delimited {
-            self.out.put(b"\xff");
+            self.w.raw(b"\xff");
         }
-        let mut w = JsonWriter::new(&mut *self.out);
-        w.begin_object();
-        w.key("return");
-        value(&mut w);
-        if let Some(id) = self.id {
-            w.key("id");
-            w.value(id);
+        self.w.begin_object();
+        self.w.key("return");
+        value(&mut self.w)
+    }
+
+    /// Ends the response: the `id`, the closing brace, the newline; then sends it.
+    fn finish(&mut self, id: Option<Value<'_>>) {
+        self.w.close_to(1);
+        if let Some(id) = id {
+            self.w.key("id");
+            self.w.value(id);
         }
-        w.end_object();
-        w.raw(b"\n");
-        self.out.flush();
+        self.w.end_object();
+        self.w.raw(b"\n");
+        self.w.out().flush();
+    }
+
+    /// Sends `error` in place of the reply, if the reply can still be taken back. If part
+    /// of it has already been sent, the reply is ended as it stands (the host has begun
+    /// reading it; a second response would break the request-response pairing).
+    fn fail(&mut self, error: &QmpError, id: Option<Value<'_>>) {
+        if !self.started || self.w.out().withdraw() {
+            write_error(self.w.out(), error, id);
+        } else {
+            self.finish(id);
+        }
     }
 }
 
 /// Writes an error response: `{"id": ..., "error": {"class": ..., "desc": ...}}`.
 pub fn write_error(out: &mut dyn Output, error: &QmpError, id: Option<Value<'_>>) {
+    out.begin_response();
     let mut w = JsonWriter::new(out);
     w.begin_object();
     if let Some(id) = id {
@@ -332,22 +360,54 @@ pub fn dispatch(
         return write_error(out, &error, id);
     }
     let mut call = Call {
-        args: Args(request.arguments),
         state,
-        out,
-        id,
-        replied: false,
-        delimited: false,
+        reply: Reply::new(out),
     };
-    match (command.handler)(&mut call) {
-        Ok(()) if !call.replied && command.success_response => call.reply(|w| {
-            w.begin_object();
-            w.end_object();
-        }),
+    match (command.run)(&mut call, request.arguments) {
+        Ok(()) if call.reply.started => call.reply.finish(id),
+        Ok(()) if command.success_response => {
+            let _ = call.reply.write(|w| {
+                w.begin_object();
+                w.end_object();
+                Ok(())
+            });
+            call.reply.finish(id);
+        }
         Ok(()) => {}
-        // A handler that already replied cannot take it back; by contract it does not fail
-        // after replying.
-        Err(error) if !call.replied => write_error(call.out, &error, id),
-        Err(_) => {}
+        Err(error) => call.reply.fail(&error, id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::writer::tests::Collect;
+    use crate::qmp_error;
+
+    #[test]
+    fn a_reply_that_fails_before_it_is_sent_becomes_the_error() {
+        let mut out = Collect::default();
+        let mut reply = Reply::new(&mut out);
+        reply.delimit();
+        let result = reply.write(|w| {
+            w.begin_array();
+            w.begin_str();
+            w.str_piece(b"half");
+            Err(qmp_error!("failed to read file: Input/output error"))
+        });
+        reply.fail(&result.unwrap_err(), None);
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "{\"error\": {\"class\": \"GenericError\", \"desc\": \"failed to read file: Input/output error\"}}\n"
+        );
+    }
+
+    #[test]
+    fn the_policy_covers_every_row_of_the_table() {
+        let all = COMMANDS.iter().map(|c| c.name);
+        let policy = Policy::from_lists(all.clone(), None::<core::iter::Empty<&str>>);
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert_eq!(policy.refusal(i), Some(Refusal::NotAllowed), "{}", c.name);
+        }
     }
 }

@@ -18,32 +18,35 @@ const DUMP_BUFFER: usize = 32 * 1024;
 /// statistics?}]`. As in qemu-ga (which walks getifaddrs): every link in index order,
 /// then IPv4 alias labels (`eth0:1`) as interfaces of their own; addresses in the kernel's
 /// order; statistics from /proc/net/dev for interfaces that have an address.
-pub fn guest_network_get_interfaces(call: &mut Call) -> Result<(), QmpError> {
-    // Both dumps must work before the reply starts: a reply cannot be taken back.
-    let probe = |what| -> Result<(), Errno> {
-        let mut buf = [0u8; 1024];
-        netlink::Socket::dump(what)?.for_each(&mut buf, |_, _| {})
-    };
-    probe(Dump::Links)
-        .and_then(|()| probe(Dump::Addresses))
-        .map_err(|e| qmp_error!("getifaddrs failed: {e}"))?;
-    call.reply(|w| {
+pub fn guest_network_get_interfaces(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    let failed = |e| qmp_error!("getifaddrs failed: {e}");
+    call.reply.write(|w| {
         w.begin_array();
         let mut links = [0u8; DUMP_BUFFER];
-        let _ = each_link(&mut links, |index, name| {
-            write_interface(w, name, Owner::Link { index, name })
-        });
-        let _ = each_address(|position, a| {
-            let Some(label) = alias_label(&a) else { return };
-            let seen_before =
-                nth_addresses(position, |earlier| alias_label(earlier) == Some(label));
-            if !seen_before {
-                write_interface(w, label, Owner::Alias { label });
+        let mut written = Ok(());
+        each_link(&mut links, |index, name| {
+            if written.is_ok() {
+                written = write_interface(w, name, Owner::Link { index, name });
             }
-        });
+        })
+        .and(written)
+        .map_err(failed)?;
+        let mut written = Ok(());
+        each_address(|position, a| {
+            let Some(label) = alias_label(&a).filter(|_| written.is_ok()) else {
+                return;
+            };
+            written = nth_addresses(position, |earlier| alias_label(earlier) == Some(label))
+                .and_then(|seen_before| match seen_before {
+                    true => Ok(()),
+                    false => write_interface(w, label, Owner::Alias { label }),
+                });
+        })
+        .and(written)
+        .map_err(failed)?;
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Which addresses an interface entry shows.
@@ -107,13 +110,13 @@ fn each_address(mut f: impl FnMut(usize, Address<'_>)) -> Result<(), Errno> {
 }
 
 /// Whether any of the first `count` addresses satisfies `test`.
-fn nth_addresses(count: usize, mut test: impl FnMut(&Address<'_>) -> bool) -> bool {
+fn nth_addresses(count: usize, mut test: impl FnMut(&Address<'_>) -> bool) -> Result<bool, Errno> {
     let mut found = false;
-    let _ = each_address(|position, a| found |= position < count && test(&a));
-    found
+    each_address(|position, a| found |= position < count && test(&a))?;
+    Ok(found)
 }
 
-fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) {
+fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) -> Result<(), Errno> {
     w.begin_object();
     w.key("name");
     w.bytes_as_str(name);
@@ -125,7 +128,7 @@ fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) {
         w.bytes_as_str(text.as_bytes());
     }
     let mut any = false;
-    let _ = each_address(|_, a| {
+    each_address(|_, a| {
         if !owner.owns(&a) {
             return;
         }
@@ -155,7 +158,7 @@ fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) {
         w.key("prefix");
         w.int(a.prefix as i64);
         w.end_object();
-    });
+    })?;
     if any {
         w.end_array();
         if let Some(stats) = interface_statistics(name) {
@@ -169,6 +172,7 @@ fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) {
         }
     }
     w.end_object();
+    Ok(())
 }
 
 const STAT_NAMES: [&str; 8] = [
@@ -182,7 +186,8 @@ const STAT_NAMES: [&str; 8] = [
     "tx-dropped",
 ];
 
-/// The interface's counters from /proc/net/dev (qemu-ga's source for them).
+/// The interface's counters from /proc/net/dev (qemu-ga's source for them). Without them
+/// the interface is reported without `statistics`, as qemu-ga does.
 fn interface_statistics(name: &[u8]) -> Option<[u64; 8]> {
     let mut found = None;
     let _ = fs::for_each_line(b"/proc/net/dev", |line| {

@@ -23,7 +23,7 @@ const OS_RELEASE_BYTES: usize = 8192;
 /// version, version-id, variant, variant-id}`; members the guest does not have are left
 /// out. The os-release file is `$QGA_OS_RELEASE` if set, else `/etc/os-release`, else
 /// `/usr/lib/os-release`.
-pub fn guest_get_osinfo(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_osinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let uts = system::uname().map_err(|e| qmp_error!("uname failed: {e}"))?;
     let mut buf = [0u8; OS_RELEASE_BYTES];
     let mut values: [Option<&[u8]>; 7] = [None; 7];
@@ -37,7 +37,7 @@ pub fn guest_get_osinfo(call: &mut Call) -> Result<(), QmpError> {
             values = lines;
         }
     }
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("kernel-release");
         w.bytes_as_str(uts.release());
@@ -52,8 +52,8 @@ pub fn guest_get_osinfo(call: &mut Call) -> Result<(), QmpError> {
             }
         }
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 fn read_default_os_release(buf: &mut [u8]) -> Option<&[u8]> {

@@ -6,32 +6,36 @@ use super::Call;
 use crate::protocol::writer::FmtBuf;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::fs;
+use crate::sys::{Errno, fs};
 
 /// `guest-network-get-route` → `[{iface, destination, metric, ..., version}]`: IPv4 routes
 /// from /proc/net/route, then IPv6 routes from /proc/net/ipv6_route. A kernel without IPv6
 /// has no ipv6_route: its IPv4 routes are the answer (qemu-ga fails the whole command).
-pub fn guest_network_get_route(call: &mut Call) -> Result<(), QmpError> {
-    fs::access(b"/proc/net/route", 4).map_err(|e| qmp_error!("open(\"/proc/net/route\"): {e}"))?;
-    call.reply(|w| {
+pub fn guest_network_get_route(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    call.reply.write(|w| {
         w.begin_array();
         let mut header = true;
-        let _ = fs::for_each_line(b"/proc/net/route", |line| {
+        fs::for_each_line(b"/proc/net/route", |line| {
             let is_header = core::mem::take(&mut header);
             if let Some(route) = parse_ipv4(line).filter(|_| !is_header) {
                 route.write(w);
             }
             true
-        });
-        let _ = fs::for_each_line(b"/proc/net/ipv6_route", |line| {
+        })
+        .map_err(|e| qmp_error!("open(\"/proc/net/route\"): {e}"))?;
+        // A kernel without IPv6 has no ipv6_route: IPv4 routes alone, then.
+        match fs::for_each_line(b"/proc/net/ipv6_route", |line| {
             if let Some(route) = parse_ipv6(line) {
                 route.write(w);
             }
             true
-        });
+        }) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(qmp_error!("open(\"/proc/net/ipv6_route\"): {e}")),
+        }
         w.end_array();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 type Text = FmtBuf<46>;

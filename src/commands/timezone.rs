@@ -12,18 +12,18 @@ use crate::sys::{fs, time};
 const ZONE_FILE_BYTES: usize = 16 * 1024;
 
 /// `guest-get-timezone` → `{zone, offset}` (offset in seconds east of UTC).
-pub fn guest_get_timezone(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_timezone(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let (now, _) = time::realtime().map_err(|e| qmp_error!("Failed to get time: {e}"))?;
     let local = local_time(&call.state.env, now);
-    call.reply(|w| {
+    call.reply.write(|w| {
         w.begin_object();
         w.key("zone");
         w.str(&local.abbreviation);
         w.key("offset");
         w.int(local.offset as i64);
         w.end_object();
-    });
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The local time at `now` in the configured zone; UTC when nothing usable is configured.

@@ -11,7 +11,7 @@ pub const UTMP_RECORDS: usize = 256;
 /// `guest-get-users` → `[{user, login-time}]`: each user with a session once, in the order
 /// first seen, with their earliest login time (seconds since the epoch, fractional). No
 /// utmp file means nobody is logged in.
-pub fn guest_get_users(call: &mut Call) -> Result<(), QmpError> {
+pub fn guest_get_users(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let mut buf = [0u8; UTMP_RECORDS * utmp::RECORD];
     let data = match fs::read_file(b"/var/run/utmp", &mut buf) {
         Err(Errno::NOENT) => match fs::read_file(b"/run/utmp", &mut buf) {
@@ -24,8 +24,10 @@ pub fn guest_get_users(call: &mut Call) -> Result<(), QmpError> {
         Errno::FBIG => qmp_error!("utmp has more than {UTMP_RECORDS} records"),
         e => qmp_error!("failed to read utmp: {e}"),
     })?;
-    call.reply(|w| write_users(w, data));
-    Ok(())
+    call.reply.write(|w| {
+        write_users(w, data);
+        Ok(())
+    })
 }
 
 fn write_users(w: &mut JsonWriter<'_>, data: &[u8]) {

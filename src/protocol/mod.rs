@@ -2,6 +2,7 @@
 //! argument checking, errors and the response writer. The agent feeds it bytes and gives it
 //! an [`Output`] to write to; tests and the fuzzer do the same with buffers.
 
+pub mod base64;
 pub mod error;
 pub mod framer;
 pub mod json;
@@ -13,5 +14,5 @@ pub use error::{ErrorClass, QmpError};
 pub use framer::{Event, FrameError, Framer};
 pub use json::{Document, Kind, Node, ParseError, Value};
 pub use request::Request;
-pub use schema::{Args, Member, Type};
+pub use schema::{Arguments, FromValue, List, Member, Type};
 pub use writer::{JsonWriter, Output};

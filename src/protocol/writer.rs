@@ -3,11 +3,16 @@
 //! above the BMP, invalid UTF-8 as `\uFFFD`), streamed to an [`Output`] piece by piece so
 //! that no response is ever held whole in memory.
 
+use super::base64::Encoder;
 use super::json::{Kind, Value};
 
 /// Where response bytes go. Implementations buffer and send; a peer that went away is
 /// remembered by the implementation, which then drops further bytes (a response is never
 /// half-retried on a new connection).
+///
+/// A response is begun with [`Output::begin_response`]. Until its bytes first leave the
+/// buffer it can be taken back with [`Output::withdraw`], so a command that fails after it
+/// started writing its answer still sends a clean error instead.
 pub trait Output {
     /// Appends bytes to the response being written.
     fn put(&mut self, bytes: &[u8]);
@@ -17,19 +22,43 @@ pub trait Output {
     fn closed(&self) -> bool {
         false
     }
+    /// Marks where a response starts.
+    fn begin_response(&mut self);
+    /// Drops everything written since [`Output::begin_response`], if none of it has been
+    /// sent yet; false when some of it already left.
+    fn withdraw(&mut self) -> bool;
 }
 
 /// How many nesting levels the writer tracks (request ids may be as deep as requests).
 const LEVELS: usize = 1088;
 
 /// Writes JSON structure with separators placed automatically.
+///
+/// Strings can also be written in pieces, as text ([`JsonWriter::begin_str`],
+/// [`JsonWriter::str_piece`]) or as base64 of a byte stream ([`JsonWriter::begin_base64`],
+/// [`JsonWriter::base64_piece`]), so a value of any size passes through the fixed output
+/// buffer.
 pub struct JsonWriter<'o> {
     out: &'o mut dyn Output,
     /// Bit per level: has this object or array had an entry yet?
     nonempty: [u64; LEVELS / 64],
+    /// Bit per level: is it an array (else an object)?
+    arrays: [u64; LEVELS / 64],
     depth: usize,
     /// A key was just written: the next value needs no separator.
     after_key: bool,
+    /// The string being written in pieces, if any.
+    open_string: Option<OpenString>,
+}
+
+/// A string written in pieces.
+enum OpenString {
+    /// Text: the start of a UTF-8 sequence split between pieces.
+    Text {
+        carry: [u8; 3],
+        len: usize,
+    },
+    Base64(Encoder),
 }
 
 impl<'o> JsonWriter<'o> {
@@ -37,8 +66,41 @@ impl<'o> JsonWriter<'o> {
         JsonWriter {
             out,
             nonempty: [0; LEVELS / 64],
+            arrays: [0; LEVELS / 64],
             depth: 0,
             after_key: false,
+            open_string: None,
+        }
+    }
+
+    /// The output underneath, for framing (begin, withdraw, flush).
+    pub fn out(&mut self) -> &mut dyn Output {
+        &mut *self.out
+    }
+
+    /// How deep in objects and arrays the writer is.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Ends whatever is open (a string in pieces, a member without its value, objects and
+    /// arrays) until `depth` levels remain: the way out of a value that cannot be finished.
+    pub fn close_to(&mut self, depth: usize) {
+        match self.open_string {
+            Some(OpenString::Base64(_)) => self.end_base64(),
+            Some(OpenString::Text { .. }) => self.end_str(),
+            None => {}
+        }
+        if self.after_key {
+            self.null();
+        }
+        while self.depth > depth {
+            let level = self.depth;
+            let is_array = self
+                .arrays
+                .get(level / 64)
+                .is_some_and(|w| w & (1 << (level % 64)) != 0);
+            self.close(if is_array { b"]" } else { b"}" });
         }
     }
 
@@ -76,8 +138,16 @@ impl<'o> JsonWriter<'o> {
         self.out.put(bracket);
         self.depth += 1;
         let level = self.depth;
+        let bit = 1u64 << (level % 64);
         if let Some(word) = self.flag(level) {
-            *word &= !(1u64 << (level % 64));
+            *word &= !bit;
+        }
+        if let Some(word) = self.arrays.get_mut(level / 64) {
+            if bracket == b"[" {
+                *word |= bit;
+            } else {
+                *word &= !bit;
+            }
         }
     }
 
@@ -109,6 +179,96 @@ impl<'o> JsonWriter<'o> {
 
     pub fn str(&mut self, text: &str) {
         self.bytes_as_str(text.as_bytes());
+    }
+
+    /// Starts a string whose text follows in [`JsonWriter::str_piece`]s; a UTF-8 sequence
+    /// may be split between pieces.
+    pub fn begin_str(&mut self) {
+        self.separate();
+        self.out.put(b"\"");
+        self.open_string = Some(OpenString::Text {
+            carry: [0; 3],
+            len: 0,
+        });
+    }
+
+    /// More text of the string begun with [`JsonWriter::begin_str`].
+    pub fn str_piece(&mut self, mut text: &[u8]) {
+        let Some(OpenString::Text { carry, len }) = &mut self.open_string else {
+            return;
+        };
+        // First finish a sequence the previous piece left unfinished.
+        while *len > 0 {
+            let Some(&next) = text.first() else {
+                return;
+            };
+            let mut joined = [0u8; 4];
+            joined[..*len].copy_from_slice(&carry[..*len]);
+            joined[*len] = next;
+            match utf8_prefix_state(&joined[..*len + 1]) {
+                Prefix::Incomplete => {
+                    carry[*len] = next;
+                    *len += 1;
+                    text = &text[1..];
+                }
+                Prefix::Complete => {
+                    escape_into(&mut *self.out, &joined[..*len + 1]);
+                    text = &text[1..];
+                    *len = 0;
+                }
+                // The carried bytes never became a character; `next` starts afresh.
+                Prefix::Invalid => {
+                    escape_into(&mut *self.out, &carry[..*len]);
+                    *len = 0;
+                }
+            }
+        }
+        // Keep an unfinished sequence at the end for the next piece.
+        let keep = incomplete_tail(text);
+        let (body, tail) = text.split_at(text.len() - keep);
+        escape_into(&mut *self.out, body);
+        carry[..keep].copy_from_slice(tail);
+        *len = keep;
+    }
+
+    /// Ends the string begun with [`JsonWriter::begin_str`].
+    pub fn end_str(&mut self) {
+        if let Some(OpenString::Text { carry, len }) = self.open_string.take() {
+            escape_into(&mut *self.out, &carry[..len]);
+            self.out.put(b"\"");
+        }
+    }
+
+    /// Starts a string holding the base64 of bytes that follow in
+    /// [`JsonWriter::base64_piece`]s.
+    pub fn begin_base64(&mut self) {
+        self.separate();
+        self.out.put(b"\"");
+        self.open_string = Some(OpenString::Base64(Encoder::new()));
+    }
+
+    /// More bytes for the base64 string begun with [`JsonWriter::begin_base64`].
+    pub fn base64_piece(&mut self, bytes: &[u8]) {
+        if let Some(OpenString::Base64(encoder)) = &mut self.open_string {
+            let out = &mut *self.out;
+            encoder.push(bytes, &mut |text| out.put(text));
+        }
+    }
+
+    /// Pads and ends the base64 string.
+    pub fn end_base64(&mut self) {
+        if let Some(OpenString::Base64(mut encoder)) = self.open_string.take() {
+            let out = &mut *self.out;
+            encoder.finish(&mut |text| out.put(text));
+            self.out.put(b"\"");
+        }
+    }
+
+    /// A whole byte string as base64.
+    pub fn base64(&mut self, bytes: &[u8]) {
+        self.begin_base64();
+        self.base64_piece(bytes);
+        self.end_base64();
     }
 
     /// A string from bytes that may not be UTF-8 (file names, kernel strings): invalid
@@ -241,6 +401,47 @@ fn put_u_escape(out: &mut dyn Output, unit: u32) {
     out.put(&e);
 }
 
+/// How far a byte sequence is from being one UTF-8 character.
+#[derive(PartialEq, Eq)]
+enum Prefix {
+    Complete,
+    Incomplete,
+    Invalid,
+}
+
+fn utf8_prefix_state(bytes: &[u8]) -> Prefix {
+    let need = match bytes.first() {
+        Some(0x00..=0x7F) => 1,
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        _ => return Prefix::Invalid,
+    };
+    if bytes.len() >= need {
+        return match core::str::from_utf8(&bytes[..need]) {
+            Ok(_) => Prefix::Complete,
+            Err(_) => Prefix::Invalid,
+        };
+    }
+    // Incomplete, unless what is there can already never become valid.
+    match core::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => Prefix::Incomplete,
+        _ => Prefix::Invalid,
+    }
+}
+
+/// Length of an unfinished UTF-8 sequence at the end of `text` (0..=3) that the next piece
+/// may complete.
+fn incomplete_tail(text: &[u8]) -> usize {
+    for keep in (1..=3.min(text.len())).rev() {
+        let tail = &text[text.len() - keep..];
+        if utf8_prefix_state(tail) == Prefix::Incomplete {
+            return keep;
+        }
+    }
+    0
+}
+
 /// Decodes one UTF-8 sequence at the start of `bytes`: (code point, bytes used); an invalid
 /// sequence is U+FFFD for one byte.
 fn decode_utf8(bytes: &[u8]) -> (u32, usize) {
@@ -322,12 +523,20 @@ impl<const N: usize> core::fmt::Write for FmtBuf<N> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Collects output for tests.
+    /// Collects output for tests; nothing is ever sent, so a response can always be
+    /// withdrawn.
     #[derive(Default)]
-    pub struct Collect(pub Vec<u8>);
+    pub struct Collect(pub Vec<u8>, usize);
     impl Output for Collect {
         fn put(&mut self, bytes: &[u8]) {
             self.0.extend_from_slice(bytes);
+        }
+        fn begin_response(&mut self) {
+            self.1 = self.0.len();
+        }
+        fn withdraw(&mut self) -> bool {
+            self.0.truncate(self.1);
+            true
         }
     }
 
@@ -375,6 +584,74 @@ pub(crate) mod tests {
             write(|w| w.bytes_as_str(b"a\xffb\xc3")),
             r#""a\uFFFDb\uFFFD""#
         );
+    }
+
+    #[test]
+    fn strings_in_pieces_equal_strings_whole() {
+        let text: &[u8] = "a\u{e9}\u{20ac}\u{1F600}\"\n".as_bytes();
+        let mut samples = vec![text.to_vec(), b"x\xe2\x82y\xff\xf0\x9f\x98".to_vec()];
+        samples.push([text, b"\xc3", text, b"\xed\xa0\x80z"].concat());
+        for sample in samples {
+            let whole = write(|w| w.bytes_as_str(&sample));
+            for piece in 1..sample.len() + 1 {
+                let pieces = write(|w| {
+                    w.begin_str();
+                    for chunk in sample.chunks(piece) {
+                        w.str_piece(chunk);
+                    }
+                    w.end_str();
+                });
+                assert_eq!(pieces, whole, "{sample:?} in pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn base64_strings_in_pieces() {
+        let data: Vec<u8> = (0..=255u8).collect();
+        for piece in [1, 2, 5, 100, 256] {
+            let text = write(|w| {
+                w.begin_array();
+                w.begin_base64();
+                for chunk in data.chunks(piece) {
+                    w.base64_piece(chunk);
+                }
+                w.end_base64();
+                w.base64(b"");
+                w.base64(b"ab");
+                w.end_array();
+            });
+            assert!(text.starts_with("[\"AAECAwQF"), "{text}");
+            assert!(text.ends_with("+/w==\", \"\", \"YWI=\"]"), "{text}");
+        }
+    }
+
+    #[test]
+    fn close_to_ends_what_is_open() {
+        let text = write(|w| {
+            w.begin_object();
+            w.key("return");
+            w.begin_object();
+            w.key("list");
+            w.begin_array();
+            w.begin_object();
+            w.key("data");
+            w.begin_str();
+            w.str_piece(b"cut \xe2\x82");
+            w.close_to(1);
+            w.end_object();
+        });
+        assert_eq!(
+            text,
+            r#"{"return": {"list": [{"data": "cut \uFFFD\uFFFD"}]}}"#
+        );
+        let text = write(|w| {
+            w.begin_object();
+            w.key("return");
+            w.close_to(1);
+            w.end_object();
+        });
+        assert_eq!(text, r#"{"return": null}"#);
     }
 
     #[test]

@@ -1,0 +1,280 @@
+//! Base64 as qemu-ga speaks it: standard alphabet with `=` padding on the way out; on the way
+//! in, QEMU's `qbase64_decode` rules (only `A-Za-z0-9+/=` and newline are allowed, else
+//! `Base64 data contains invalid characters`) followed by GLib's lenient decoder (newlines
+//! are skipped, every complete group of four characters gives up to three bytes, a trailing
+//! incomplete group is dropped).
+//!
+//! Both directions stream with a few bytes of carry, so payloads of any size pass through
+//! fixed buffers: a 48 MiB `guest-file-read` is encoded as it is read, a `guest-file-write`
+//! is decoded chunk by chunk on its way to the file.
+//!
+//! (The `base64` crate is not used: it cannot reproduce GLib's treatment of `=` inside the
+//! data and of incomplete groups, which decide what a host's odd input writes to a file.)
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Encodes a byte stream piece by piece. Feed it with [`Encoder::push`], then
+/// [`Encoder::finish`]; `emit` receives the text in runs of at most 64 characters.
+#[derive(Default)]
+pub struct Encoder {
+    carry: [u8; 2],
+    carried: usize,
+}
+
+impl Encoder {
+    pub const fn new() -> Encoder {
+        Encoder {
+            carry: [0; 2],
+            carried: 0,
+        }
+    }
+
+    /// Encodes `bytes`, keeping an incomplete group of up to two bytes for the next call.
+    pub fn push(&mut self, mut bytes: &[u8], emit: &mut dyn FnMut(&[u8])) {
+        if self.carried > 0 {
+            let need = 3 - self.carried;
+            if bytes.len() < need {
+                for &b in bytes {
+                    self.carry[self.carried] = b;
+                    self.carried += 1;
+                }
+                return;
+            }
+            let mut group = [0u8; 3];
+            group[..self.carried].copy_from_slice(&self.carry[..self.carried]);
+            group[self.carried..].copy_from_slice(&bytes[..need]);
+            emit(&encode_group(group, 3));
+            bytes = &bytes[need..];
+            self.carried = 0;
+        }
+        let mut text = [0u8; 64];
+        let mut groups = bytes.chunks_exact(3);
+        loop {
+            let mut len = 0;
+            for group in groups.by_ref().take(text.len() / 4) {
+                text[len..len + 4]
+                    .copy_from_slice(&encode_group([group[0], group[1], group[2]], 3));
+                len += 4;
+            }
+            if len == 0 {
+                break;
+            }
+            emit(&text[..len]);
+        }
+        for &b in groups.remainder() {
+            self.carry[self.carried] = b;
+            self.carried += 1;
+        }
+    }
+
+    /// Writes the last, padded group.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8])) {
+        if self.carried > 0 {
+            let mut group = [0u8; 3];
+            group[..self.carried].copy_from_slice(&self.carry[..self.carried]);
+            emit(&encode_group(group, self.carried));
+        }
+        self.carried = 0;
+    }
+}
+
+/// Four characters for `used` (1..=3) bytes of `group`, padded with `=`.
+fn encode_group(group: [u8; 3], used: usize) -> [u8; 4] {
+    let v = (group[0] as u32) << 16 | (group[1] as u32) << 8 | group[2] as u32;
+    let mut out = [b'='; 4];
+    for (i, slot) in out.iter_mut().enumerate().take(used + 1) {
+        *slot = ALPHABET[(v >> (18 - 6 * i) & 0x3F) as usize];
+    }
+    out
+}
+
+/// Why base64 input was refused (qemu-ga's texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    InvalidCharacters,
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::InvalidCharacters => {
+                f.write_str("Base64 data contains invalid characters")
+            }
+        }
+    }
+}
+
+/// The value of a base64 character; `=` counts as zero, as GLib ranks it.
+fn rank(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        b'=' => 0,
+        _ => return None,
+    } as u32)
+}
+
+/// Checks `text` as qemu-ga does before decoding, and returns how many bytes it decodes to.
+pub fn decoded_len(text: &[u8]) -> Result<usize, DecodeError> {
+    let mut decoder = Decoder::new();
+    let mut total = 0;
+    for &c in text {
+        if c == b'\n' {
+            continue;
+        }
+        if rank(c).is_none() {
+            return Err(DecodeError::InvalidCharacters);
+        }
+        total += decoder.step(c).map_or(0, |(_, n)| n);
+    }
+    Ok(total)
+}
+
+/// GLib's decoding state, carried from one chunk to the next.
+#[derive(Default)]
+pub struct Decoder {
+    value: u32,
+    count: usize,
+    /// The last two significant characters, newest first (decide how much padding there is).
+    last: [u8; 2],
+}
+
+impl Decoder {
+    pub const fn new() -> Decoder {
+        Decoder {
+            value: 0,
+            count: 0,
+            last: [0; 2],
+        }
+    }
+
+    /// Takes one character; a completed group yields its bytes and how many of them count.
+    fn step(&mut self, c: u8) -> Option<([u8; 3], usize)> {
+        let r = rank(c)?;
+        self.last = [c, self.last[0]];
+        self.value = self.value << 6 | r;
+        self.count += 1;
+        if self.count < 4 {
+            return None;
+        }
+        self.count = 0;
+        // GLib's rule, exactly: the middle byte counts unless the second-to-last character
+        // was `=`, the last byte unless the last one was (so `AB=C` gives bytes 1 and 3).
+        let v = self.value;
+        let mut bytes = [(v >> 16) as u8, 0, 0];
+        let mut n = 1;
+        if self.last[1] != b'=' {
+            bytes[n] = (v >> 8) as u8;
+            n += 1;
+        }
+        if self.last[0] != b'=' {
+            bytes[n] = v as u8;
+            n += 1;
+        }
+        Some((bytes, n))
+    }
+
+    /// Decodes as much of `text` as leaves room for one more group in `out` (input already
+    /// checked with [`decoded_len`]); returns (characters used, bytes written). Call again
+    /// with the rest until all input is used.
+    pub fn decode(&mut self, text: &[u8], out: &mut [u8]) -> (usize, usize) {
+        let mut used = 0;
+        let mut len = 0;
+        for &c in text {
+            if out.len() - len < 3 {
+                break;
+            }
+            used += 1;
+            if let Some((bytes, n)) = self.step(c) {
+                out[len..len + n].copy_from_slice(&bytes[..n]);
+                len += n;
+            }
+        }
+        (used, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(data: &[u8], piece: usize) -> String {
+        let mut text = Vec::new();
+        let mut encoder = Encoder::new();
+        for chunk in data.chunks(piece.max(1)) {
+            encoder.push(chunk, &mut |t| text.extend_from_slice(t));
+        }
+        encoder.finish(&mut |t| text.extend_from_slice(t));
+        String::from_utf8(text).unwrap()
+    }
+
+    fn decode(text: &str, out_room: usize) -> Result<Vec<u8>, DecodeError> {
+        let len = decoded_len(text.as_bytes())?;
+        let mut decoder = Decoder::new();
+        let mut rest = text.as_bytes();
+        let mut data = Vec::new();
+        let mut out = vec![0u8; out_room];
+        while !rest.is_empty() {
+            let (used, n) = decoder.decode(rest, &mut out);
+            data.extend_from_slice(&out[..n]);
+            rest = &rest[used..];
+        }
+        assert_eq!(data.len(), len, "decoded_len agrees with the decoder");
+        Ok(data)
+    }
+
+    #[test]
+    fn rfc4648_vectors_in_any_piece_size() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, text) in vectors {
+            for piece in 1..8 {
+                assert_eq!(encode(plain.as_bytes(), piece), text);
+            }
+            assert_eq!(decode(text, 3).unwrap(), plain.as_bytes());
+        }
+    }
+
+    #[test]
+    fn every_byte_value_round_trips() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        for piece in [1, 2, 3, 7, 64, 1000, 5000] {
+            let text = encode(&data, piece);
+            assert_eq!(text, encode(&data, 3000));
+            for room in [3, 4, 100, 4096] {
+                assert_eq!(decode(&text, room).unwrap(), data);
+            }
+        }
+    }
+
+    #[test]
+    fn qemu_checks_characters_then_glib_is_lenient() {
+        assert_eq!(decode("Zm9v\nYmFy\n", 16).unwrap(), b"foobar");
+        for bad in ["Zm9v!", "Zm 9v", "Zm9v\r\n", "Zm9v\0", "\u{e9}"] {
+            assert_eq!(
+                decode(bad, 16),
+                Err(DecodeError::InvalidCharacters),
+                "{bad:?}"
+            );
+        }
+        // An incomplete last group is dropped, as g_base64_decode drops it.
+        assert_eq!(decode("Zm9vYg", 16).unwrap(), b"foo");
+        assert_eq!(decode("Zg", 16).unwrap(), b"");
+        // Padding inside the data ends a group early; decoding goes on after it.
+        assert_eq!(decode("Zg==Zm9v", 16).unwrap(), b"ffoo");
+        assert_eq!(
+            DecodeError::InvalidCharacters.to_string(),
+            "Base64 data contains invalid characters"
+        );
+    }
+}
