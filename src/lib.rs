@@ -42,6 +42,7 @@
 
 pub mod capacity;
 pub mod commands;
+pub mod crypt;
 pub mod protocol;
 pub mod session;
 

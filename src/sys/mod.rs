@@ -17,6 +17,7 @@ pub mod keyfile;
 pub mod mountinfo;
 pub mod netlink;
 pub mod nvme;
+pub mod passwd;
 pub mod process;
 pub mod signal;
 pub mod socket;
