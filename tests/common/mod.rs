@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: temp dirs, spawning the agent (killed on drop),
 //! a unix-socket client with read timeouts, running the CLI with a deadline, /proc CPU
-//! accounting, and a small JSON parser (std only).
+//! accounting, a small JSON parser, base64 and loud skips (std only).
 #![allow(dead_code)]
 
 use std::ffi::OsString;
@@ -328,12 +328,17 @@ impl Conn {
 
     /// One line, or the read error (timeout: WouldBlock/TimedOut; EOF: UnexpectedEof).
     pub fn try_read_line(&mut self) -> std::io::Result<Vec<u8>> {
+        // Bytes of `buf` already searched for `\n`: multi-megabyte replies (guest-file-read,
+        // guest-exec-status) arrive in many reads and are scanned once.
+        let mut scanned = 0;
         loop {
-            if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
+            if let Some(nl) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let rest = self.buf.split_off(scanned + nl + 1);
+                let mut line = std::mem::replace(&mut self.buf, rest);
                 line.pop();
                 return Ok(line);
             }
+            scanned = self.buf.len();
             let mut chunk = [0u8; 65536];
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
@@ -426,6 +431,152 @@ pub fn lcg_bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+// ---- helpers of the file and exec tests ---------------------------------------------------
+
+/// True when the agent under test is QEMU's qemu-ga rather than tinyqga: `$TINYQGA_BIN`
+/// names a file called `qemu-ga*`, or `$TINYQGA_BIN_IS_QEMU_GA=1` (for a renamed copy).
+/// (`guest-info` cannot tell: tinyqga reports a QEMU version too.)
+pub fn testing_qemu_ga() -> bool {
+    std::env::var_os("TINYQGA_BIN_IS_QEMU_GA").is_some_and(|v| v == "1")
+        || bin()
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("qemu-ga"))
+}
+
+/// Says loudly on stderr that part of a test was skipped, and why. Written to the stderr
+/// handle rather than with `eprintln!`, so the test harness does not capture it.
+pub fn skip(what: &str) {
+    let bar = "#".repeat(76);
+    let _ = writeln!(std::io::stderr(), "{bar}\n## SKIPPED: {what}\n{bar}");
+}
+
+impl Agent {
+    /// `AGENT -m unix-listen -p DIR/qga.sock -t STATEDIR` in a fresh temp dir, after
+    /// `configure` has adjusted the command (working directory, environment, umask...).
+    pub fn start_with(name: &str, statedir: &Path, configure: impl FnOnce(&mut Command)) -> Agent {
+        let dir = TempDir::new(name);
+        let sock = dir.join("qga.sock");
+        let mut cmd = command(&dir);
+        cmd.args(["-m", "unix-listen", "-p"])
+            .arg(&sock)
+            .arg("-t")
+            .arg(statedir);
+        configure(&mut cmd);
+        Agent::spawn(dir, cmd, sock)
+    }
+}
+
+/// `text` as a JSON string literal (`"`, `\\` and control characters escaped).
+pub fn json_str(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with `=` padding (RFC 4648 section 4).
+pub fn b64_encode(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        out.push(B64[(n >> 18) as usize & 63]);
+        out.push(B64[(n >> 12) as usize & 63]);
+        out.push(if chunk.len() > 1 {
+            B64[(n >> 6) as usize & 63]
+        } else {
+            b'='
+        });
+        out.push(if chunk.len() > 2 {
+            B64[n as usize & 63]
+        } else {
+            b'='
+        });
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Decodes padded standard base64, panicking on anything else (what agents send back must
+/// be canonical).
+pub fn b64_decode(text: &str) -> Vec<u8> {
+    let mut value = [255u8; 256];
+    for (i, &c) in B64.iter().enumerate() {
+        value[c as usize] = i as u8;
+    }
+    let bytes = text.as_bytes();
+    assert!(
+        bytes.len().is_multiple_of(4),
+        "base64 length {} is not a multiple of 4",
+        bytes.len()
+    );
+    let pad = bytes.iter().rev().take_while(|&&c| c == b'=').count();
+    assert!(pad <= 2, "bad base64 padding");
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (i, quad) in bytes.chunks_exact(4).enumerate() {
+        let (a, b, c, d) = (
+            value[quad[0] as usize],
+            value[quad[1] as usize],
+            value[quad[2] as usize],
+            value[quad[3] as usize],
+        );
+        if (a | b | c | d) < 64 {
+            let n = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+            continue;
+        }
+        // Only the last quad may hold padding.
+        let last = (i + 1) * 4 == bytes.len();
+        let digits = 4 - if last { pad } else { 0 };
+        let mut n = 0u32;
+        for &ch in &quad[..digits] {
+            let v = value[ch as usize];
+            assert!(v < 64, "bad base64 character {:?} at {}", ch as char, i * 4);
+            n = n << 6 | v as u32;
+        }
+        n <<= 6 * (4 - digits) as u32;
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..digits - 1]);
+    }
+    out
+}
+
+/// `value` with every object's members sorted by name, recursively: qemu-ga's member order
+/// follows a hash table and is not part of the protocol.
+pub fn unordered(value: Json) -> Json {
+    match value {
+        Json::Obj(mut members) => {
+            members.sort_by(|x, y| x.0.cmp(&y.0));
+            Json::Obj(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, unordered(v)))
+                    .collect(),
+            )
+        }
+        Json::Arr(items) => Json::Arr(items.into_iter().map(unordered).collect()),
+        other => other,
+    }
+}
+
+/// Asserts that the reply line `reply` is the JSON document `want`, member order aside.
+#[track_caller]
+pub fn assert_reply(reply: &str, want: &str) {
+    assert_eq!(
+        unordered(parse(reply)),
+        unordered(parse(want)),
+        "\n reply: {reply}\n  want: {want}"
+    );
+}
+
 // ---- mini JSON ---------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
@@ -473,6 +624,18 @@ impl Json {
         match self {
             Json::Obj(m) => m.iter().map(|(k, _)| k.as_str()).collect(),
             other => panic!("not an object: {other:?}"),
+        }
+    }
+    pub fn i64(&self) -> i64 {
+        match self {
+            Json::Num(n) => n.parse().unwrap_or_else(|_| panic!("not an integer: {n}")),
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+    pub fn bool(&self) -> bool {
+        match self {
+            Json::Bool(b) => *b,
+            other => panic!("not a boolean: {other:?}"),
         }
     }
     pub fn f64(&self) -> f64 {
@@ -646,9 +809,11 @@ impl Parser<'_> {
                 }
                 b if b < 0x20 => return Err("control character in string".into()),
                 _ => {
-                    // Copy a whole UTF-8 sequence.
+                    // Copy the whole run up to the next quote, escape or control character
+                    // (at once: replies carry megabytes of base64).
                     let start = self.i - 1;
-                    while self.i < self.s.len() && (self.s[self.i] & 0xC0) == 0x80 {
+                    while self.i < self.s.len() && !matches!(self.s[self.i], b'"' | b'\\' | 0..0x20)
+                    {
                         self.i += 1;
                     }
                     out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| "utf8")?);
