@@ -7,6 +7,7 @@ use super::options::Options;
 use super::output::ChannelOutput;
 use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
 use crate::capacity;
+use crate::commands::file::{Files, HandleCounter, StateError};
 use crate::commands::{self, Environment, Policy, State};
 use crate::log_at;
 use crate::protocol::Output;
@@ -155,9 +156,27 @@ pub(super) fn run(
         env!("CARGO_PKG_VERSION")
     );
 
+    // qemu-ga's persistent state: the guest-file handle counter.
+    let counter = match HandleCounter::load(options.statedir()) {
+        Ok(counter) => counter,
+        Err(error @ StateError::Write(_)) => {
+            // Opening files will report it; everything else works.
+            log_at!(Warning, "{error}");
+            match HandleCounter::at(options.statedir()) {
+                Ok(counter) => counter,
+                Err(_) => HandleCounter::in_memory(),
+            }
+        }
+        Err(error) => {
+            log_at!(Critical, "{error}");
+            log_at!(Critical, "failed to load persistent state");
+            return 1;
+        }
+    };
     let mut state = State {
         policy: Policy::from_lists(options.blocked(), options.allowed()),
         env: environment,
+        files: Files::new(counter),
         scratch: SCRATCH.take().map_or(&mut [][..], |s| &mut s[..]),
     };
     for name in options

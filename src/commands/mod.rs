@@ -14,6 +14,8 @@ pub mod disk;
 #[cfg(target_os = "linux")]
 pub mod disks;
 #[cfg(target_os = "linux")]
+pub mod file;
+#[cfg(target_os = "linux")]
 pub mod fs;
 #[cfg(target_os = "linux")]
 pub mod host;
@@ -97,6 +99,18 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-get-time", time::guest_get_time),
     freeze_safe(command!("guest-info", info::guest_info)),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-open", file::guest_file_open),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-close", file::guest_file_close),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-read", file::guest_file_read),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-write", file::guest_file_write),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-seek", file::guest_file_seek),
+    #[cfg(target_os = "linux")]
+    command!("guest-file-flush", file::guest_file_flush),
     #[cfg(target_os = "linux")]
     command!(
         "guest-network-get-interfaces",
@@ -222,6 +236,9 @@ impl Policy {
 pub struct State {
     pub policy: Policy,
     pub env: Environment,
+    /// Files open through `guest-file-open`.
+    #[cfg(target_os = "linux")]
+    pub files: file::Files,
     /// Room for kernel files a command reads whole (`TINYQGA_SCRATCH_BYTES`).
     pub scratch: &'static mut [u8],
 }

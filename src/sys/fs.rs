@@ -352,3 +352,68 @@ pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
     }
     buf.get(..len)
 }
+
+impl Fd {
+    /// `lseek(2)`: the new offset.
+    pub fn seek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
+        syscall!(__NR_lseek, self.0, offset as isize, whence).map(|p| p as u64)
+    }
+    /// `pread64(2)`
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        syscall!(
+            __NR_pread64,
+            self.0,
+            buf.as_mut_ptr(),
+            buf.len(),
+            offset as usize
+        )
+    }
+    /// `fchmod(2)`
+    pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
+        syscall!(__NR_fchmod, self.0, mode).map(drop)
+    }
+    /// `fchown(2)`
+    pub fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
+        syscall!(__NR_fchown, self.0, uid, gid).map(drop)
+    }
+    /// `fsync(2)`
+    pub fn sync(&self) -> Result<(), Errno> {
+        syscall!(__NR_fsync, self.0).map(drop)
+    }
+    /// `close(2)`, with its error (which dropping ignores).
+    pub fn close(self) -> Result<(), Errno> {
+        let fd = self.into_raw();
+        syscall!(__NR_close, fd).map(drop)
+    }
+}
+
+/// `renameat2(AT_FDCWD, from, AT_FDCWD, to, 0)`
+pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    with_cpath(from, |f| {
+        with_cpath(to, |t| {
+            syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0).map(drop)
+        })
+    })
+}
+
+/// Replaces the file at `path` with `data`, atomically: a temporary file beside it
+/// (`path` + `.tmp`), written, given `mode`, fsync'd, then renamed over `path`. Readers see
+/// the old file or the new one, never a half-written one.
+pub fn replace_file(path: &[u8], data: &[u8], mode: u32) -> Result<(), Errno> {
+    let mut tmp = [0u8; PATH_MAX];
+    let tmp = join(&mut tmp, &[path, b".tmp"]).ok_or(Errno::NAMETOOLONG)?;
+    let flags = uapi::O_WRONLY | uapi::O_CREAT | uapi::O_TRUNC;
+    let written = open(tmp, flags, mode).and_then(|fd| {
+        fd.write_all(data)?;
+        fd.chmod(mode)?;
+        fd.sync()?;
+        fd.close()
+    });
+    match written.and_then(|()| rename(tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = unlink(tmp);
+            Err(e)
+        }
+    }
+}

@@ -21,6 +21,7 @@ pub mod passwd;
 pub mod process;
 pub mod signal;
 pub mod socket;
+pub mod spawn;
 pub mod system;
 pub mod time;
 pub mod tty;

@@ -1,0 +1,484 @@
+//! Files the host reads and writes through the agent: `guest-file-open`, `-close`, `-read`,
+//! `-write`, `-seek` and `-flush`, with qemu-ga's handles, modes, permissions, texts and
+//! end-of-file rules.
+//!
+//! qemu-ga wraps each file in a stdio `FILE`. This agent keeps the descriptor and
+//! reproduces what the host can see of stdio: `fread` reads until the count or end of file,
+//! and `eof` is reported once a read came up short (and sticks until a seek or a write); a
+//! read after a write starts where the write ended. Writes are not buffered, so there is
+//! nothing to lose and `guest-file-flush` has nothing to do.
+//!
+//! Handles come from a counter kept in the state directory (`qga.state`, a GLib key file
+//! with `[global] fd_counter=N`, first handle 1000), rewritten on every open, so that
+//! handles never repeat across restarts of the agent. At most
+//! [`FILE_HANDLES`](crate::capacity::FILE_HANDLES) files are open at once.
+
+use super::{Call, State};
+use crate::capacity::FILE_HANDLES;
+use crate::protocol::base64;
+use crate::protocol::{FromValue, QmpError, Type, Value};
+use crate::qmp_error;
+use crate::sys::{Errno, Fd, fs, uapi};
+use crate::{arguments, qapi_enum};
+
+/// qemu-ga's largest `guest-file-read` count (`48 * MiB`).
+pub const MAX_READ: i64 = 48 << 20;
+/// Default `guest-file-read` count.
+const DEFAULT_READ: i64 = 4096;
+/// Mode of files `guest-file-open` creates, whatever the umask (qemu-ga's
+/// `DEFAULT_NEW_FILE_MODE`).
+const NEW_FILE_MODE: u32 = 0o666;
+/// Bytes read per step while streaming a read: their base64 fills the 64 KiB output chunk.
+const READ_STEP: usize = 48 << 10;
+/// Base64 characters decoded per step of a write.
+const WRITE_STEP: usize = 64 << 10;
+
+/// The open files, and the counter their handles come from.
+pub struct Files {
+    open: heapless::Vec<OpenFile, FILE_HANDLES>,
+    counter: HandleCounter,
+}
+
+struct OpenFile {
+    handle: i64,
+    fd: Fd,
+    /// Whether the last read reached end of file (stdio's sticky EOF flag).
+    eof: bool,
+}
+
+impl Files {
+    pub const fn new(counter: HandleCounter) -> Files {
+        Files {
+            open: heapless::Vec::new(),
+            counter,
+        }
+    }
+
+    fn find(&mut self, handle: i64) -> Result<&mut OpenFile, QmpError> {
+        self.open
+            .iter_mut()
+            .find(|f| f.handle == handle)
+            .ok_or_else(|| qmp_error!("handle '{handle}' has not been found"))
+    }
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files::new(HandleCounter::in_memory())
+    }
+}
+
+/// qemu-ga's persistent handle counter.
+pub struct HandleCounter {
+    next: i64,
+    /// `<statedir>/qga.state`; empty: not persisted (unit tests).
+    path: heapless::Vec<u8, { crate::sys::PATH_MAX }>,
+}
+
+/// The counter's first value on a fresh state directory.
+const FIRST_HANDLE: i64 = 1000;
+
+impl HandleCounter {
+    /// A counter that is not saved anywhere.
+    pub const fn in_memory() -> HandleCounter {
+        HandleCounter {
+            next: FIRST_HANDLE,
+            path: heapless::Vec::new(),
+        }
+    }
+
+    /// Reads `<statedir>/qga.state`; a missing file starts at 1000 and is written at once,
+    /// as qemu-ga does. Fails (and the agent does not start) if the file cannot be read.
+    pub fn load(statedir: &[u8]) -> Result<HandleCounter, StateError> {
+        let mut counter = HandleCounter::at(statedir)?;
+        let mut buf = [0u8; 1024];
+        match fs::read_file(&counter.path, &mut buf).map(|t| t.len()) {
+            Ok(len) => {
+                if let Some(n) = parse_state(&mut buf[..len]) {
+                    counter.next = n;
+                }
+            }
+            Err(Errno::NOENT) => counter.save().map_err(StateError::Write)?,
+            Err(e) => return Err(StateError::Read(e)),
+        }
+        Ok(counter)
+    }
+
+    /// A fresh counter saved in `<statedir>/qga.state` (not read: see [`HandleCounter::load`]).
+    pub fn at(statedir: &[u8]) -> Result<HandleCounter, StateError> {
+        let mut path = [0u8; crate::sys::PATH_MAX];
+        let path = fs::join(&mut path, &[statedir, b"/qga.state"])
+            .and_then(|p| heapless::Vec::from_slice(p).ok())
+            .ok_or(StateError::Path)?;
+        Ok(HandleCounter {
+            next: FIRST_HANDLE,
+            path,
+        })
+    }
+
+    /// Takes the next handle and saves the counter (`ga_get_fd_handle`).
+    fn take(&mut self) -> Result<i64, QmpError> {
+        let handle = self.next;
+        self.next = self.next.saturating_add(1);
+        self.save()
+            .map_err(|_| qmp_error!("failed to commit persistent state to disk"))?;
+        Ok(handle)
+    }
+
+    fn save(&self) -> Result<(), Errno> {
+        if self.path.is_empty() {
+            return Ok(());
+        }
+        let mut text = crate::protocol::writer::FmtBuf::<48>::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut text,
+            format_args!("[global]\nfd_counter={}\n", self.next),
+        );
+        fs::replace_file(&self.path, text.as_bytes(), 0o600)
+    }
+}
+
+/// Why the state file could not be used at start.
+#[derive(Debug)]
+pub enum StateError {
+    Path,
+    Read(Errno),
+    Write(Errno),
+}
+
+impl core::fmt::Display for StateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StateError::Path => f.write_str("state directory path is too long"),
+            StateError::Read(e) => write!(f, "failed to read persistent state: {e}"),
+            StateError::Write(e) => write!(f, "failed to write persistent state: {e}"),
+        }
+    }
+}
+
+/// `fd_counter` of the `[global]` group of a state file (read in place).
+fn parse_state(text: &mut [u8]) -> Option<i64> {
+    let mut value = None;
+    let _ = crate::sys::keyfile::parse(text, |group, key, v| {
+        if group == b"global" && key == b"fd_counter" {
+            value = core::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+        }
+    });
+    value
+}
+
+arguments! {
+    /// `guest-file-open`
+    pub struct FileOpen<'d> {
+        "path" => path: &'d str,
+        "mode" => mode: Option<&'d str>,
+    }
+}
+
+/// `guest-file-open {path, mode?}` → the new handle.
+pub fn guest_file_open(call: &mut Call, args: FileOpen<'_>) -> Result<(), QmpError> {
+    let mode = args.mode.unwrap_or("r");
+    let flags = open_flags(mode).ok_or_else(|| qmp_error!("invalid file open mode '{mode}'"))?;
+    let files = &mut call.state.files;
+    if files.open.is_full() {
+        return Err(qmp_error!(
+            "too many open files: at most {FILE_HANDLES} guest-file handles (TINYQGA_FILE_HANDLES)"
+        ));
+    }
+    let fd = open_or_create(args.path, mode, flags)?;
+    let handle = files.counter.take()?;
+    // Room was checked above.
+    let _ = files.open.push(OpenFile {
+        handle,
+        fd,
+        eof: false,
+    });
+    call.reply.write(|w| {
+        w.int(handle);
+        Ok(())
+    })
+}
+
+/// The open(2) flags of a stdio mode, for the modes qemu-ga accepts.
+fn open_flags(mode: &str) -> Option<u32> {
+    let access = match mode {
+        "r" | "rb" => uapi::O_RDONLY,
+        "w" | "wb" => uapi::O_WRONLY | uapi::O_CREAT | uapi::O_TRUNC,
+        "a" | "ab" => uapi::O_WRONLY | uapi::O_CREAT | uapi::O_APPEND,
+        "r+" | "rb+" | "r+b" => uapi::O_RDWR,
+        "w+" | "wb+" | "w+b" => uapi::O_RDWR | uapi::O_CREAT | uapi::O_TRUNC,
+        "a+" | "ab+" | "a+b" => uapi::O_RDWR | uapi::O_CREAT | uapi::O_APPEND,
+        _ => return None,
+    };
+    // Non-blocking, so that a named pipe cannot hang the agent.
+    Some(access | uapi::O_NOCTTY | uapi::O_NONBLOCK)
+}
+
+/// qemu-ga's `safe_open_or_create`: a file the mode may create is first created
+/// exclusively, so that it alone gets mode 0666 whatever the umask; an existing file is
+/// opened as it is.
+fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<Fd, QmpError> {
+    let creating = flags & uapi::O_CREAT != 0;
+    let exclusive = if creating { uapi::O_EXCL } else { 0 };
+    let opened = match fs::open(path.as_bytes(), flags | exclusive, 0) {
+        Err(Errno::EXIST) if creating => {
+            fs::open(path.as_bytes(), flags & !uapi::O_CREAT, 0).map(|fd| (fd, false))
+        }
+        other => other.map(|fd| (fd, creating)),
+    };
+    let (fd, created) =
+        opened.map_err(|e| qmp_error!("failed to open file '{path}' (mode: '{mode}'): {e}"))?;
+    if created && let Err(e) = fd.chmod(NEW_FILE_MODE) {
+        drop(fd);
+        let _ = fs::unlink(path.as_bytes());
+        return Err(qmp_error!(
+            "failed to set permission 0{NEW_FILE_MODE:03o} on new file '{path}' (mode: '{mode}'): {e}"
+        ));
+    }
+    Ok(fd)
+}
+
+arguments! {
+    /// `guest-file-close` and `guest-file-flush`
+    pub struct Handle {
+        "handle" => handle: i64,
+    }
+}
+
+/// `guest-file-close {handle}`
+pub fn guest_file_close(call: &mut Call, args: Handle) -> Result<(), QmpError> {
+    let files = &mut call.state.files;
+    files.find(args.handle)?;
+    let position = files.open.iter().position(|f| f.handle == args.handle);
+    if let Some(file) = position.map(|i| files.open.swap_remove(i)) {
+        file.fd
+            .close()
+            .map_err(|e| qmp_error!("failed to close handle: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `guest-file-flush {handle}`: writes go straight to the file, so there is nothing left
+/// to flush; the handle must exist all the same.
+pub fn guest_file_flush(call: &mut Call, args: Handle) -> Result<(), QmpError> {
+    call.state.files.find(args.handle).map(drop)
+}
+
+arguments! {
+    /// `guest-file-read`
+    pub struct FileRead {
+        "handle" => handle: i64,
+        "count" => count: Option<i64>,
+    }
+}
+
+/// `guest-file-read {handle, count?}` → `{buf-b64, count, eof}`.
+///
+/// Streams: the file is read, encoded and written out one step at a time, so a 48 MiB
+/// read holds no more than one step. `buf-b64` comes first because its length is known
+/// only at the end. An error in the first step is the command's error (as qemu-ga's
+/// `ferror`); one after part of the answer went out ends the data there, and `count`
+/// says how much it holds.
+pub fn guest_file_read(call: &mut Call, args: FileRead) -> Result<(), QmpError> {
+    let State { files, scratch, .. } = &mut *call.state;
+    let file = files.find(args.handle)?;
+    let count = args.count.unwrap_or(DEFAULT_READ);
+    if !(0..=MAX_READ).contains(&count) {
+        return Err(qmp_error!("value '{count}' is invalid for argument count"));
+    }
+    // The scratch buffer, or a small one where there is none (unit tests).
+    let mut small = [0u8; 4096];
+    let step = match scratch.get_mut(..READ_STEP) {
+        Some(step) => step,
+        None => &mut small[..],
+    };
+    call.reply.write(|w| {
+        w.begin_object();
+        w.key("buf-b64");
+        w.begin_base64();
+        let mut total = 0usize;
+        let wanted = count as usize;
+        // stdio keeps end of file sticky: once seen, reads return nothing until a seek.
+        while total < wanted && !file.eof {
+            let room = step.len().min(wanted - total);
+            match file.fd.read(&mut step[..room]) {
+                Ok(0) => file.eof = true,
+                Ok(n) => {
+                    w.base64_piece(&step[..n]);
+                    total += n;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) if total == 0 => return Err(qmp_error!("failed to read file: {e}")),
+                // Part of the data may have been sent already: report what was read.
+                Err(_) => break,
+            }
+        }
+        w.end_base64();
+        w.key("count");
+        w.uint(total as u64);
+        w.key("eof");
+        w.bool(file.eof);
+        w.end_object();
+        Ok(())
+    })
+}
+
+arguments! {
+    /// `guest-file-write`
+    pub struct FileWrite<'d> {
+        "handle" => handle: i64,
+        "buf-b64" => buf_b64: &'d str,
+        "count" => count: Option<i64>,
+    }
+}
+
+/// `guest-file-write {handle, buf-b64, count?}` → `{count, eof}`.
+///
+/// The data is checked whole first (bad base64 or a `count` beyond it writes nothing),
+/// then decoded step by step on its way into the file, so it never needs a second buffer
+/// as large as the request.
+pub fn guest_file_write(call: &mut Call, args: FileWrite<'_>) -> Result<(), QmpError> {
+    let file = call.state.files.find(args.handle)?;
+    let text = args.buf_b64.as_bytes();
+    let decoded = base64::decoded_len(text).map_err(|e| qmp_error!("{e}"))?;
+    let count = match args.count {
+        None => decoded,
+        Some(n) if (0..=decoded as i64).contains(&n) => n as usize,
+        Some(n) => return Err(qmp_error!("value '{n}' is invalid for argument count")),
+    };
+    // A write ends stdio's end-of-file state (qemu-ga seeks before writing after a read).
+    file.eof = false;
+    let mut decoder = base64::Decoder::new();
+    let mut rest = text;
+    let mut written = 0;
+    let mut step = [0u8; WRITE_STEP / 4 * 3];
+    while written < count {
+        let (used, n) = decoder.decode(rest, &mut step);
+        rest = rest.get(used..).unwrap_or_default();
+        let data = step.get(..n.min(count - written)).unwrap_or_default();
+        write_all(&file.fd, data).map_err(|e| qmp_error!("failed to write to file: {e}"))?;
+        written += data.len();
+        if used == 0 {
+            break;
+        }
+    }
+    call.reply.write(|w| {
+        w.begin_object();
+        w.key("count");
+        w.uint(written as u64);
+        w.key("eof");
+        w.bool(false);
+        w.end_object();
+        Ok(())
+    })
+}
+
+/// Writes all of `data`; a file opened non-blocking (a pipe) that is full is an error, as
+/// for qemu-ga's `fwrite`.
+fn write_all(fd: &Fd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match fd.write(data) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+qapi_enum! {
+    /// `QGASeek`
+    pub enum Seek { Set = "set", Cur = "cur", End = "end" }
+}
+
+/// `GuestFileWhence`: a `QGASeek` name or the C value (0, 1, 2; anything else is refused
+/// by the command, not the schema).
+pub enum Whence {
+    Name(Seek),
+    Value(i64),
+}
+
+impl<'d> FromValue<'d> for Whence {
+    const TYPE: Type = Type::Alternate {
+        name: "GuestFileWhence",
+        scalar: crate::protocol::schema::Scalar::Int,
+        values: Seek::VALUES,
+    };
+    fn from_value(value: Option<Value<'d>>) -> Self {
+        match value.and_then(|v| v.as_i64()) {
+            Some(n) => Whence::Value(n),
+            None => Whence::Name(Seek::from_value(value)),
+        }
+    }
+}
+
+arguments! {
+    /// `guest-file-seek`
+    pub struct FileSeek {
+        "handle" => handle: i64,
+        "offset" => offset: i64,
+        "whence" => whence: Whence,
+    }
+}
+
+/// `guest-file-seek {handle, offset, whence}` → `{position, eof}`.
+pub fn guest_file_seek(call: &mut Call, args: FileSeek) -> Result<(), QmpError> {
+    let file = call.state.files.find(args.handle)?;
+    let whence = match args.whence {
+        Whence::Name(Seek::Set) | Whence::Value(0) => uapi::SEEK_SET,
+        Whence::Name(Seek::Cur) | Whence::Value(1) => uapi::SEEK_CUR,
+        Whence::Name(Seek::End) | Whence::Value(2) => uapi::SEEK_END,
+        Whence::Value(n) => return Err(qmp_error!("invalid whence code {n}")),
+    };
+    let position = file
+        .fd
+        .seek(args.offset, whence)
+        .map_err(|e| qmp_error!("failed to seek file: {e}"))?;
+    // A seek clears stdio's end-of-file state.
+    file.eof = false;
+    call.reply.write(|w| {
+        w.begin_object();
+        w.key("position");
+        w.uint(position);
+        w.key("eof");
+        w.bool(false);
+        w.end_object();
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_qemu_gas() {
+        for mode in [
+            "r", "rb", "w", "wb", "a", "ab", "r+", "rb+", "r+b", "w+", "wb+", "w+b", "a+", "ab+",
+            "a+b",
+        ] {
+            assert!(open_flags(mode).is_some(), "{mode}");
+        }
+        for mode in ["", "x", "rw", "r+b+", "wa", "R", "br"] {
+            assert!(open_flags(mode).is_none(), "{mode}");
+        }
+        assert_eq!(
+            open_flags("a+").unwrap() & (uapi::O_APPEND | uapi::O_CREAT | uapi::O_RDWR),
+            uapi::O_APPEND | uapi::O_CREAT | uapi::O_RDWR
+        );
+    }
+
+    #[test]
+    fn the_state_file_is_a_key_file() {
+        let parse = |text: &[u8]| parse_state(&mut text.to_vec());
+        assert_eq!(parse(b"[global]\nfd_counter=1234\n"), Some(1234));
+        assert_eq!(
+            parse(b"# c\n[other]\nfd_counter=5\n[global]\nfd_counter=77"),
+            Some(77)
+        );
+        assert_eq!(parse(b"[global]\n"), None);
+    }
+}
