@@ -8,7 +8,7 @@ use super::output::ChannelOutput;
 use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
 use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
-use crate::commands::{self, Environment, Policy, State};
+use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
 use crate::protocol::Output;
 use crate::session::Session;
@@ -177,6 +177,7 @@ pub(super) fn run(
         policy: Policy::from_lists(options.blocked(), options.allowed()),
         env: environment,
         files: Files::new(counter),
+        execs: Default::default(),
         scratch: SCRATCH.take().map_or(&mut [][..], |s| &mut s[..]),
     };
     for name in options
@@ -313,6 +314,7 @@ impl Agent<'_, '_> {
                         }
                     }
                     TOKEN_LISTENER => accept = true,
+                    token if token & exec::TOKEN_BIT != 0 => self.state.execs.drain(token),
                     _ => channel_ready = true,
                 }
             }
@@ -337,6 +339,11 @@ impl Agent<'_, '_> {
             if channel_ready && self.read_channel(link).is_err() {
                 return Exit::ChannelError;
             }
+            // Output pipes of children that guest-exec just started.
+            let poller = &self.poller;
+            self.state
+                .execs
+                .watches(|pipe, token| poller.add(pipe.raw(), epoll::IN, token).is_ok());
             if self.out.interrupted {
                 self.out.interrupted = false;
                 if let Some(exit) = self.handle_signals(options) {
@@ -353,6 +360,7 @@ impl Agent<'_, '_> {
                     log_at!(Debug, "received signal num {signo}, quitting");
                     return Some(Exit::Signal);
                 }
+                signal::CHLD => self.state.execs.reap(),
                 signal::HUP => {
                     // Reopen the log file (after logrotate moved it).
                     if let Some(logfile) = options.logfile {

@@ -220,6 +220,8 @@ pub fn main(cargs: &CArgs) -> i32 {
         os_release: cargs.env(b"QGA_OS_RELEASE"),
         tz: cargs.env(b"TZ"),
         tzdir: cargs.env(b"TZDIR"),
+        environ: commands::Environ(cargs.envp),
+        path: cargs.env(b"PATH"),
     };
     event_loop::run(&options, activated, environment)
 }

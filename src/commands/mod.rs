@@ -14,6 +14,8 @@ pub mod disk;
 #[cfg(target_os = "linux")]
 pub mod disks;
 #[cfg(target_os = "linux")]
+pub mod exec;
+#[cfg(target_os = "linux")]
 pub mod file;
 #[cfg(target_os = "linux")]
 pub mod fs;
@@ -130,6 +132,10 @@ pub const COMMANDS: &[Command] = &[
         memory::guest_get_memory_block_info
     ),
     #[cfg(target_os = "linux")]
+    command!("guest-exec-status", exec::guest_exec_status),
+    #[cfg(target_os = "linux")]
+    command!("guest-exec", exec::guest_exec),
+    #[cfg(target_os = "linux")]
     command!("guest-get-host-name", host::guest_get_host_name),
     #[cfg(target_os = "linux")]
     command!("guest-get-users", users::guest_get_users),
@@ -239,6 +245,9 @@ pub struct State {
     /// Files open through `guest-file-open`.
     #[cfg(target_os = "linux")]
     pub files: file::Files,
+    /// Processes started by `guest-exec`.
+    #[cfg(target_os = "linux")]
+    pub execs: exec::Execs,
     /// Room for kernel files a command reads whole (`TINYQGA_SCRATCH_BYTES`).
     pub scratch: &'static mut [u8],
 }
@@ -253,6 +262,21 @@ pub struct Environment {
     pub tz: Option<&'static [u8]>,
     /// `TZDIR`: where zone files are (default /usr/share/zoneinfo).
     pub tzdir: Option<&'static [u8]>,
+    /// The whole environment, which `guest-exec` children inherit.
+    pub environ: Environ,
+    /// `PATH`: where `guest-exec` looks for programs named without a `/`.
+    pub path: Option<&'static [u8]>,
+}
+
+/// The process's environment as the kernel passed it: a NULL-terminated array of
+/// `NAME=value` strings, handed to `execve` unchanged (null: empty).
+#[derive(Clone, Copy)]
+pub struct Environ(pub *const *const u8);
+
+impl Default for Environ {
+    fn default() -> Self {
+        Environ(core::ptr::null())
+    }
 }
 
 /// One command invocation: the shared state, and the reply being written.

@@ -376,6 +376,11 @@ impl Fd {
     pub fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
         syscall!(__NR_fchown, self.0, uid, gid).map(drop)
     }
+    /// `fcntl(F_GETFL)` then `fcntl(F_SETFL)`: adds status flags (`O_NONBLOCK`).
+    pub fn set_status_flags(&self, add: u32) -> Result<(), Errno> {
+        let flags = syscall!(__NR_fcntl, self.0, uapi::F_GETFL)?;
+        syscall!(__NR_fcntl, self.0, uapi::F_SETFL, flags as u32 | add).map(drop)
+    }
     /// `fsync(2)`
     pub fn sync(&self) -> Result<(), Errno> {
         syscall!(__NR_fsync, self.0).map(drop)

@@ -242,6 +242,9 @@ fn child(
             return e;
         }
     }
+    // Like GLib, the child gets descriptors 0-2 only: whatever the agent inherited
+    // without close-on-exec must not leak on.
+    close_others_on_exec();
     // The agent blocks the signals it reads from its signalfd; its children must not
     // inherit that mask.
     let empty = 0u64;
@@ -287,6 +290,17 @@ fn child(
         Errno::ACCES
     } else {
         result
+    }
+}
+
+/// `close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`; on kernels before 5.11, `fcntl(F_SETFD)`
+/// on every descriptor below the usual limit.
+fn close_others_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    if syscall!(__NR_close_range, 3, u32::MAX, CLOSE_RANGE_CLOEXEC).is_err() {
+        for fd in 3..4096 {
+            let _ = syscall!(__NR_fcntl, fd, uapi::F_SETFD, uapi::FD_CLOEXEC);
+        }
     }
 }
 
