@@ -30,6 +30,8 @@ pub const COMMANDS: &[&str] = &[
     "guest-get-fsinfo",
     "guest-get-memory-blocks",
     "guest-get-memory-block-info",
+    "guest-exec-status",
+    "guest-exec",
     "guest-get-host-name",
     "guest-get-users",
     "guest-get-timezone",
