@@ -44,8 +44,7 @@ pub enum OpenError<'a> {
 
 impl core::fmt::Display for OpenError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let text =
-            |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::protocol::json::write_lossy(f, b);
+        let text = |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::text::write_lossy(f, b);
         match self {
             OpenError::Open(path, e) => {
                 f.write_str("error opening channel '")?;

@@ -5,8 +5,8 @@
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
-use crate::protocol::writer::FmtBuf;
 use crate::sys::{Fd, time};
+use crate::text::FmtBuf;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {

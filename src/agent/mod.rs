@@ -15,8 +15,8 @@ use crate::capacity;
 use crate::commands::{self, COMMANDS};
 use crate::log_at;
 use crate::protocol::Node;
-use crate::protocol::writer::FmtBuf;
 use crate::sys::{Errno, Fd, fs};
+use crate::text::FmtBuf;
 
 use channel::Method;
 use options::{Action, Options};
@@ -112,7 +112,7 @@ fn lossy(bytes: &[u8]) -> impl core::fmt::Display + '_ {
     struct Lossy<'b>(&'b [u8]);
     impl core::fmt::Display for Lossy<'_> {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            crate::protocol::json::write_lossy(f, self.0)
+            crate::text::write_lossy(f, self.0)
         }
     }
     Lossy(bytes)

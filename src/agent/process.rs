@@ -15,7 +15,7 @@ impl core::fmt::Display for PidfileError<'_> {
         match self {
             PidfileError::Create(path, e) => {
                 f.write_str("Could not create '")?;
-                crate::protocol::json::write_lossy(f, path)?;
+                crate::text::write_lossy(f, path)?;
                 write!(f, "': {e}")
             }
             PidfileError::Lock(e) => write!(f, "Cannot lock pid file: {e}"),
@@ -31,7 +31,7 @@ pub fn write_pidfile(path: &[u8]) -> Result<Fd, PidfileError<'_>> {
         .map_err(|e| PidfileError::Create(path, e))?;
     fd.try_lock().map_err(PidfileError::Lock)?;
     let mut digits = [0u8; 20];
-    let pid = crate::protocol::writer::format_u64(process::getpid() as u64, &mut digits);
+    let pid = crate::text::format_u64(process::getpid() as u64, &mut digits);
     let written = fd
         .truncate(0)
         .and_then(|()| fd.write_all(pid))
