@@ -9,9 +9,8 @@ use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
 use crate::capacity;
 use crate::commands::{self, Environment, Policy, State};
 use crate::log_at;
-use crate::protocol::Output;
 use crate::session::Session;
-use crate::sys::{Errno, Fd, epoll, fs, signal, time};
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, epoll, fs, signal, time};
 
 use super::log;
 
@@ -33,12 +32,12 @@ enum Link {
         retry_at: u64,
     },
     Device {
-        fd: Fd,
+        fd: OwnedFd,
         virtio: bool,
     },
     Listening {
-        listener: Fd,
-        client: Option<Fd>,
+        listener: OwnedFd,
+        client: Option<OwnedFd>,
     },
 }
 
@@ -51,7 +50,7 @@ enum Exit {
 /// Opens the channel, becomes a daemon if asked, and serves until told to stop.
 pub(super) fn run(
     options: &Options<'static>,
-    activated: Option<(Fd, Method)>,
+    activated: Option<(OwnedFd, Method)>,
     environment: Environment,
 ) -> i32 {
     let (Some(request), Some(response), Some(arena)) =
@@ -118,7 +117,7 @@ pub(super) fn run(
         return 1;
     };
     if poller
-        .add(signal_fd.raw(), epoll::IN, TOKEN_SIGNAL)
+        .add(signal_fd.as_fd(), epoll::IN, TOKEN_SIGNAL)
         .is_err()
     {
         return 1;
@@ -170,10 +169,10 @@ pub(super) fn run(
     }
 
     let mut session = Session::new(request, arena, capacity::MAX_DEPTH);
-    let mut out = ChannelOutput::new(response, signal_fd.raw());
+    let mut out = ChannelOutput::new(response, signal_fd.as_fd());
     let mut agent = Agent {
         poller,
-        signal_fd,
+        signal_fd: signal_fd.as_fd(),
         session: &mut session,
         out: &mut out,
         state: &mut state,
@@ -215,7 +214,7 @@ fn link_of(channel: Channel) -> Link {
 
 struct Agent<'s, 'b> {
     poller: epoll::Epoll,
-    signal_fd: Fd,
+    signal_fd: BorrowedFd<'b>,
     session: &'s mut Session<'b>,
     out: &'s mut ChannelOutput<'b>,
     state: &'s mut State,
@@ -239,13 +238,13 @@ impl Agent<'_, '_> {
                 } else {
                     epoll::IN
                 };
-                let _ = self.poller.add(fd.raw(), events, TOKEN_CHANNEL);
-                self.out.connect(fd.raw(), *virtio);
+                let _ = self.poller.add(fd.as_fd(), events, TOKEN_CHANNEL);
+                self.out.connect(fd.as_fd(), *virtio);
                 self.discarding = false;
                 self.more_input = true;
             }
             Link::Listening { listener, .. } => {
-                let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+                let _ = self.poller.add(listener.as_fd(), epoll::IN, TOKEN_LISTENER);
                 self.out.disconnect();
             }
         }
@@ -254,11 +253,11 @@ impl Agent<'_, '_> {
     fn detach(&mut self, link: &Link) {
         match link {
             Link::Closed { .. } => {}
-            Link::Device { fd, .. } => self.poller.remove(fd.raw()),
+            Link::Device { fd, .. } => self.poller.remove(fd.as_fd()),
             Link::Listening { listener, client } => {
-                self.poller.remove(listener.raw());
+                self.poller.remove(listener.as_fd());
                 if let Some(client) = client {
-                    self.poller.remove(client.raw());
+                    self.poller.remove(client.as_fd());
                 }
             }
         }
@@ -328,7 +327,7 @@ impl Agent<'_, '_> {
     }
 
     fn handle_signals(&mut self, options: &Options<'static>) -> Option<Exit> {
-        while let Ok(Some(signo)) = signal::read_signal(&self.signal_fd) {
+        while let Ok(Some(signo)) = signal::read_signal(self.signal_fd) {
             match signo {
                 signal::TERM | signal::INT => {
                     log_at!(Debug, "received signal num {signo}, quitting");
@@ -358,15 +357,15 @@ impl Agent<'_, '_> {
         if client.is_some() {
             return;
         }
-        match crate::sys::socket::accept(listener) {
+        match crate::sys::socket::accept(listener.as_fd()) {
             Ok(fd) => {
                 // One client at a time: the next waits in the backlog until this one leaves.
-                self.poller.remove(listener.raw());
+                self.poller.remove(listener.as_fd());
                 let _ = self
                     .poller
-                    .add(fd.raw(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
+                    .add(fd.as_fd(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
                 self.session.reset();
-                self.out.connect(fd.raw(), false);
+                self.out.connect(fd.as_fd(), false);
                 *client = Some(fd);
                 self.more_input = true;
             }
@@ -380,17 +379,14 @@ impl Agent<'_, '_> {
         let mut chunk = [0u8; READ_CHUNK];
         let mut budget = READ_BUDGET;
         loop {
-            let (fd, is_client, virtio) = match link {
-                Link::Device { fd, virtio } => (fd.raw(), false, *virtio),
+            let (fd, is_client, virtio) = match &*link {
+                Link::Device { fd, virtio } => (fd.as_fd(), false, *virtio),
                 Link::Listening {
                     client: Some(fd), ..
-                } => (fd.raw(), true, false),
+                } => (fd.as_fd(), true, false),
                 _ => return Ok(()),
             };
-            let borrowed = Fd::from_raw(fd);
-            let result = borrowed.read(&mut chunk);
-            core::mem::forget(borrowed);
-            match result {
+            match fd.read(&mut chunk) {
                 Ok(0) => {
                     log_at!(Debug, "received EOF");
                     self.discarding = false;
@@ -404,7 +400,8 @@ impl Agent<'_, '_> {
                     if self.out.closed() {
                         self.out.connect(fd, virtio);
                     }
-                    self.session.feed(&chunk[..n], self.state, self.out);
+                    self.session
+                        .feed(&chunk[..n], self.state, &mut self.out.to(fd));
                     if self.out.closed() {
                         // The host left while we answered: what it sent is void. What a
                         // departed virtio host left unread in the port is void too, up
@@ -442,9 +439,9 @@ impl Agent<'_, '_> {
         self.out.disconnect();
         if is_client && let Link::Listening { listener, client } = link {
             if let Some(fd) = client.take() {
-                self.poller.remove(fd.raw());
+                self.poller.remove(fd.as_fd());
             }
-            let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+            let _ = self.poller.add(listener.as_fd(), epoll::IN, TOKEN_LISTENER);
         }
         Ok(())
     }
