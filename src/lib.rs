@@ -22,11 +22,15 @@
 //! sys        raw Linux system calls (no libc), one wrapper per call, and the parsers of
 //!            the kernel's and the system's files that commands read (mountinfo, netlink,
 //!            TZif, utmp, GLib key files)
+//! text       pure text helpers under everything: bytes shown lossily as UTF-8
+//!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
+//!            (format_u64); usable by every layer above, uses nothing of the crate
 //! ```
 //!
-//! `protocol` touches no operating system at all and builds for bare-metal targets; it is
-//! unit-tested and fuzzed on the host. `sys`, `agent` and the commands that need the kernel
-//! exist on Linux only.
+//! `protocol` and `sys` sit side by side: neither uses the other, both may use `text`.
+//! `text` and `protocol` touch no operating system at all and build for bare-metal
+//! targets; they are unit-tested and fuzzed on the host. `sys`, `agent` and the commands
+//! that need the kernel exist on Linux only.
 //!
 //! ## Memory
 //!
@@ -45,6 +49,7 @@ pub mod commands;
 pub mod crypt;
 pub mod protocol;
 pub mod session;
+pub mod text;
 
 #[cfg(target_os = "linux")]
 pub mod agent;

@@ -70,8 +70,8 @@ fn parse_error(error: &ParseError) -> QmpError {
 fn frame_error(error: &FrameError) -> QmpError {
     match error {
         FrameError::Stray(token) => {
-            let mut text = crate::protocol::writer::FmtBuf::<256>::new();
-            let _ = json::write_lossy(&mut text, token);
+            let mut text = crate::text::FmtBuf::<256>::new();
+            let _ = crate::text::write_lossy(&mut text, token);
             let token = core::str::from_utf8(text.as_bytes()).unwrap_or_default();
             qmp_error!("JSON parse error, stray '{token}'")
         }

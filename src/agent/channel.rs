@@ -2,7 +2,7 @@
 //! end-of-conversation each one has.
 
 use crate::sys::fs::join;
-use crate::sys::{Errno, Fd, fs, socket, tty, uapi};
+use crate::sys::{AsFd, Errno, OwnedFd, fs, socket, tty, uapi};
 
 use super::options::DEFAULT_VIRTIO_PATH;
 
@@ -29,9 +29,9 @@ impl Method {
 /// An open transport.
 pub enum Channel {
     /// A character device carrying one conversation (virtio-serial, isa-serial).
-    Device { fd: Fd, virtio: bool },
+    Device { fd: OwnedFd, virtio: bool },
     /// A listening socket; one client at a time is served.
-    Listener(Fd),
+    Listener(OwnedFd),
 }
 
 /// Why a channel could not be opened, with qemu-ga's message.
@@ -44,8 +44,7 @@ pub enum OpenError<'a> {
 
 impl core::fmt::Display for OpenError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let text =
-            |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::protocol::json::write_lossy(f, b);
+        let text = |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::text::write_lossy(f, b);
         match self {
             OpenError::Open(path, e) => {
                 f.write_str("error opening channel '")?;
@@ -86,7 +85,7 @@ pub fn open(method: Method, path: &[u8]) -> Result<Channel, OpenError<'_>> {
         Method::IsaSerial => {
             let flags = uapi::O_RDWR | uapi::O_NOCTTY | uapi::O_NONBLOCK;
             let fd = fs::open(path, flags, 0).map_err(|e| OpenError::Open(path, e))?;
-            tty::make_raw(&fd).map_err(|e| OpenError::Open(path, e))?;
+            tty::make_raw(fd.as_fd()).map_err(|e| OpenError::Open(path, e))?;
             Ok(Channel::Device { fd, virtio: false })
         }
         Method::UnixListen => socket::listen_unix(path, 1)

@@ -10,9 +10,8 @@ use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
 use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
-use crate::protocol::Output;
 use crate::session::Session;
-use crate::sys::{Errno, Fd, epoll, fs, signal, time};
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, epoll, fs, signal, time};
 
 use super::log;
 
@@ -34,12 +33,12 @@ enum Link {
         retry_at: u64,
     },
     Device {
-        fd: Fd,
+        fd: OwnedFd,
         virtio: bool,
     },
     Listening {
-        listener: Fd,
-        client: Option<Fd>,
+        listener: OwnedFd,
+        client: Option<OwnedFd>,
     },
 }
 
@@ -52,7 +51,7 @@ enum Exit {
 /// Opens the channel, becomes a daemon if asked, and serves until told to stop.
 pub(super) fn run(
     options: &Options<'static>,
-    activated: Option<(Fd, Method)>,
+    activated: Option<(OwnedFd, Method)>,
     environment: Environment,
 ) -> i32 {
     let (Some(request), Some(response), Some(arena)) =
@@ -119,7 +118,7 @@ pub(super) fn run(
         return 1;
     };
     if poller
-        .add(signal_fd.raw(), epoll::IN, TOKEN_SIGNAL)
+        .add(signal_fd.as_fd(), epoll::IN, TOKEN_SIGNAL)
         .is_err()
     {
         return 1;
@@ -190,10 +189,10 @@ pub(super) fn run(
     }
 
     let mut session = Session::new(request, arena, capacity::MAX_DEPTH);
-    let mut out = ChannelOutput::new(response, signal_fd.raw());
+    let mut out = ChannelOutput::new(response, signal_fd.as_fd());
     let mut agent = Agent {
         poller,
-        signal_fd,
+        signal_fd: signal_fd.as_fd(),
         session: &mut session,
         out: &mut out,
         state: &mut state,
@@ -235,7 +234,7 @@ fn link_of(channel: Channel) -> Link {
 
 struct Agent<'s, 'b> {
     poller: epoll::Epoll,
-    signal_fd: Fd,
+    signal_fd: BorrowedFd<'b>,
     session: &'s mut Session<'b>,
     out: &'s mut ChannelOutput<'b>,
     state: &'s mut State,
@@ -259,13 +258,13 @@ impl Agent<'_, '_> {
                 } else {
                     epoll::IN
                 };
-                let _ = self.poller.add(fd.raw(), events, TOKEN_CHANNEL);
-                self.out.connect(fd.raw(), *virtio);
+                let _ = self.poller.add(fd.as_fd(), events, TOKEN_CHANNEL);
+                self.out.connect(fd.as_fd(), *virtio);
                 self.discarding = false;
                 self.more_input = true;
             }
             Link::Listening { listener, .. } => {
-                let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+                let _ = self.poller.add(listener.as_fd(), epoll::IN, TOKEN_LISTENER);
                 self.out.disconnect();
             }
         }
@@ -274,11 +273,11 @@ impl Agent<'_, '_> {
     fn detach(&mut self, link: &Link) {
         match link {
             Link::Closed { .. } => {}
-            Link::Device { fd, .. } => self.poller.remove(fd.raw()),
+            Link::Device { fd, .. } => self.poller.remove(fd.as_fd()),
             Link::Listening { listener, client } => {
-                self.poller.remove(listener.raw());
+                self.poller.remove(listener.as_fd());
                 if let Some(client) = client {
-                    self.poller.remove(client.raw());
+                    self.poller.remove(client.as_fd());
                 }
             }
         }
@@ -343,7 +342,7 @@ impl Agent<'_, '_> {
             let poller = &self.poller;
             self.state
                 .execs
-                .watches(|pipe, token| poller.add(pipe.raw(), epoll::IN, token).is_ok());
+                .watches(|pipe, token| poller.add(pipe.as_fd(), epoll::IN, token).is_ok());
             if self.out.interrupted {
                 self.out.interrupted = false;
                 if let Some(exit) = self.handle_signals(options) {
@@ -354,7 +353,7 @@ impl Agent<'_, '_> {
     }
 
     fn handle_signals(&mut self, options: &Options<'static>) -> Option<Exit> {
-        while let Ok(Some(signo)) = signal::read_signal(&self.signal_fd) {
+        while let Ok(Some(signo)) = signal::read_signal(self.signal_fd) {
             match signo {
                 signal::TERM | signal::INT => {
                     log_at!(Debug, "received signal num {signo}, quitting");
@@ -385,15 +384,15 @@ impl Agent<'_, '_> {
         if client.is_some() {
             return;
         }
-        match crate::sys::socket::accept(listener) {
+        match crate::sys::socket::accept(listener.as_fd()) {
             Ok(fd) => {
                 // One client at a time: the next waits in the backlog until this one leaves.
-                self.poller.remove(listener.raw());
+                self.poller.remove(listener.as_fd());
                 let _ = self
                     .poller
-                    .add(fd.raw(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
+                    .add(fd.as_fd(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
                 self.session.reset();
-                self.out.connect(fd.raw(), false);
+                self.out.connect(fd.as_fd(), false);
                 *client = Some(fd);
                 self.more_input = true;
             }
@@ -407,17 +406,14 @@ impl Agent<'_, '_> {
         let mut chunk = [0u8; READ_CHUNK];
         let mut budget = READ_BUDGET;
         loop {
-            let (fd, is_client, virtio) = match link {
-                Link::Device { fd, virtio } => (fd.raw(), false, *virtio),
+            let (fd, is_client, virtio) = match &*link {
+                Link::Device { fd, virtio } => (fd.as_fd(), false, *virtio),
                 Link::Listening {
                     client: Some(fd), ..
-                } => (fd.raw(), true, false),
+                } => (fd.as_fd(), true, false),
                 _ => return Ok(()),
             };
-            let borrowed = Fd::from_raw(fd);
-            let result = borrowed.read(&mut chunk);
-            core::mem::forget(borrowed);
-            match result {
+            match fd.read(&mut chunk) {
                 Ok(0) => {
                     log_at!(Debug, "received EOF");
                     self.discarding = false;
@@ -431,7 +427,8 @@ impl Agent<'_, '_> {
                     if self.out.closed() {
                         self.out.connect(fd, virtio);
                     }
-                    self.session.feed(&chunk[..n], self.state, self.out);
+                    self.session
+                        .feed(&chunk[..n], self.state, &mut self.out.to(fd));
                     if self.out.closed() {
                         // The host left while we answered: what it sent is void. What a
                         // departed virtio host left unread in the port is void too, up
@@ -469,9 +466,9 @@ impl Agent<'_, '_> {
         self.out.disconnect();
         if is_client && let Link::Listening { listener, client } = link {
             if let Some(fd) = client.take() {
-                self.poller.remove(fd.raw());
+                self.poller.remove(fd.as_fd());
             }
-            let _ = self.poller.add(listener.raw(), epoll::IN, TOKEN_LISTENER);
+            let _ = self.poller.add(listener.as_fd(), epoll::IN, TOKEN_LISTENER);
         }
         Ok(())
     }

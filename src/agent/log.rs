@@ -5,8 +5,9 @@
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
-use crate::protocol::writer::FmtBuf;
-use crate::sys::{Fd, time};
+use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
+use crate::sys::{time, uapi};
+use crate::text::FmtBuf;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {
@@ -31,7 +32,10 @@ impl Level {
     }
 }
 
-/// Where log lines go (stderr until a log file is opened).
+/// Where log lines go: descriptor 2 (stderr) until a log file is opened, then the log
+/// file's descriptor. Once stored here that number is never closed: a reopened log file
+/// (SIGHUP, after logrotate) is moved onto it with `dup3`, which closes the old file and
+/// keeps the number open. So the number read from here is always open for a borrow.
 static SINK: AtomicI32 = AtomicI32::new(2);
 /// The most detailed level written.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Warning as u8);
@@ -44,12 +48,28 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
-/// Sends log lines to `fd` from now on (the descriptor stays open for the process).
-pub fn set_sink(fd: Fd) {
-    let old = SINK.swap(fd.into_raw(), Ordering::Relaxed);
-    if old > 2 {
-        drop(Fd::from_raw(old));
+/// Sends log lines to `file` from now on; the previous log file, if any, is closed.
+pub fn set_sink(file: OwnedFd) {
+    match SINK.compare_exchange(2, file.as_raw_fd(), Ordering::AcqRel, Ordering::Acquire) {
+        // The first log file: its number stays open for the rest of the process.
+        Ok(_) => {
+            let _ = file.into_raw_fd();
+        }
+        Err(current) => {
+            // SAFETY: a number other than 2 in SINK is a log file's that is never closed
+            // (see SINK), so it is open for this borrow.
+            let sink = unsafe { BorrowedFd::borrow_raw(current) };
+            // The old file is closed by dup3, the new one's own descriptor when `file` drops.
+            let _ = fd::dup3(file.as_fd(), sink, uapi::O_CLOEXEC);
+        }
     }
+}
+
+/// The current sink, borrowed.
+fn sink() -> BorrowedFd<'static> {
+    // SAFETY: SINK holds 2 (stderr, open for the whole process, see `fd::stderr`) or a
+    // log file's number that is never closed (see SINK); either stays open for 'static.
+    unsafe { BorrowedFd::borrow_raw(SINK.load(Ordering::Acquire)) }
 }
 
 pub fn log(level: Level, args: core::fmt::Arguments<'_>) {
@@ -66,10 +86,9 @@ pub fn log(level: Level, args: core::fmt::Arguments<'_>) {
     if full {
         bytes = &bytes[..1023];
     }
-    let sink = Fd::from_raw(SINK.load(Ordering::Relaxed));
+    let sink = sink();
     let _ = sink.write_all(bytes);
     let _ = sink.write_all(b"\n");
-    core::mem::forget(sink);
 }
 
 #[macro_export]
@@ -83,9 +102,7 @@ macro_rules! log_at {
 pub fn panic(info: &core::panic::PanicInfo<'_>) {
     let mut line = FmtBuf::<512>::new();
     let _ = writeln!(line, "tinyqga: internal error: {info}");
-    let stderr = Fd::from_raw(2);
-    let _ = stderr.write_all(line.as_bytes());
-    core::mem::forget(stderr);
+    let _ = fd::stderr().write_all(line.as_bytes());
     if SINK.load(Ordering::Relaxed) != 2 {
         log(Level::Critical, format_args!("internal error: {info}"));
     }

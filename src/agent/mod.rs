@@ -15,8 +15,9 @@ use crate::capacity;
 use crate::commands::{self, COMMANDS};
 use crate::log_at;
 use crate::protocol::Node;
-use crate::protocol::writer::FmtBuf;
-use crate::sys::{Errno, Fd, fs};
+use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
+use crate::sys::{Errno, fs};
+use crate::text::FmtBuf;
 
 use channel::Method;
 use options::{Action, Options};
@@ -90,29 +91,27 @@ static CONFIG: TakeOnce<[u8; CONFIG_BYTES]> = TakeOnce::new([0; CONFIG_BYTES]);
 static SCRATCH: TakeOnce<[u8; capacity::SCRATCH_BYTES]> =
     TakeOnce::new([0; capacity::SCRATCH_BYTES]);
 
-fn print(fd: i32, text: &[u8]) {
-    let out = Fd::from_raw(fd);
+fn print(out: BorrowedFd<'_>, text: &[u8]) {
     let _ = out.write_all(text);
-    core::mem::forget(out);
 }
 
-/// Prints formatted text to stdout (1) or stderr (2), in pieces of at most 4 KiB.
-fn printf(fd: i32, args: core::fmt::Arguments<'_>) {
-    struct Direct(i32);
-    impl core::fmt::Write for Direct {
+/// Prints formatted text to stdout or stderr.
+fn printf(out: BorrowedFd<'_>, args: core::fmt::Arguments<'_>) {
+    struct Direct<'fd>(BorrowedFd<'fd>);
+    impl core::fmt::Write for Direct<'_> {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
             print(self.0, s.as_bytes());
             Ok(())
         }
     }
-    let _ = Direct(fd).write_fmt(args);
+    let _ = Direct(out).write_fmt(args);
 }
 
 fn lossy(bytes: &[u8]) -> impl core::fmt::Display + '_ {
     struct Lossy<'b>(&'b [u8]);
     impl core::fmt::Display for Lossy<'_> {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            crate::protocol::json::write_lossy(f, self.0)
+            crate::text::write_lossy(f, self.0)
         }
     }
     Lossy(bytes)
@@ -125,7 +124,10 @@ pub fn main(cargs: &CArgs) -> i32 {
     let mut i = 1;
     while let Some(arg) = cargs.arg(i) {
         if args.push(arg).is_err() {
-            printf(2, format_args!("{}: too many arguments\n", lossy(argv0)));
+            printf(
+                fd::stderr(),
+                format_args!("{}: too many arguments\n", lossy(argv0)),
+            );
             return 1;
         }
         i += 1;
@@ -154,26 +156,26 @@ pub fn main(cargs: &CArgs) -> i32 {
         Action::Help => {
             let mut text = FmtBuf::<4096>::new();
             let _ = options::usage(&mut text, core::str::from_utf8(argv0).unwrap_or("qemu-ga"));
-            print(1, text.as_bytes());
+            print(fd::stdout(), text.as_bytes());
             return 0;
         }
         Action::Version => {
             printf(
-                1,
+                fd::stdout(),
                 format_args!("QEMU Guest Agent {}\n", commands::QEMU_VERSION),
             );
             return 0;
         }
         Action::ListCommands => {
             for command in COMMANDS {
-                printf(1, format_args!("{}\n", command.name));
+                printf(fd::stdout(), format_args!("{}\n", command.name));
             }
             return 0;
         }
         Action::Usage(error) => {
-            printf(2, format_args!("{}: {error}\n", lossy(argv0)));
+            printf(fd::stderr(), format_args!("{}: {error}\n", lossy(argv0)));
             printf(
-                1,
+                fd::stdout(),
                 format_args!(
                     "Unknown option, try '{} --help' for more information.\n",
                     lossy(argv0)
@@ -212,7 +214,7 @@ pub fn main(cargs: &CArgs) -> i32 {
     if options.dump_conf {
         let mut text = FmtBuf::<4096>::new();
         let _ = options.dump(&mut text);
-        print(1, text.as_bytes());
+        print(fd::stdout(), text.as_bytes());
         return 0;
     }
 
@@ -256,7 +258,7 @@ fn load_config(
 }
 
 /// `LISTEN_PID`/`LISTEN_FDS` from systemd: descriptor 3 is our listening socket.
-fn socket_activation(cargs: &CArgs) -> Result<Option<(Fd, Method)>, &'static str> {
+fn socket_activation(cargs: &CArgs) -> Result<Option<(OwnedFd, Method)>, &'static str> {
     let number =
         |name: &[u8]| -> Option<u64> { core::str::from_utf8(cargs.env(name)?).ok()?.parse().ok() };
     if number(b"LISTEN_PID") != Some(crate::sys::process::getpid() as u64) {
@@ -265,12 +267,16 @@ fn socket_activation(cargs: &CArgs) -> Result<Option<(Fd, Method)>, &'static str
     match number(b"LISTEN_FDS") {
         None | Some(0) => Ok(None),
         Some(1) => {
-            let fd = Fd::from_raw(3);
-            match crate::sys::socket::domain(3) {
+            // SAFETY: LISTEN_PID is our pid and LISTEN_FDS is 1, so systemd passed us
+            // descriptor 3 (SD_LISTEN_FDS_START), open and meant for us alone; nothing
+            // else in the process takes or closes it.
+            let fd = unsafe { OwnedFd::from_raw_fd(3) };
+            match crate::sys::socket::domain(fd.as_fd()) {
                 Ok(crate::sys::socket::AF_UNIX) => Ok(Some((fd, Method::UnixListen))),
                 Ok(crate::sys::socket::AF_VSOCK) => Ok(Some((fd, Method::VsockListen))),
                 _ => {
-                    core::mem::forget(fd);
+                    // Left open, as qemu-ga leaves it; the agent exits anyway.
+                    let _ = fd.into_raw_fd();
                     Err("unsupported listen fd type")
                 }
             }

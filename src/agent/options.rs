@@ -219,7 +219,7 @@ impl core::fmt::Display for ConfigError<'_> {
             ConfigError::Syntax(e) => e.fmt(f),
             ConfigError::BadValue(key) => {
                 f.write_str("Key file contains key \u{201c}")?;
-                crate::protocol::json::write_lossy(f, key)?;
+                crate::text::write_lossy(f, key)?;
                 f.write_str("\u{201d} which has a value that cannot be interpreted.")
             }
             ConfigError::TooManyLists => write!(f, "more than {LIST_SOURCES} rpc lists"),
@@ -252,8 +252,7 @@ pub enum UsageError<'a> {
 
 impl core::fmt::Display for UsageError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let text =
-            |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::protocol::json::write_lossy(f, b);
+        let text = |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::text::write_lossy(f, b);
         match self {
             UsageError::InvalidShort(c) => write!(f, "invalid option -- '{}'", *c as char),
             UsageError::UnrecognizedLong(o) => {

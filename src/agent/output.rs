@@ -11,15 +11,18 @@
 //! message. A HUP right after reading is therefore not yet a departure: the writer waits,
 //! edge-triggered (HUP cannot be masked, so level-triggered waiting would spin), for the
 //! port to wake up, for at most [`HOST_CONNECT_GRACE_MS`].
+//!
+//! The peer's descriptor belongs to the event loop, which may close it between two reads;
+//! so it is not kept here but lent for each batch of input: the session writes to
+//! [`ChannelOutput::to`]`(fd)`, an [`Output`] that borrows the descriptor for that long.
 
 use crate::protocol::Output;
-use crate::sys::{Errno, Fd, epoll, time};
+use crate::sys::{BorrowedFd, Errno, epoll, time};
 
 pub struct ChannelOutput<'b> {
     buf: &'b mut [u8],
     len: usize,
-    fd: i32,
-    signal_fd: i32,
+    signal_fd: BorrowedFd<'b>,
     closed: bool,
     /// For a virtio port: an edge-triggered watch on the port and the signal descriptor.
     port_waiter: Option<epoll::Epoll>,
@@ -38,11 +41,10 @@ const WRITE_WAIT_MS: u32 = 1000;
 pub const HOST_CONNECT_GRACE_MS: u64 = 1000;
 
 impl<'b> ChannelOutput<'b> {
-    pub fn new(buf: &'b mut [u8], signal_fd: i32) -> ChannelOutput<'b> {
+    pub fn new(buf: &'b mut [u8], signal_fd: BorrowedFd<'b>) -> ChannelOutput<'b> {
         ChannelOutput {
             buf,
             len: 0,
-            fd: -1,
             signal_fd,
             closed: true,
             port_waiter: None,
@@ -52,9 +54,8 @@ impl<'b> ChannelOutput<'b> {
         }
     }
 
-    /// Starts writing to a new peer.
-    pub fn connect(&mut self, fd: i32, virtio: bool) {
-        self.fd = fd;
+    /// Starts writing to a new peer (from then on lent through [`ChannelOutput::to`]).
+    pub fn connect(&mut self, fd: BorrowedFd<'_>, virtio: bool) {
         self.len = 0;
         self.closed = false;
         self.port_waiter = None;
@@ -69,36 +70,43 @@ impl<'b> ChannelOutput<'b> {
 
     /// The peer is gone; drop whatever was pending for it.
     pub fn disconnect(&mut self) {
-        self.fd = -1;
         self.len = 0;
         self.closed = true;
         self.port_waiter = None;
     }
 
-    fn send_buffered(&mut self) {
+    /// True once the peer is gone.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The output to the connected peer, whose descriptor `fd` is lent for as long as the
+    /// session writes.
+    pub fn to<'o>(&'o mut self, fd: BorrowedFd<'o>) -> PeerOutput<'o, 'b> {
+        PeerOutput { out: self, fd }
+    }
+
+    fn send_buffered(&mut self, fd: BorrowedFd<'_>) {
         self.response_start = 0;
         self.response_sent = true;
         let mut sent = 0;
         let mut grace_until = None;
         while sent < self.len && !self.closed {
-            let fd = Fd::from_raw(self.fd);
-            let result = fd.write(self.buf.get(sent..self.len).unwrap_or_default());
-            core::mem::forget(fd);
-            match result {
+            match fd.write(self.buf.get(sent..self.len).unwrap_or_default()) {
                 Ok(n) => {
                     sent += n;
                     grace_until = None;
                 }
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => self.wait_for_room(&mut grace_until),
+                Err(Errno::AGAIN) => self.wait_for_room(fd, &mut grace_until),
                 Err(_) => self.closed = true,
             }
         }
         self.len = 0;
     }
 
-    fn wait_for_room(&mut self, grace_until: &mut Option<u64>) {
-        let ready = epoll::poll_one(self.fd, epoll::OUT as u16, WRITE_WAIT_MS).unwrap_or(0) as u32;
+    fn wait_for_room(&mut self, fd: BorrowedFd<'_>, grace_until: &mut Option<u64>) {
+        let ready = epoll::poll_one(fd, epoll::OUT as u16, WRITE_WAIT_MS).unwrap_or(0) as u32;
         if ready & (epoll::HUP | epoll::ERR) != 0 {
             let until =
                 *grace_until.get_or_insert_with(|| time::monotonic_ms() + HOST_CONNECT_GRACE_MS);
@@ -139,39 +147,46 @@ impl<'b> ChannelOutput<'b> {
     }
 }
 
-impl Output for ChannelOutput<'_> {
+/// A [`ChannelOutput`] with its peer's descriptor lent to it.
+pub struct PeerOutput<'o, 'b> {
+    out: &'o mut ChannelOutput<'b>,
+    fd: BorrowedFd<'o>,
+}
+
+impl Output for PeerOutput<'_, '_> {
     fn put(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() && !self.closed {
-            let room = self.buf.len() - self.len;
+        let out = &mut *self.out;
+        while !bytes.is_empty() && !out.closed {
+            let room = out.buf.len() - out.len;
             if room == 0 {
-                self.send_buffered();
+                out.send_buffered(self.fd);
                 continue;
             }
             let take = room.min(bytes.len());
-            self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
-            self.len += take;
+            out.buf[out.len..out.len + take].copy_from_slice(&bytes[..take]);
+            out.len += take;
             bytes = &bytes[take..];
         }
     }
 
     fn flush(&mut self) {
-        self.send_buffered();
+        self.out.send_buffered(self.fd);
     }
 
     fn closed(&self) -> bool {
-        self.closed
+        self.out.closed
     }
 
     fn begin_response(&mut self) {
-        self.response_start = self.len;
-        self.response_sent = false;
+        self.out.response_start = self.out.len;
+        self.out.response_sent = false;
     }
 
     fn withdraw(&mut self) -> bool {
-        if self.response_sent {
+        if self.out.response_sent {
             return false;
         }
-        self.len = self.response_start;
+        self.out.len = self.out.response_start;
         true
     }
 }

@@ -1,6 +1,7 @@
 //! Becoming a daemon, and the pidfile.
 
-use crate::sys::{Errno, Fd, fs, process, uapi};
+use crate::sys::fd::{self, AsFd, OwnedFd};
+use crate::sys::{Errno, fs, process, uapi};
 
 /// Why the pidfile could not be written, with QEMU's messages.
 #[derive(Debug)]
@@ -15,7 +16,7 @@ impl core::fmt::Display for PidfileError<'_> {
         match self {
             PidfileError::Create(path, e) => {
                 f.write_str("Could not create '")?;
-                crate::protocol::json::write_lossy(f, path)?;
+                crate::text::write_lossy(f, path)?;
                 write!(f, "': {e}")
             }
             PidfileError::Lock(e) => write!(f, "Cannot lock pid file: {e}"),
@@ -26,12 +27,13 @@ impl core::fmt::Display for PidfileError<'_> {
 
 /// Creates (mode 0600), locks and fills the pidfile. The returned descriptor holds the lock
 /// for as long as it is open, so a second agent with the same pidfile fails.
-pub fn write_pidfile(path: &[u8]) -> Result<Fd, PidfileError<'_>> {
-    let fd = fs::open(path, uapi::O_WRONLY | uapi::O_CREAT, 0o600)
+pub fn write_pidfile(path: &[u8]) -> Result<OwnedFd, PidfileError<'_>> {
+    let file = fs::open(path, uapi::O_WRONLY | uapi::O_CREAT, 0o600)
         .map_err(|e| PidfileError::Create(path, e))?;
+    let fd = file.as_fd();
     fd.try_lock().map_err(PidfileError::Lock)?;
     let mut digits = [0u8; 20];
-    let pid = crate::protocol::writer::format_u64(process::getpid() as u64, &mut digits);
+    let pid = crate::text::format_u64(process::getpid() as u64, &mut digits);
     let written = fd
         .truncate(0)
         .and_then(|()| fd.write_all(pid))
@@ -40,7 +42,7 @@ pub fn write_pidfile(path: &[u8]) -> Result<Fd, PidfileError<'_>> {
         let _ = fs::unlink(path);
         return Err(PidfileError::Write);
     }
-    Ok(fd)
+    Ok(file)
 }
 
 /// Forks into the background as qemu-ga does: the parent exits 0 at once; the child starts
@@ -53,8 +55,8 @@ pub fn daemonize() -> Result<(), Errno> {
     fs::umask(0o077);
     fs::chdir(b"/")?;
     let null = fs::open(b"/dev/null", uapi::O_RDWR, 0)?;
-    for fd in 0..3 {
-        fs::dup_onto(&null, fd)?;
+    for std in [fd::stdin(), fd::stdout(), fd::stderr()] {
+        fd::dup3(null.as_fd(), std, 0)?;
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ fn cpu_number(name: &[u8]) -> Option<i64> {
 }
 
 fn write_vcpu(w: &mut JsonWriter<'_>, id: i64) {
-    let mut path = crate::protocol::writer::FmtBuf::<64>::new();
+    let mut path = crate::text::FmtBuf::<64>::new();
     let _ = core::fmt::Write::write_fmt(
         &mut path,
         format_args!("/sys/devices/system/cpu/cpu{id}/online"),

@@ -229,7 +229,7 @@ pub fn write_smart(w: &mut JsonWriter<'_>, smart: &nvme::Smart) {
         w.key(key);
         w.int(value);
     }
-    let mut key = crate::protocol::writer::FmtBuf::<48>::new();
+    let mut key = crate::text::FmtBuf::<48>::new();
     for (name, (lo, hi)) in SMART_COUNTERS.iter().zip(smart.counters) {
         for (half, value) in [("lo", lo), ("hi", hi)] {
             key.clear();

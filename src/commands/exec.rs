@@ -15,8 +15,9 @@ use crate::capacity::EXEC_SLOTS;
 use crate::protocol::schema::Scalar;
 use crate::protocol::{FromValue, JsonWriter, List, QmpError, Type, Value, base64};
 use crate::qmp_error;
+use crate::sys::fd::{AsFd, OwnedFd};
 use crate::sys::spawn::{self, Exit, Invocation, SpawnError, Stdio};
-use crate::sys::{Errno, Fd, fs, uapi};
+use crate::sys::{Errno, fs, uapi};
 use crate::{arguments, qapi_enum};
 
 /// qemu-ga's `GUEST_EXEC_MAX_OUTPUT`: captured bytes kept per stream.
@@ -38,8 +39,8 @@ struct Child {
 /// One captured stream: the pipe from the child (until its end of file) and the memfd
 /// that keeps what was read.
 struct Capture {
-    pipe: Option<Fd>,
-    store: Fd,
+    pipe: Option<OwnedFd>,
+    store: OwnedFd,
     len: u64,
     truncated: bool,
     /// The event loop watches the pipe.
@@ -47,7 +48,7 @@ struct Capture {
 }
 
 impl Capture {
-    fn new(pipe: Fd, store: Fd) -> Capture {
+    fn new(pipe: OwnedFd, store: OwnedFd) -> Capture {
         Capture {
             pipe: Some(pipe),
             store,
@@ -62,7 +63,7 @@ impl Capture {
     fn drain(&mut self) {
         let mut buf = [0u8; 16 << 10];
         while let Some(pipe) = &self.pipe {
-            match pipe.read(&mut buf) {
+            match pipe.as_fd().read(&mut buf) {
                 Ok(0) => self.pipe = None,
                 Ok(n) => self.keep(&buf[..n]),
                 Err(Errno::INTR) => {}
@@ -78,7 +79,7 @@ impl Capture {
         if kept.len() < data.len() {
             self.truncated = true;
         }
-        if !kept.is_empty() && self.store.write_all(kept).is_ok() {
+        if !kept.is_empty() && self.store.as_fd().write_all(kept).is_ok() {
             self.len += kept.len() as u64;
         }
     }
@@ -90,7 +91,7 @@ pub const TOKEN_BIT: u64 = 1 << 40;
 impl Execs {
     /// Pipes the event loop does not watch yet: `watch(fd, token)` for each; a pipe is
     /// closed (and so leaves the loop's epoll set) at its end of file.
-    pub fn watches(&mut self, mut watch: impl FnMut(&Fd, u64) -> bool) {
+    pub fn watches(&mut self, mut watch: impl FnMut(&OwnedFd, u64) -> bool) {
         for child in &mut self.children {
             for (stream, capture) in [(0, &mut child.out), (1, &mut child.err)] {
                 if let Some(c) = capture.as_mut().filter(|c| !c.watched)
@@ -221,24 +222,24 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
         }
     }
     let stdin = match &input {
-        Some(fd) => Stdio::To(fd),
+        Some(fd) => Stdio::To(fd.as_fd()),
         None => Stdio::Inherit,
     };
     let stdout = match &out {
-        Some((_, write_end)) => Stdio::To(write_end),
-        None => Stdio::To(&null),
+        Some((_, write_end)) => Stdio::To(write_end.as_fd()),
+        None => Stdio::To(null.as_fd()),
     };
     let stderr = match (&err, mode) {
         (_, CaptureMode::Merged) => Stdio::Stdout,
-        (Some((_, write_end)), _) => Stdio::To(write_end),
-        (None, _) => Stdio::To(&null),
+        (Some((_, write_end)), _) => Stdio::To(write_end.as_fd()),
+        (None, _) => Stdio::To(null.as_fd()),
     };
     let Environment { environ, path, .. } = *env;
     let pid = spawn::spawn(&mut invocation, [stdin, stdout, stderr], environ.0, path)
         .map_err(spawn_error(args.path))?;
     // The child has its copies; the write ends here would keep the pipes from ever
     // reaching end of file.
-    let capture = |c: Option<(Capture, Fd)>| c.map(|(capture, _write_end)| capture);
+    let capture = |c: Option<(Capture, OwnedFd)>| c.map(|(capture, _write_end)| capture);
     let _ = execs.children.push(Child {
         pid,
         exit: None,
@@ -256,19 +257,19 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
 
 /// A pipe (read end non-blocking, for the event loop) and the memfd that keeps what is
 /// read from it.
-fn open_capture() -> Result<(Capture, Fd), Errno> {
+fn open_capture() -> Result<(Capture, OwnedFd), Errno> {
     let (read_end, write_end) = spawn::pipe(0)?;
     set_nonblocking(&read_end)?;
     let store = spawn::memfd(c"guest-exec-output")?;
     Ok((Capture::new(read_end, store), write_end))
 }
 
-fn set_nonblocking(fd: &Fd) -> Result<(), Errno> {
-    fd.set_status_flags(uapi::O_NONBLOCK)
+fn set_nonblocking(fd: &OwnedFd) -> Result<(), Errno> {
+    fd.as_fd().set_status_flags(uapi::O_NONBLOCK)
 }
 
 /// `input-data`, decoded into a memfd positioned at its start.
-fn stdin_from_base64(text: &[u8]) -> Result<Fd, QmpError> {
+fn stdin_from_base64(text: &[u8]) -> Result<OwnedFd, QmpError> {
     base64::decoded_len(text).map_err(|e| qmp_error!("{e}"))?;
     let failed = |e| qmp_error!("Failed to create pipe for communicating with child process ({e})");
     let store = spawn::memfd(c"guest-exec-input").map_err(failed)?;
@@ -278,9 +279,9 @@ fn stdin_from_base64(text: &[u8]) -> Result<Fd, QmpError> {
     while !rest.is_empty() {
         let (used, n) = decoder.decode(rest, &mut step);
         rest = rest.get(used..).unwrap_or_default();
-        store.write_all(&step[..n]).map_err(failed)?;
+        store.as_fd().write_all(&step[..n]).map_err(failed)?;
     }
-    store.seek(0, uapi::SEEK_SET).map_err(failed)?;
+    store.as_fd().seek(0, uapi::SEEK_SET).map_err(failed)?;
     Ok(store)
 }
 
@@ -388,7 +389,7 @@ fn write_data(
     let mut at = 0u64;
     while at < c.len {
         let want = step.len().min((c.len - at) as usize);
-        match c.store.read_at(&mut step[..want], at) {
+        match c.store.as_fd().read_at(&mut step[..want], at) {
             Ok(0) => break,
             Ok(n) => {
                 w.base64_piece(&step[..n]);

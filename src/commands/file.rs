@@ -18,7 +18,8 @@ use crate::capacity::FILE_HANDLES;
 use crate::protocol::base64;
 use crate::protocol::{FromValue, QmpError, Type, Value};
 use crate::qmp_error;
-use crate::sys::{Errno, Fd, fs, uapi};
+use crate::sys::fd::{AsFd, OwnedFd};
+use crate::sys::{Errno, fs, uapi};
 use crate::{arguments, qapi_enum};
 
 /// qemu-ga's largest `guest-file-read` count (`48 * MiB`).
@@ -41,7 +42,7 @@ pub struct Files {
 
 struct OpenFile {
     handle: i64,
-    fd: Fd,
+    fd: OwnedFd,
     /// Whether the last read reached end of file (stdio's sticky EOF flag).
     eof: bool,
 }
@@ -129,7 +130,7 @@ impl HandleCounter {
         if self.path.is_empty() {
             return Ok(());
         }
-        let mut text = crate::protocol::writer::FmtBuf::<48>::new();
+        let mut text = crate::text::FmtBuf::<48>::new();
         let _ = core::fmt::Write::write_fmt(
             &mut text,
             format_args!("[global]\nfd_counter={}\n", self.next),
@@ -219,7 +220,7 @@ fn open_flags(mode: &str) -> Option<u32> {
 /// qemu-ga's `safe_open_or_create`: a file the mode may create is first created
 /// exclusively, so that it alone gets mode 0666 whatever the umask; an existing file is
 /// opened as it is.
-fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<Fd, QmpError> {
+fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<OwnedFd, QmpError> {
     let creating = flags & uapi::O_CREAT != 0;
     let exclusive = if creating { uapi::O_EXCL } else { 0 };
     let opened = match fs::open(path.as_bytes(), flags | exclusive, 0) {
@@ -230,7 +231,7 @@ fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<Fd, QmpError> {
     };
     let (fd, created) =
         opened.map_err(|e| qmp_error!("failed to open file '{path}' (mode: '{mode}'): {e}"))?;
-    if created && let Err(e) = fd.chmod(NEW_FILE_MODE) {
+    if created && let Err(e) = fd.as_fd().chmod(NEW_FILE_MODE) {
         drop(fd);
         let _ = fs::unlink(path.as_bytes());
         return Err(qmp_error!(
@@ -303,7 +304,7 @@ pub fn guest_file_read(call: &mut Call, args: FileRead) -> Result<(), QmpError> 
         // stdio keeps end of file sticky: once seen, reads return nothing until a seek.
         while total < wanted && !file.eof {
             let room = step.len().min(wanted - total);
-            match file.fd.read(&mut step[..room]) {
+            match file.fd.as_fd().read(&mut step[..room]) {
                 Ok(0) => file.eof = true,
                 Ok(n) => {
                     w.base64_piece(&step[..n]);
@@ -377,9 +378,9 @@ pub fn guest_file_write(call: &mut Call, args: FileWrite<'_>) -> Result<(), QmpE
 
 /// Writes all of `data`; a file opened non-blocking (a pipe) that is full is an error, as
 /// for qemu-ga's `fwrite`.
-fn write_all(fd: &Fd, mut data: &[u8]) -> Result<(), Errno> {
+fn write_all(fd: &OwnedFd, mut data: &[u8]) -> Result<(), Errno> {
     while !data.is_empty() {
-        match fd.write(data) {
+        match fd.as_fd().write(data) {
             Ok(0) => return Err(Errno::IO),
             Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::INTR) => {}
@@ -435,6 +436,7 @@ pub fn guest_file_seek(call: &mut Call, args: FileSeek) -> Result<(), QmpError> 
     };
     let position = file
         .fd
+        .as_fd()
         .seek(args.offset, whence)
         .map_err(|e| qmp_error!("failed to seek file: {e}"))?;
     // A seek clears stdio's end-of-file state.

@@ -4,10 +4,10 @@
 use core::fmt::Write as _;
 
 use super::Call;
-use crate::protocol::writer::FmtBuf;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
+use crate::text::FmtBuf;
 
 /// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device
 /// over more lists them all in the order found.

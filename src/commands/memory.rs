@@ -1,10 +1,10 @@
 //! Memory blocks: `guest-get-memory-blocks`, `guest-get-memory-block-info`.
 
 use super::Call;
-use crate::protocol::writer::FmtBuf;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, fs};
+use crate::text::FmtBuf;
 
 const MEMORY_DIR: &[u8] = b"/sys/devices/system/memory/";
 

@@ -3,11 +3,11 @@
 use core::fmt::Write as _;
 
 use super::Call;
-use crate::protocol::writer::FmtBuf;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::netlink::{self, Address, Dump, RTM_NEWADDR, RTM_NEWLINK};
 use crate::sys::{Errno, fs};
+use crate::text::FmtBuf;
 
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;

@@ -3,10 +3,10 @@
 use core::fmt::Write as _;
 
 use super::Call;
-use crate::protocol::writer::FmtBuf;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, fs};
+use crate::text::FmtBuf;
 
 /// `guest-network-get-route` → `[{iface, destination, metric, ..., version}]`: IPv4 routes
 /// from /proc/net/route, then IPv6 routes from /proc/net/ipv6_route. A kernel without IPv6

@@ -46,7 +46,7 @@ fn write_users(w: &mut JsonWriter<'_>, data: &[u8]) {
         w.key("user");
         w.bytes_as_str(login.user);
         w.key("login-time");
-        let mut text = crate::protocol::writer::FmtBuf::<32>::new();
+        let mut text = crate::text::FmtBuf::<32>::new();
         let _ = write_seconds(&mut text, first.seconds, first.micros);
         w.decimal(core::str::from_utf8(text.as_bytes()).unwrap_or("0"));
         w.end_object();

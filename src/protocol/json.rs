@@ -9,6 +9,8 @@
 
 use core::str;
 
+use crate::text::write_lossy;
+
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -96,23 +98,6 @@ impl core::fmt::Display for ParseError {
             TooDeep | TooManyTokens => Ok(()),
         }
     }
-}
-
-/// Writes bytes as text, each invalid UTF-8 byte as U+FFFD (as qemu-ga quotes bad tokens).
-pub fn write_lossy(f: &mut dyn core::fmt::Write, mut bytes: &[u8]) -> core::fmt::Result {
-    while !bytes.is_empty() {
-        match str::from_utf8(bytes) {
-            Ok(s) => return f.write_str(s),
-            Err(e) => {
-                let (good, rest) = bytes.split_at(e.valid_up_to());
-                f.write_str(str::from_utf8(good).unwrap_or_default())?;
-                f.write_char('\u{FFFD}')?;
-                let skip = e.error_len().unwrap_or(rest.len()).max(1);
-                bytes = rest.get(skip..).unwrap_or_default();
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A parsed request: the rewritten request text and its nodes.

@@ -5,6 +5,7 @@
 
 use super::base64::Encoder;
 use super::json::{Kind, Value};
+use crate::text::format_u64;
 
 /// Where response bytes go. Implementations buffer and send; a peer that went away is
 /// remembered by the implementation, which then drops further bytes (a response is never
@@ -455,67 +456,6 @@ fn decode_utf8(bytes: &[u8]) -> (u32, usize) {
     match bytes.get(..len).and_then(|s| core::str::from_utf8(s).ok()) {
         Some(s) => (s.chars().next().map_or(0xFFFD, |c| c as u32), len),
         None => (0xFFFD, 1),
-    }
-}
-
-/// Decimal digits of `n` at the end of `buf`.
-pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[at..]
-}
-
-/// A fixed-capacity `fmt::Write` target; output beyond the capacity is cut off.
-pub struct FmtBuf<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> FmtBuf<N> {
-    pub const fn new() -> Self {
-        FmtBuf {
-            buf: [0; N],
-            len: 0,
-        }
-    }
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl<const N: usize> core::fmt::Display for FmtBuf<N> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        super::json::write_lossy(f, self.as_bytes())
-    }
-}
-
-impl<const N: usize> Default for FmtBuf<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> core::fmt::Write for FmtBuf<N> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = N - self.len;
-        let take = s.len().min(room);
-        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
-        if take < s.len() {
-            Err(core::fmt::Error)
-        } else {
-            Ok(())
-        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! whose host side is closed reports POLLHUP continuously and poll(2) cannot mask HUP:
 //! registered edge-triggered, the port wakes us only when its state changes.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::{BorrowedFd, OwnedFd};
+use super::{Errno, syscall, uapi};
 
 pub use uapi::epoll_event as Event;
 
@@ -13,42 +14,51 @@ pub const ERR: u32 = uapi::EPOLLERR;
 pub const RDHUP: u32 = uapi::EPOLLRDHUP;
 pub const EDGE: u32 = uapi::EPOLLET;
 
-pub struct Epoll(Fd);
+pub struct Epoll(OwnedFd);
 
 impl Epoll {
     /// `epoll_create1(EPOLL_CLOEXEC)`
     pub fn new() -> Result<Epoll, Errno> {
-        syscall!(__NR_epoll_create1, uapi::EPOLL_CLOEXEC).map(|fd| Epoll(Fd::from_raw(fd as i32)))
+        let fd = syscall!(__NR_epoll_create1, uapi::EPOLL_CLOEXEC)?;
+        // SAFETY: epoll_create1(2) just returned this new descriptor; nothing else owns it.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
     }
 
     /// `epoll_ctl(EPOLL_CTL_ADD)`
-    pub fn add(&self, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+    pub fn add(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
         self.ctl(uapi::EPOLL_CTL_ADD, fd, events, token)
     }
 
     /// `epoll_ctl(EPOLL_CTL_MOD)`
-    pub fn modify(&self, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+    pub fn modify(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
         self.ctl(uapi::EPOLL_CTL_MOD, fd, events, token)
     }
 
     /// `epoll_ctl(EPOLL_CTL_DEL)`; a descriptor that is not registered is not an error.
-    pub fn remove(&self, fd: i32) {
+    pub fn remove(&self, fd: BorrowedFd<'_>) {
         let _ = self.ctl(uapi::EPOLL_CTL_DEL, fd, 0, 0);
     }
 
-    fn ctl(&self, op: u32, fd: i32, events: u32, token: u64) -> Result<(), Errno> {
+    fn ctl(&self, op: u32, fd: BorrowedFd<'_>, events: u32, token: u64) -> Result<(), Errno> {
         let mut ev = Event {
             events,
             data: token,
         };
-        syscall!(__NR_epoll_ctl, self.0.raw(), op, fd, &mut ev as *mut Event).map(drop)
+        syscall!(
+            __NR_epoll_ctl,
+            self.0.as_raw_fd(),
+            op,
+            fd.as_raw_fd(),
+            &mut ev as *mut Event
+        )
+        .map(drop)
     }
 
     /// `epoll_pwait(timeout_ms, NULL)`: `-1` waits forever. EINTR is reported as no events.
     pub fn wait<'e>(&self, events: &'e mut [Event], timeout_ms: i32) -> Result<&'e [Event], Errno> {
         match syscall!(
             __NR_epoll_pwait,
-            self.0.raw(),
+            self.0.as_raw_fd(),
             events.as_mut_ptr(),
             events.len(),
             timeout_ms as isize,
@@ -64,7 +74,7 @@ impl Epoll {
 
 /// `ppoll(2)` on one descriptor: waits until `events` (or HUP/ERR) are ready or `timeout_ms`
 /// passes. Returns the ready events, 0 on timeout.
-pub fn poll_one(fd: i32, events: u16, timeout_ms: u32) -> Result<u16, Errno> {
+pub fn poll_one(fd: BorrowedFd<'_>, events: u16, timeout_ms: u32) -> Result<u16, Errno> {
     #[repr(C)]
     struct PollFd {
         fd: i32,
@@ -72,7 +82,7 @@ pub fn poll_one(fd: i32, events: u16, timeout_ms: u32) -> Result<u16, Errno> {
         revents: i16,
     }
     let mut pfd = PollFd {
-        fd,
+        fd: fd.as_raw_fd(),
         events: events as i16,
         revents: 0,
     };

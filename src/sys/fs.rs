@@ -1,56 +1,21 @@
 //! File descriptors and file-system calls (all `*at` forms: aarch64 and riscv64 have no
 //! plain `open`, `unlink` or `readlink`).
 
+use super::fd::{AsFd, BorrowedFd, OwnedFd};
 use super::{Errno, PATH_MAX, syscall, uapi, with_cpath};
 
 const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
 
-/// An owned file descriptor, closed when dropped.
-#[derive(Debug)]
-pub struct Fd(i32);
-
-impl Fd {
-    /// Takes ownership of a raw descriptor.
-    pub const fn from_raw(fd: i32) -> Fd {
-        Fd(fd)
-    }
-    pub const fn raw(&self) -> i32 {
-        self.0
-    }
-    /// Gives up ownership without closing.
-    pub fn into_raw(self) -> i32 {
-        let fd = self.0;
-        core::mem::forget(self);
-        fd
-    }
-
-    /// `read(2)`
-    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        syscall!(__NR_read, self.0, buf.as_mut_ptr(), buf.len())
-    }
-    /// `write(2)`
-    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
-        syscall!(__NR_write, self.0, buf.as_ptr(), buf.len())
-    }
-    /// `write(2)` until everything is written; for blocking descriptors (files, stderr).
-    pub fn write_all(&self, mut buf: &[u8]) -> Result<(), Errno> {
-        while !buf.is_empty() {
-            match self.write(buf) {
-                Ok(0) => return Err(Errno::IO),
-                Ok(n) => buf = buf.get(n..).unwrap_or_default(),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
+/// The calls on regular files. (`read`, `write` and `write_all` are in [`super::fd`].)
+impl BorrowedFd<'_> {
     /// `ftruncate(2)`
-    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
-        syscall!(__NR_ftruncate, self.0, len).map(drop)
+    pub fn truncate(self, len: u64) -> Result<(), Errno> {
+        syscall!(__NR_ftruncate, self.as_raw_fd(), len).map(drop)
     }
+
     /// `fcntl(F_SETLK)` with a whole-file write lock; fails with EAGAIN/EACCES if another
     /// process holds it. The lock lives as long as the descriptor.
-    pub fn try_lock(&self) -> Result<(), Errno> {
+    pub fn try_lock(self) -> Result<(), Errno> {
         let lock = uapi::flock {
             l_type: uapi::F_WRLCK as i16,
             l_whence: uapi::SEEK_SET as i16,
@@ -60,7 +25,7 @@ impl Fd {
         };
         syscall!(
             __NR_fcntl,
-            self.0,
+            self.as_raw_fd(),
             uapi::F_SETLK,
             &lock as *const uapi::flock
         )
@@ -68,18 +33,13 @@ impl Fd {
     }
 }
 
-impl Drop for Fd {
-    /// `close(2)`
-    fn drop(&mut self) {
-        let _ = syscall!(__NR_close, self.0);
-    }
-}
-
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`
-pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<Fd, Errno> {
-    with_cpath(path, |p| {
-        syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode).map(|fd| Fd(fd as i32))
-    })
+pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
+    let fd = with_cpath(path, |p| {
+        syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode)
+    })?;
+    // SAFETY: openat(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// `unlinkat(AT_FDCWD, path, 0)`
@@ -112,15 +72,11 @@ pub fn umask(mask: u32) -> u32 {
     syscall!(__NR_umask, mask).unwrap_or(0) as u32
 }
 
-/// `dup3(old, new, 0)`: makes `new` refer to `old` (without O_CLOEXEC).
-pub fn dup_onto(old: &Fd, new: i32) -> Result<(), Errno> {
-    syscall!(__NR_dup3, old.0, new, 0).map(drop)
-}
-
 /// Reads a whole small file into `buf` (`openat` + `read` until EOF); fails with
 /// EFBIG if it does not fit.
 pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
-    let fd = open(path, uapi::O_RDONLY, 0)?;
+    let file = open(path, uapi::O_RDONLY, 0)?;
+    let fd = file.as_fd();
     let mut len = 0;
     loop {
         let Some(rest) = buf.get_mut(len..) else {
@@ -150,7 +106,7 @@ pub const DT_LNK: u8 = 10;
 
 /// Directory entries, read with `getdents64(2)` into a caller-provided buffer.
 pub struct Dir {
-    fd: Fd,
+    fd: OwnedFd,
 }
 
 impl Dir {
@@ -165,7 +121,12 @@ impl Dir {
     /// ".."), in the kernel's order, reading through `buf`.
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8], u8)) -> Result<(), Errno> {
         loop {
-            let n = syscall!(__NR_getdents64, self.fd.0, buf.as_mut_ptr(), buf.len())?;
+            let n = syscall!(
+                __NR_getdents64,
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len()
+            )?;
             if n == 0 {
                 return Ok(());
             }
@@ -215,7 +176,8 @@ pub fn file_type(path: &[u8]) -> Result<u32, Errno> {
 /// buffer; a line longer than [`LINE_MAX`] is passed cut at that length. `f` returns false
 /// to stop early.
 pub fn for_each_line(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<(), Errno> {
-    let fd = open(path, uapi::O_RDONLY, 0)?;
+    let file = open(path, uapi::O_RDONLY, 0)?;
+    let fd = file.as_fd();
     let mut buf = [0u8; 4096];
     let mut len = 0; // bytes of an unfinished line kept at the front of buf
     loop {
@@ -225,7 +187,7 @@ pub fn for_each_line(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<()
                 return Ok(());
             }
             loop {
-                let n = read_some(&fd, &mut buf)?;
+                let n = read_some(fd, &mut buf)?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -236,7 +198,7 @@ pub fn for_each_line(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<()
                 }
             }
         }
-        let n = read_some(&fd, &mut buf[len..])?;
+        let n = read_some(fd, &mut buf[len..])?;
         if n == 0 {
             if len > 0 {
                 f(&buf[..len]);
@@ -259,7 +221,7 @@ pub fn for_each_line(path: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> Result<()
 /// Longest line [`for_each_line`] passes whole.
 pub const LINE_MAX: usize = 4096;
 
-fn read_some(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     loop {
         match fd.read(buf) {
             Err(Errno::INTR) => {}
@@ -353,41 +315,50 @@ pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
     buf.get(..len)
 }
 
-impl Fd {
+impl BorrowedFd<'_> {
     /// `lseek(2)`: the new offset.
-    pub fn seek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
-        syscall!(__NR_lseek, self.0, offset as isize, whence).map(|p| p as u64)
+    pub fn seek(self, offset: i64, whence: u32) -> Result<u64, Errno> {
+        syscall!(__NR_lseek, self.as_raw_fd(), offset as isize, whence).map(|p| p as u64)
     }
     /// `pread64(2)`
-    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    pub fn read_at(self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         syscall!(
             __NR_pread64,
-            self.0,
+            self.as_raw_fd(),
             buf.as_mut_ptr(),
             buf.len(),
             offset as usize
         )
     }
     /// `fchmod(2)`
-    pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
-        syscall!(__NR_fchmod, self.0, mode).map(drop)
+    pub fn chmod(self, mode: u32) -> Result<(), Errno> {
+        syscall!(__NR_fchmod, self.as_raw_fd(), mode).map(drop)
     }
     /// `fchown(2)`
-    pub fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
-        syscall!(__NR_fchown, self.0, uid, gid).map(drop)
+    pub fn chown(self, uid: u32, gid: u32) -> Result<(), Errno> {
+        syscall!(__NR_fchown, self.as_raw_fd(), uid, gid).map(drop)
     }
     /// `fcntl(F_GETFL)` then `fcntl(F_SETFL)`: adds status flags (`O_NONBLOCK`).
-    pub fn set_status_flags(&self, add: u32) -> Result<(), Errno> {
-        let flags = syscall!(__NR_fcntl, self.0, uapi::F_GETFL)?;
-        syscall!(__NR_fcntl, self.0, uapi::F_SETFL, flags as u32 | add).map(drop)
+    pub fn set_status_flags(self, add: u32) -> Result<(), Errno> {
+        let flags = syscall!(__NR_fcntl, self.as_raw_fd(), uapi::F_GETFL)?;
+        syscall!(
+            __NR_fcntl,
+            self.as_raw_fd(),
+            uapi::F_SETFL,
+            flags as u32 | add
+        )
+        .map(drop)
     }
     /// `fsync(2)`
-    pub fn sync(&self) -> Result<(), Errno> {
-        syscall!(__NR_fsync, self.0).map(drop)
+    pub fn sync(self) -> Result<(), Errno> {
+        syscall!(__NR_fsync, self.as_raw_fd()).map(drop)
     }
+}
+
+impl OwnedFd {
     /// `close(2)`, with its error (which dropping ignores).
     pub fn close(self) -> Result<(), Errno> {
-        let fd = self.into_raw();
+        let fd = self.into_raw_fd();
         syscall!(__NR_close, fd).map(drop)
     }
 }
@@ -409,9 +380,9 @@ pub fn replace_file(path: &[u8], data: &[u8], mode: u32) -> Result<(), Errno> {
     let tmp = join(&mut tmp, &[path, b".tmp"]).ok_or(Errno::NAMETOOLONG)?;
     let flags = uapi::O_WRONLY | uapi::O_CREAT | uapi::O_TRUNC;
     let written = open(tmp, flags, mode).and_then(|fd| {
-        fd.write_all(data)?;
-        fd.chmod(mode)?;
-        fd.sync()?;
+        fd.as_fd().write_all(data)?;
+        fd.as_fd().chmod(mode)?;
+        fd.as_fd().sync()?;
         fd.close()
     });
     match written.and_then(|()| rename(tmp, path)) {

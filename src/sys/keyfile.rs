@@ -16,7 +16,7 @@ impl core::fmt::Display for KeyFileError<'_> {
         match self {
             KeyFileError::BadLine(line) => {
                 f.write_str("Key file contains line \u{201c}")?;
-                crate::protocol::json::write_lossy(f, line)?;
+                crate::text::write_lossy(f, line)?;
                 f.write_str("\u{201d} which is not a key-value pair, group, or comment")
             }
             KeyFileError::NoGroup => f.write_str("Key file does not start with a group"),
@@ -140,7 +140,7 @@ pub fn write_escaped(out: &mut dyn core::fmt::Write, value: &[u8]) -> core::fmt:
             b'\t' => out.write_str("\\t")?,
             b'\r' => out.write_str("\\r")?,
             b'\\' => out.write_str("\\\\")?,
-            _ => crate::protocol::json::write_lossy(out, &[b])?,
+            _ => crate::text::write_lossy(out, &[b])?,
         }
     }
     Ok(())

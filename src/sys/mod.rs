@@ -12,6 +12,7 @@ mod arch;
 
 pub mod epoll;
 mod errno;
+pub mod fd;
 pub mod fs;
 pub mod keyfile;
 pub mod mountinfo;
@@ -29,7 +30,7 @@ pub mod tzif;
 pub mod utmp;
 
 pub use errno::Errno;
-pub use fs::Fd;
+pub use fd::{AsFd, BorrowedFd, OwnedFd};
 pub use linux_raw_sys::general as uapi;
 
 /// Calls system call `nr` with up to six arguments (unused ones are zero).

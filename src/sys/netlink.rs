@@ -1,7 +1,8 @@
 //! rtnetlink dumps (links and addresses), read straight from the kernel: what glibc's
 //! getifaddrs does, without libc. Messages are walked in place in a receive buffer.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::{AsFd, OwnedFd};
+use super::{Errno, syscall, uapi};
 use linux_raw_sys::net;
 
 // rtnetlink ABI values (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h).
@@ -31,7 +32,7 @@ pub enum Dump {
 
 /// A `NETLINK_ROUTE` socket with one dump in progress.
 pub struct Socket {
-    fd: Fd,
+    fd: OwnedFd,
     seq: u32,
 }
 
@@ -44,7 +45,8 @@ impl Socket {
             net::SOCK_RAW | uapi::O_CLOEXEC,
             NETLINK_ROUTE
         )?;
-        let fd = Fd::from_raw(fd as i32);
+        // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let (kind, body_len) = match what {
             Dump::Links => (RTM_GETLINK, 16),    // struct ifinfomsg
             Dump::Addresses => (RTM_GETADDR, 8), // struct ifaddrmsg
@@ -57,14 +59,14 @@ impl Socket {
         let seq: u32 = 1;
         request[8..12].copy_from_slice(&seq.to_ne_bytes());
         // family AF_UNSPEC (0): every family.
-        fd.write_all(&request[..len])?;
+        fd.as_fd().write_all(&request[..len])?;
         Ok(Socket { fd, seq })
     }
 
     /// Calls `f` with each message (type, body) of the dump until it is done.
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(u16, &[u8])) -> Result<(), Errno> {
         loop {
-            let n = match self.fd.read(buf) {
+            let n = match self.fd.as_fd().read(buf) {
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(e),
@@ -188,8 +190,9 @@ fn ifreq_ioctl(request: u32, ifreq: &mut [u8; 40]) -> Result<(), Errno> {
         net::SOCK_DGRAM | uapi::O_CLOEXEC,
         0
     )?;
-    let fd = Fd::from_raw(fd as i32);
-    syscall!(__NR_ioctl, fd.raw(), request, ifreq.as_mut_ptr()).map(drop)
+    // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    syscall!(__NR_ioctl, fd.as_raw_fd(), request, ifreq.as_mut_ptr()).map(drop)
 }
 
 /// `ioctl(SIOCGIFHWADDR)`: the first six bytes of the interface's hardware address, as

@@ -54,7 +54,7 @@ pub fn read_smart_log(dev: &[u8]) -> Result<[u8; SMART_LOG], Errno> {
     };
     syscall!(
         __NR_ioctl,
-        fd.raw(),
+        fd.as_raw_fd(),
         NVME_IOCTL_ADMIN_CMD,
         &mut cmd as *mut PassthruCmd
     )?;

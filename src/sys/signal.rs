@@ -1,6 +1,7 @@
 //! Signals arrive as data on a `signalfd(2)`, read by the event loop like any other input.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::{BorrowedFd, OwnedFd};
+use super::{Errno, syscall, uapi};
 
 pub const HUP: u32 = uapi::SIGHUP;
 pub const INT: u32 = uapi::SIGINT;
@@ -37,14 +38,15 @@ pub fn block(set: SigSet) -> Result<(), Errno> {
 }
 
 /// `signalfd4(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)`
-pub fn signalfd(set: SigSet) -> Result<Fd, Errno> {
+pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     let flags = uapi::O_NONBLOCK | uapi::O_CLOEXEC;
-    syscall!(__NR_signalfd4, -1isize, &set.0 as *const u64, 8usize, flags)
-        .map(|fd| Fd::from_raw(fd as i32))
+    let fd = syscall!(__NR_signalfd4, -1isize, &set.0 as *const u64, 8usize, flags)?;
+    // SAFETY: signalfd4(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Reads one pending signal number from a signalfd, if any.
-pub fn read_signal(fd: &Fd) -> Result<Option<u32>, Errno> {
+pub fn read_signal(fd: BorrowedFd<'_>) -> Result<Option<u32>, Errno> {
     // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
     let mut info = [0u8; 128];
     match fd.read(&mut info) {

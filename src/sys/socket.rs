@@ -1,6 +1,7 @@
 //! Listening sockets for the `unix-listen` and `vsock-listen` channels.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::{BorrowedFd, OwnedFd};
+use super::{Errno, syscall, uapi};
 use linux_raw_sys::net;
 
 const STREAM: u32 = net::SOCK_STREAM | uapi::O_CLOEXEC | uapi::O_NONBLOCK;
@@ -19,7 +20,7 @@ struct SockaddrVm {
 /// `socket(AF_UNIX)` + `bind(path)` + `listen(backlog)`. A stale socket file left by an
 /// earlier run is removed first (a live listener there would still answer; that is the
 /// operator's mistake and bind then fails with EADDRINUSE if the file cannot be removed).
-pub fn listen_unix(path: &[u8], backlog: u32) -> Result<Fd, Errno> {
+pub fn listen_unix(path: &[u8], backlog: u32) -> Result<OwnedFd, Errno> {
     let mut addr = net::sockaddr_un {
         sun_family: net::AF_UNIX as u16,
         sun_path: [0; 108],
@@ -30,18 +31,25 @@ pub fn listen_unix(path: &[u8], backlog: u32) -> Result<Fd, Errno> {
     for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
         *dst = src as _;
     }
-    let fd = Fd::from_raw(syscall!(__NR_socket, net::AF_UNIX, STREAM, 0)? as i32);
+    let fd = syscall!(__NR_socket, net::AF_UNIX, STREAM, 0)?;
+    // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     if is_socket_file(path) {
         let _ = super::fs::unlink(path);
     }
     let len = core::mem::size_of::<u16>() + path.len() + 1;
-    syscall!(__NR_bind, fd.raw(), &addr as *const net::sockaddr_un, len)?;
-    syscall!(__NR_listen, fd.raw(), backlog)?;
+    syscall!(
+        __NR_bind,
+        fd.as_raw_fd(),
+        &addr as *const net::sockaddr_un,
+        len
+    )?;
+    syscall!(__NR_listen, fd.as_raw_fd(), backlog)?;
     Ok(fd)
 }
 
 /// `socket(AF_VSOCK)` + `bind(cid, port)` + `listen(backlog)`.
-pub fn listen_vsock(cid: u32, port: u32, backlog: u32) -> Result<Fd, Errno> {
+pub fn listen_vsock(cid: u32, port: u32, backlog: u32) -> Result<OwnedFd, Errno> {
     let addr = SockaddrVm {
         family: net::AF_VSOCK as u16,
         reserved: 0,
@@ -50,36 +58,39 @@ pub fn listen_vsock(cid: u32, port: u32, backlog: u32) -> Result<Fd, Errno> {
         flags: 0,
         zero: [0; 3],
     };
-    let fd = Fd::from_raw(syscall!(__NR_socket, net::AF_VSOCK, STREAM, 0)? as i32);
+    let fd = syscall!(__NR_socket, net::AF_VSOCK, STREAM, 0)?;
+    // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     syscall!(
         __NR_bind,
-        fd.raw(),
+        fd.as_raw_fd(),
         &addr as *const SockaddrVm,
         core::mem::size_of::<SockaddrVm>()
     )?;
-    syscall!(__NR_listen, fd.raw(), backlog)?;
+    syscall!(__NR_listen, fd.as_raw_fd(), backlog)?;
     Ok(fd)
 }
 
 /// `accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)`
-pub fn accept(listener: &Fd) -> Result<Fd, Errno> {
-    syscall!(
+pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let fd = syscall!(
         __NR_accept4,
-        listener.raw(),
+        listener.as_raw_fd(),
         0usize,
         0usize,
         uapi::O_CLOEXEC | uapi::O_NONBLOCK
-    )
-    .map(|fd| Fd::from_raw(fd as i32))
+    )?;
+    // SAFETY: accept4(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// `getsockopt(SOL_SOCKET, opt)` for an int-valued option.
-fn sockopt_int(fd: i32, opt: u32) -> Result<i32, Errno> {
+fn sockopt_int(fd: BorrowedFd<'_>, opt: u32) -> Result<i32, Errno> {
     let mut value: i32 = 0;
     let mut len: u32 = 4;
     syscall!(
         __NR_getsockopt,
-        fd,
+        fd.as_raw_fd(),
         net::SOL_SOCKET,
         opt,
         &mut value as *mut i32,
@@ -89,7 +100,7 @@ fn sockopt_int(fd: i32, opt: u32) -> Result<i32, Errno> {
 }
 
 /// The address family of a socket (`SO_DOMAIN`), e.g. for a descriptor passed by systemd.
-pub fn domain(fd: i32) -> Result<u32, Errno> {
+pub fn domain(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
     sockopt_int(fd, net::SO_DOMAIN).map(|v| v as u32)
 }
 

@@ -8,19 +8,23 @@
 //! errno into a close-on-exec pipe, which the parent reads to fail the call with GLib's
 //! message. The parent is never left with a child it does not know about.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::{self, AsFd, BorrowedFd, OwnedFd};
+use super::{Errno, syscall, uapi};
 
 /// `pipe2(O_CLOEXEC | flags)` → (read end, write end).
-pub fn pipe(flags: u32) -> Result<(Fd, Fd), Errno> {
+pub fn pipe(flags: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
     let mut fds = [0i32; 2];
     syscall!(__NR_pipe2, fds.as_mut_ptr(), uapi::O_CLOEXEC | flags)?;
-    Ok((Fd::from_raw(fds[0]), Fd::from_raw(fds[1])))
+    // SAFETY: pipe2 succeeded, so both numbers are open descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// `memfd_create(name, MFD_CLOEXEC)`: an anonymous file in memory, outside the agent's
 /// address space (it is the kernel's page cache, not ours).
-pub fn memfd(name: &core::ffi::CStr) -> Result<Fd, Errno> {
-    syscall!(__NR_memfd_create, name.as_ptr(), uapi::MFD_CLOEXEC).map(|fd| Fd::from_raw(fd as i32))
+pub fn memfd(name: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
+    let fd = syscall!(__NR_memfd_create, name.as_ptr(), uapi::MFD_CLOEXEC)?;
+    // SAFETY: memfd_create succeeded: `fd` is a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// How a child ended.
@@ -78,7 +82,7 @@ pub enum Stdio<'a> {
     /// The agent's own.
     Inherit,
     /// This descriptor.
-    To(&'a Fd),
+    To(BorrowedFd<'a>),
     /// Wherever the child's standard output goes (stderr only: merged output).
     Stdout,
 }
@@ -203,14 +207,14 @@ pub fn spawn(
     if pid == 0 {
         drop(report_read);
         let errno = child(invocation, stdio, envp, agent_path);
-        let _ = report_write.write(&errno.0.to_ne_bytes());
+        let _ = report_write.as_fd().write(&errno.0.to_ne_bytes());
         super::process::exit(127);
     }
     drop(report_write);
     let mut report = [0u8; 2];
     let mut got = 0;
     while got < report.len() {
-        match report_read.read(&mut report[got..]) {
+        match report_read.as_fd().read(&mut report[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::INTR) => {}
@@ -232,11 +236,12 @@ fn child(
     envp: *const *const u8,
     agent_path: Option<&[u8]>,
 ) -> Errno {
-    for (target, how) in stdio.iter().enumerate() {
+    let targets = [fd::stdin(), fd::stdout(), fd::stderr()];
+    for (target, how) in targets.into_iter().zip(stdio) {
         let result = match how {
             Stdio::Inherit => Ok(()),
-            Stdio::To(fd) => super::fs::dup_onto(fd, target as i32),
-            Stdio::Stdout => syscall!(__NR_dup3, 1, target, 0).map(drop),
+            Stdio::To(fd) => fd::dup3(fd, target, 0),
+            Stdio::Stdout => fd::dup3(fd::stdout(), target, 0),
         };
         if let Err(e) = result {
             return e;

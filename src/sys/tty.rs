@@ -1,17 +1,18 @@
 //! Terminal settings for the `isa-serial` channel.
 
-use super::{Errno, Fd, syscall, uapi};
+use super::fd::BorrowedFd;
+use super::{Errno, syscall, uapi};
 use linux_raw_sys::ioctl;
 
 /// Puts a serial line in raw mode as qemu-ga does: no input or output processing, no echo,
 /// 8 data bits, 38400 baud, reads return as soon as one byte is there; pending input is
 /// flushed. (`ioctl(TCGETS)`, `ioctl(TCSETS)`, `ioctl(TCFLSH)`)
-pub fn make_raw(fd: &Fd) -> Result<(), Errno> {
+pub fn make_raw(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: termios is plain old data; all-zero is a valid value.
     let mut t: uapi::termios = unsafe { core::mem::zeroed() };
     syscall!(
         __NR_ioctl,
-        fd.raw(),
+        fd.as_raw_fd(),
         ioctl::TCGETS,
         &mut t as *mut uapi::termios
     )?;
@@ -37,9 +38,9 @@ pub fn make_raw(fd: &Fd) -> Result<(), Errno> {
     t.c_cc[uapi::VTIME as usize] = 0;
     syscall!(
         __NR_ioctl,
-        fd.raw(),
+        fd.as_raw_fd(),
         ioctl::TCSETS,
         &t as *const uapi::termios
     )?;
-    syscall!(__NR_ioctl, fd.raw(), ioctl::TCFLSH, uapi::TCIFLUSH).map(drop)
+    syscall!(__NR_ioctl, fd.as_raw_fd(), ioctl::TCFLSH, uapi::TCIFLUSH).map(drop)
 }

@@ -1,0 +1,125 @@
+//! Text helpers every layer may use: pure functions over bytes and `core::fmt`, no I/O and
+//! no operating system (the bottom layer, beside `sys`).
+
+/// Writes bytes as text, each invalid UTF-8 byte as U+FFFD (as qemu-ga quotes bad tokens).
+pub fn write_lossy(f: &mut dyn core::fmt::Write, mut bytes: &[u8]) -> core::fmt::Result {
+    while !bytes.is_empty() {
+        match core::str::from_utf8(bytes) {
+            Ok(s) => return f.write_str(s),
+            Err(e) => {
+                let (good, rest) = bytes.split_at(e.valid_up_to());
+                f.write_str(core::str::from_utf8(good).unwrap_or_default())?;
+                f.write_char('\u{FFFD}')?;
+                let skip = e.error_len().unwrap_or(rest.len()).max(1);
+                bytes = rest.get(skip..).unwrap_or_default();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decimal digits of `n` at the end of `buf`.
+pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
+/// A fixed-capacity `fmt::Write` target; output beyond the capacity is cut off.
+pub struct FmtBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FmtBuf<N> {
+    pub const fn new() -> Self {
+        FmtBuf {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl<const N: usize> core::fmt::Display for FmtBuf<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write_lossy(f, self.as_bytes())
+    }
+}
+
+impl<const N: usize> Default for FmtBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::fmt::Write for FmtBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = N - self.len;
+        let take = s.len().min(room);
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        if take < s.len() {
+            Err(core::fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write as _;
+
+    fn lossy(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        write_lossy(&mut out, bytes).unwrap();
+        out
+    }
+
+    #[test]
+    fn invalid_utf8_bytes_become_replacement_characters() {
+        assert_eq!(lossy(b"plain"), "plain");
+        assert_eq!(lossy("gu\u{e9}".as_bytes()), "gu\u{e9}");
+        assert_eq!(lossy(b"a\xffb"), "a\u{FFFD}b");
+        assert_eq!(lossy(b"\xc3"), "\u{FFFD}");
+        assert_eq!(lossy(b"\xe2\x82x"), "\u{FFFD}x");
+        assert_eq!(lossy(b""), "");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        let mut buf = [0u8; 20];
+        assert_eq!(format_u64(0, &mut buf), b"0");
+        assert_eq!(format_u64(4711, &mut buf), b"4711");
+        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
+    }
+
+    #[test]
+    fn fmt_buf_cuts_at_its_capacity() {
+        let mut text = FmtBuf::<8>::new();
+        assert!(write!(text, "{}", 1234).is_ok());
+        assert_eq!(text.as_bytes(), b"1234");
+        assert!(write!(text, "56789").is_err());
+        assert_eq!(text.as_bytes(), b"12345678");
+        text.clear();
+        assert_eq!(text.as_bytes(), b"");
+        // A character cut at the end is shown as U+FFFD.
+        let mut cut = FmtBuf::<4>::new();
+        assert!(cut.write_str("abc\u{e9}").is_err());
+        assert_eq!(cut.to_string(), "abc\u{FFFD}");
+    }
+}
