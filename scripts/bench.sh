@@ -89,3 +89,12 @@ if [ -x "$QEMU_GA" ]; then
 else
     echo "qemu-ga: $QEMU_GA not installed, no comparison (make setup installs it)"
 fi
+
+echo
+echo "Peak RSS (VmHWM) while serving large payloads (scripts/payload-rss.py)"
+echo "tinyqga:"
+python3 scripts/payload-rss.py "$BIN"
+if [ -x "$QEMU_GA" ]; then
+    echo "qemu-ga:"
+    python3 scripts/payload-rss.py "$QEMU_GA" || echo "qemu-ga: payload run failed"
+fi
