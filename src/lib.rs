@@ -40,6 +40,8 @@
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Every `unsafe` block says why it is sound, in a `// SAFETY:` comment right above it.
+#![deny(clippy::undocumented_unsafe_blocks)]
 // Errors carry their message inline (a fixed-capacity string: there is no heap to box it
 // on); moving a few hundred bytes on the error path is the price of that, and it is cheap.
 #![allow(clippy::result_large_err)]

@@ -11,6 +11,7 @@
 #![no_std]
 #![no_main]
 #![no_builtins]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::arch::global_asm;
 

@@ -4,6 +4,8 @@
 //! listening socket, or the host side of a virtio port closing), so nothing a previous host
 //! half-sent or never read leaks into the next conversation.
 
+#![forbid(unsafe_code)]
+
 use crate::commands::{self, State};
 use crate::protocol::framer::{Event, FrameError, Framer};
 use crate::protocol::json::{self, Node, ParseError};

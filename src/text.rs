@@ -1,6 +1,8 @@
 //! Text helpers every layer may use: pure functions over bytes and `core::fmt`, no I/O and
 //! no operating system (the bottom layer, beside `sys`).
 
+#![forbid(unsafe_code)]
+
 /// Writes bytes as text, each invalid UTF-8 byte as U+FFFD (as qemu-ga quotes bad tokens).
 pub fn write_lossy(f: &mut dyn core::fmt::Write, mut bytes: &[u8]) -> core::fmt::Result {
     while !bytes.is_empty() {

@@ -47,11 +47,9 @@ fn get_host_name_is_gethostname() {
     let a = agent("hostname");
     let mut c = a.connect();
     let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes.
-    assert_eq!(
-        unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) },
-        0
-    );
+    // SAFETY: gethostname writes at most buf.len() bytes at buf, a local.
+    let got = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    assert_eq!(got, 0);
     let name = std::ffi::CStr::from_bytes_until_nul(&buf)
         .unwrap()
         .to_str()
@@ -87,10 +85,12 @@ fn get_osinfo_reports_uname_and_the_os_release_file() {
     let a = agent("osinfo");
     let mut c = a.connect();
     let value = ret(&c.call(r#"{"execute":"guest-get-osinfo"}"#));
-    // SAFETY: uname fills the struct.
+    // SAFETY: utsname is plain old data; all-zero is a valid value.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct at &mut uts, a local.
     assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
     let field = |f: &[libc::c_char]| {
+        // SAFETY: uname's fields are NUL-terminated within their arrays.
         unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
             .to_string_lossy()
             .into_owned()
@@ -280,8 +280,9 @@ fn fsinfo_matches_mountinfo_and_statvfs() {
     assert_eq!(got, want);
     for fs in value.arr() {
         let path = std::ffi::CString::new(fs.at("mountpoint").str()).unwrap();
-        // SAFETY: statvfs fills the struct.
+        // SAFETY: statvfs is plain old data; all-zero is a valid value.
         let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: path is NUL-terminated; statvfs fills the struct at &mut st, a local.
         assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
         let total = (st.f_blocks - st.f_bfree + st.f_bavail) as f64 * st.f_frsize as f64;
         let privileged = st.f_blocks as f64 * st.f_frsize as f64;

@@ -7,6 +7,8 @@
 //! `CommandNotFound` and is absent from `guest-info`, exactly as in an agent built
 //! without it.
 
+#![forbid(unsafe_code)]
+
 #[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]

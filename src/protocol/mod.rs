@@ -2,6 +2,8 @@
 //! argument checking, errors and the response writer. The agent feeds it bytes and gives it
 //! an [`Output`] to write to; tests and the fuzzer do the same with buffers.
 
+#![forbid(unsafe_code)]
+
 pub mod base64;
 pub mod error;
 pub mod framer;

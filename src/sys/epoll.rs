@@ -19,7 +19,8 @@ pub struct Epoll(OwnedFd);
 impl Epoll {
     /// `epoll_create1(EPOLL_CLOEXEC)`
     pub fn new() -> Result<Epoll, Errno> {
-        let fd = syscall!(__NR_epoll_create1, uapi::EPOLL_CLOEXEC)?;
+        // SAFETY: epoll_create1 takes no pointer.
+        let fd = unsafe { syscall!(__NR_epoll_create1, uapi::EPOLL_CLOEXEC) }?;
         // SAFETY: epoll_create1(2) just returned this new descriptor; nothing else owns it.
         Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
     }
@@ -44,27 +45,36 @@ impl Epoll {
             events,
             data: token,
         };
-        syscall!(
-            __NR_epoll_ctl,
-            self.0.as_raw_fd(),
-            op,
-            fd.as_raw_fd(),
-            &mut ev as *mut Event
-        )
+        // SAFETY: the kernel reads one struct epoll_event (uapi's layout, packed where the
+        // arch packs it) at &mut ev, a local that outlives the call.
+        unsafe {
+            syscall!(
+                __NR_epoll_ctl,
+                self.0.as_raw_fd(),
+                op,
+                fd.as_raw_fd(),
+                &mut ev as *mut Event
+            )
+        }
         .map(drop)
     }
 
     /// `epoll_pwait(timeout_ms, NULL)`: `-1` waits forever. EINTR is reported as no events.
     pub fn wait<'e>(&self, events: &'e mut [Event], timeout_ms: i32) -> Result<&'e [Event], Errno> {
-        match syscall!(
-            __NR_epoll_pwait,
-            self.0.as_raw_fd(),
-            events.as_mut_ptr(),
-            events.len(),
-            timeout_ms as isize,
-            0usize,
-            8usize
-        ) {
+        // SAFETY: the kernel writes at most events.len() epoll_events at events, which is
+        // ours (a `&mut`) for the call; the signal mask pointer is null (none).
+        let ready = unsafe {
+            syscall!(
+                __NR_epoll_pwait,
+                self.0.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len(),
+                timeout_ms as isize,
+                0usize,
+                8usize
+            )
+        };
+        match ready {
             Ok(n) => Ok(events.get(..n).unwrap_or_default()),
             Err(Errno::INTR) => Ok(&[]),
             Err(e) => Err(e),
@@ -90,14 +100,20 @@ pub fn poll_one(fd: BorrowedFd<'_>, events: u16, timeout_ms: u32) -> Result<u16,
         tv_sec: (timeout_ms / 1000) as _,
         tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
     };
-    match syscall!(
-        __NR_ppoll,
-        &mut pfd as *mut PollFd,
-        1usize,
-        &ts as *const _,
-        0usize,
-        8usize
-    ) {
+    // SAFETY: the kernel reads and writes one struct pollfd (PollFd is its repr(C) layout)
+    // at &mut pfd and reads one timespec at &ts, locals that outlive the call; the signal
+    // mask pointer is null (none).
+    let ready = unsafe {
+        syscall!(
+            __NR_ppoll,
+            &mut pfd as *mut PollFd,
+            1usize,
+            &ts as *const _,
+            0usize,
+            8usize
+        )
+    };
+    match ready {
         Ok(0) | Err(Errno::INTR) => Ok(0),
         Ok(_) => Ok(pfd.revents as u16),
         Err(e) => Err(e),

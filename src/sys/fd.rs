@@ -47,7 +47,9 @@ impl OwnedFd {
 impl Drop for OwnedFd {
     /// `close(2)`
     fn drop(&mut self) {
-        let _ = syscall!(__NR_close, self.fd);
+        // SAFETY: close takes no pointer; this value owns the descriptor (the contract of
+        // `from_raw_fd`) and is going away, so nothing uses the number after this.
+        let _ = unsafe { syscall!(__NR_close, self.fd) };
     }
 }
 
@@ -81,12 +83,16 @@ impl BorrowedFd<'_> {
 
     /// `read(2)`
     pub fn read(self, buf: &mut [u8]) -> Result<usize, Errno> {
-        syscall!(__NR_read, self.fd, buf.as_mut_ptr(), buf.len())
+        // SAFETY: the kernel writes at most buf.len() bytes at buf, which is valid and
+        // exclusively ours (a `&mut`) for the duration of the call.
+        unsafe { syscall!(__NR_read, self.fd, buf.as_mut_ptr(), buf.len()) }
     }
 
     /// `write(2)`
     pub fn write(self, buf: &[u8]) -> Result<usize, Errno> {
-        syscall!(__NR_write, self.fd, buf.as_ptr(), buf.len())
+        // SAFETY: the kernel reads at most buf.len() bytes at buf, which is valid for the
+        // duration of the call.
+        unsafe { syscall!(__NR_write, self.fd, buf.as_ptr(), buf.len()) }
     }
 
     /// `write(2)` until everything is written; for blocking descriptors (files, stderr).
@@ -159,5 +165,7 @@ pub fn stderr() -> BorrowedFd<'static> {
 /// being an open descriptor: its owner and borrowers stay valid and now reach the other
 /// file (used to point stdio elsewhere, and to give the log file's number a new file).
 pub fn dup3(old: BorrowedFd<'_>, new: BorrowedFd<'_>, flags: u32) -> Result<(), Errno> {
-    syscall!(__NR_dup3, old.fd, new.fd, flags).map(drop)
+    // SAFETY: dup3 takes no pointer. It closes `new`'s file but never leaves the number
+    // closed, so no owner or borrow of `new` is invalidated (see above).
+    unsafe { syscall!(__NR_dup3, old.fd, new.fd, flags) }.map(drop)
 }

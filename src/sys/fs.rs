@@ -10,7 +10,8 @@ const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
 impl BorrowedFd<'_> {
     /// `ftruncate(2)`
     pub fn truncate(self, len: u64) -> Result<(), Errno> {
-        syscall!(__NR_ftruncate, self.as_raw_fd(), len).map(drop)
+        // SAFETY: ftruncate takes no pointer.
+        unsafe { syscall!(__NR_ftruncate, self.as_raw_fd(), len) }.map(drop)
     }
 
     /// `fcntl(F_SETLK)` with a whole-file write lock; fails with EAGAIN/EACCES if another
@@ -23,12 +24,15 @@ impl BorrowedFd<'_> {
             l_len: 0,
             l_pid: 0,
         };
-        syscall!(
-            __NR_fcntl,
-            self.as_raw_fd(),
-            uapi::F_SETLK,
-            &lock as *const uapi::flock
-        )
+        // SAFETY: F_SETLK reads one struct flock at &lock, a local that outlives the call.
+        unsafe {
+            syscall!(
+                __NR_fcntl,
+                self.as_raw_fd(),
+                uapi::F_SETLK,
+                &lock as *const uapi::flock
+            )
+        }
         .map(drop)
     }
 }
@@ -36,7 +40,8 @@ impl BorrowedFd<'_> {
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`
 pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
     let fd = with_cpath(path, |p| {
-        syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode)
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode) }
     })?;
     // SAFETY: openat(2) just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
@@ -44,32 +49,42 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
 
 /// `unlinkat(AT_FDCWD, path, 0)`
 pub fn unlink(path: &[u8]) -> Result<(), Errno> {
-    with_cpath(path, |p| syscall!(__NR_unlinkat, AT_FDCWD, p, 0).map(drop))
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_unlinkat, AT_FDCWD, p, 0) }.map(drop)
+    })
 }
 
 /// `faccessat(AT_FDCWD, path, mode, 0)`
 pub fn access(path: &[u8], mode: u32) -> Result<(), Errno> {
     with_cpath(path, |p| {
-        syscall!(__NR_faccessat, AT_FDCWD, p, mode, 0).map(drop)
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_faccessat, AT_FDCWD, p, mode, 0) }.map(drop)
     })
 }
 
 /// `readlinkat(AT_FDCWD, path, buf)`: the link's target, not NUL-terminated.
 pub fn readlink<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let n = with_cpath(path, |p| {
-        syscall!(__NR_readlinkat, AT_FDCWD, p, buf.as_mut_ptr(), buf.len())
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
+        // writes at most buf.len() bytes at buf, which is ours (a `&mut`) for the call.
+        unsafe { syscall!(__NR_readlinkat, AT_FDCWD, p, buf.as_mut_ptr(), buf.len()) }
     })?;
     buf.get(..n).ok_or(Errno::RANGE)
 }
 
 /// `chdir(2)`
 pub fn chdir(path: &[u8]) -> Result<(), Errno> {
-    with_cpath(path, |p| syscall!(__NR_chdir, p).map(drop))
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_chdir, p) }.map(drop)
+    })
 }
 
 /// `umask(2)`: returns the previous mask.
 pub fn umask(mask: u32) -> u32 {
-    syscall!(__NR_umask, mask).unwrap_or(0) as u32
+    // SAFETY: umask takes no pointer.
+    unsafe { syscall!(__NR_umask, mask) }.unwrap_or(0) as u32
 }
 
 /// Reads a whole small file into `buf` (`openat` + `read` until EOF); fails with
@@ -121,12 +136,16 @@ impl Dir {
     /// ".."), in the kernel's order, reading through `buf`.
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8], u8)) -> Result<(), Errno> {
         loop {
-            let n = syscall!(
-                __NR_getdents64,
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len()
-            )?;
+            // SAFETY: the kernel writes at most buf.len() bytes of records at buf, which is
+            // ours (a `&mut`) for the call.
+            let n = unsafe {
+                syscall!(
+                    __NR_getdents64,
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len()
+                )
+            }?;
             if n == 0 {
                 return Ok(());
             }
@@ -155,14 +174,18 @@ pub fn stat(path: &[u8]) -> Result<uapi::statx, Errno> {
     // SAFETY: statx is plain old data; all-zero is a valid value.
     let mut st: uapi::statx = unsafe { core::mem::zeroed() };
     with_cpath(path, |p| {
-        syscall!(
-            __NR_statx,
-            AT_FDCWD,
-            p,
-            0,
-            uapi::STATX_BASIC_STATS,
-            &mut st as *mut uapi::statx
-        )
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
+        // fills one struct statx at &mut st, a local that outlives the call.
+        unsafe {
+            syscall!(
+                __NR_statx,
+                AT_FDCWD,
+                p,
+                0,
+                uapi::STATX_BASIC_STATS,
+                &mut st as *mut uapi::statx
+            )
+        }
     })?;
     Ok(st)
 }
@@ -245,7 +268,9 @@ pub fn statfs(path: &[u8]) -> Result<FsStats, Errno> {
     // SAFETY: statfs is plain old data; all-zero is a valid value.
     let mut st: uapi::statfs = unsafe { core::mem::zeroed() };
     with_cpath(path, |p| {
-        syscall!(__NR_statfs, p, &mut st as *mut uapi::statfs)
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
+        // fills one struct statfs at &mut st, a local that outlives the call.
+        unsafe { syscall!(__NR_statfs, p, &mut st as *mut uapi::statfs) }
     })?;
     let fragment = if st.f_frsize != 0 {
         st.f_frsize as u64
@@ -318,40 +343,52 @@ pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
 impl BorrowedFd<'_> {
     /// `lseek(2)`: the new offset.
     pub fn seek(self, offset: i64, whence: u32) -> Result<u64, Errno> {
-        syscall!(__NR_lseek, self.as_raw_fd(), offset as isize, whence).map(|p| p as u64)
+        // SAFETY: lseek takes no pointer.
+        unsafe { syscall!(__NR_lseek, self.as_raw_fd(), offset as isize, whence) }.map(|p| p as u64)
     }
     /// `pread64(2)`
     pub fn read_at(self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        syscall!(
-            __NR_pread64,
-            self.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buf.len(),
-            offset as usize
-        )
+        // SAFETY: pread64 writes at most buf.len() bytes into buf, borrowed mutably for
+        // the call.
+        unsafe {
+            syscall!(
+                __NR_pread64,
+                self.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                offset as usize
+            )
+        }
     }
     /// `fchmod(2)`
     pub fn chmod(self, mode: u32) -> Result<(), Errno> {
-        syscall!(__NR_fchmod, self.as_raw_fd(), mode).map(drop)
+        // SAFETY: fchmod takes no pointer.
+        unsafe { syscall!(__NR_fchmod, self.as_raw_fd(), mode) }.map(drop)
     }
     /// `fchown(2)`
     pub fn chown(self, uid: u32, gid: u32) -> Result<(), Errno> {
-        syscall!(__NR_fchown, self.as_raw_fd(), uid, gid).map(drop)
+        // SAFETY: fchown takes no pointer.
+        unsafe { syscall!(__NR_fchown, self.as_raw_fd(), uid, gid) }.map(drop)
     }
     /// `fcntl(F_GETFL)` then `fcntl(F_SETFL)`: adds status flags (`O_NONBLOCK`).
     pub fn set_status_flags(self, add: u32) -> Result<(), Errno> {
-        let flags = syscall!(__NR_fcntl, self.as_raw_fd(), uapi::F_GETFL)?;
-        syscall!(
-            __NR_fcntl,
-            self.as_raw_fd(),
-            uapi::F_SETFL,
-            flags as u32 | add
-        )
+        // SAFETY: F_GETFL takes no pointer.
+        let flags = unsafe { syscall!(__NR_fcntl, self.as_raw_fd(), uapi::F_GETFL) }?;
+        // SAFETY: F_SETFL takes no pointer.
+        unsafe {
+            syscall!(
+                __NR_fcntl,
+                self.as_raw_fd(),
+                uapi::F_SETFL,
+                flags as u32 | add
+            )
+        }
         .map(drop)
     }
     /// `fsync(2)`
     pub fn sync(self) -> Result<(), Errno> {
-        syscall!(__NR_fsync, self.as_raw_fd()).map(drop)
+        // SAFETY: fsync takes no pointer.
+        unsafe { syscall!(__NR_fsync, self.as_raw_fd()) }.map(drop)
     }
 }
 
@@ -359,7 +396,8 @@ impl OwnedFd {
     /// `close(2)`, with its error (which dropping ignores).
     pub fn close(self) -> Result<(), Errno> {
         let fd = self.into_raw_fd();
-        syscall!(__NR_close, fd).map(drop)
+        // SAFETY: `into_raw_fd` gave up ownership, so this is the only close of `fd`.
+        unsafe { syscall!(__NR_close, fd) }.map(drop)
     }
 }
 
@@ -367,7 +405,8 @@ impl OwnedFd {
 pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
     with_cpath(from, |f| {
         with_cpath(to, |t| {
-            syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0).map(drop)
+            // SAFETY: f and t are NUL-terminated paths, valid for the call (with_cpath).
+            unsafe { syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0) }.map(drop)
         })
     })
 }

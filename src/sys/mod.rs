@@ -3,6 +3,11 @@
 //! No libc is linked. Each wrapper here makes exactly one system call (named in its doc) and
 //! turns the kernel's `-errno` convention into `Result<_, Errno>`. Numbers and structures
 //! come from `linux-raw-sys`; the instruction that enters the kernel is in `arch/`.
+//!
+//! The unsafety of a system call shows where it is made: each wrapper writes its own
+//! `unsafe { syscall!(...) }` under a `// SAFETY:` comment that says why this call is sound
+//! (which pointers, valid for how long, for how many bytes). Descriptors are the types of
+//! [`fd`].
 
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
@@ -33,33 +38,46 @@ pub use errno::Errno;
 pub use fd::{AsFd, BorrowedFd, OwnedFd};
 pub use linux_raw_sys::general as uapi;
 
-/// Calls system call `nr` with up to six arguments (unused ones are zero).
+/// Calls system call `nr` with up to six arguments (unused ones are zero) and turns the
+/// result into `Result<usize, Errno>`.
+///
+/// It expands to a call of the `unsafe fn` [`raw_syscall`] and holds no `unsafe` block of
+/// its own: every use is written `unsafe { syscall!(...) }`, under a `// SAFETY:` comment
+/// saying why this call's arguments are what the kernel expects (which pointers, valid for
+/// how long, for how many bytes).
 macro_rules! syscall {
     ($nr:ident $(, $arg:expr)* $(,)?) => {{
         #[allow(unused_mut)]
         let mut args = [0usize; 6];
         let mut _i = 0;
         $( args[_i] = $arg as usize; _i += 1; )*
-        // SAFETY: every caller passes arguments of the shape the kernel documents for `$nr`,
-        // and pointers that stay valid for the duration of the call.
-        $crate::sys::Errno::result(unsafe {
-            $crate::sys::raw_syscall(linux_raw_sys::general::$nr as usize, args)
-        })
+        $crate::sys::Errno::result($crate::sys::raw_syscall(
+            linux_raw_sys::general::$nr as usize,
+            args,
+        ))
     }};
 }
 pub(crate) use syscall;
 
+/// Makes system call `nr` with six arguments and returns the kernel's raw result.
+///
 /// # Safety
-/// The arguments must be what the kernel expects for system call `nr`.
+/// The arguments must be what the kernel expects for system call `nr`: every pointer valid
+/// for the reads and writes the call makes, for as many bytes as the call uses, for the
+/// duration of the call; and the call must not break an invariant Rust relies on (close a
+/// descriptor someone else owns, unmap or overwrite memory Rust still uses, ...).
 #[inline]
 pub unsafe fn raw_syscall(nr: usize, args: [usize; 6]) -> isize {
+    // SAFETY: the caller vouches for the arguments (see above); the arch stub only moves
+    // them into the registers of the kernel's calling convention.
     unsafe { arch::syscall6(nr, args) }
 }
 
 /// Longest path the kernel accepts (PATH_MAX, including the terminating NUL).
 pub const PATH_MAX: usize = 4096;
 
-/// Runs `f` with `path` as a NUL-terminated string on the stack.
+/// Runs `f` with `path` as a NUL-terminated string on the stack; the pointer is valid (for
+/// reading up to and including the NUL) until `f` returns.
 /// A path that is too long or contains a NUL fails with ENAMETOOLONG / EINVAL, as the
 /// kernel would answer for such a path.
 pub fn with_cpath<T>(

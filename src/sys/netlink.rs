@@ -39,12 +39,15 @@ pub struct Socket {
 impl Socket {
     /// `socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)` and a dump request.
     pub fn dump(what: Dump) -> Result<Socket, Errno> {
-        let fd = syscall!(
-            __NR_socket,
-            net::AF_NETLINK,
-            net::SOCK_RAW | uapi::O_CLOEXEC,
-            NETLINK_ROUTE
-        )?;
+        // SAFETY: socket takes no pointer.
+        let fd = unsafe {
+            syscall!(
+                __NR_socket,
+                net::AF_NETLINK,
+                net::SOCK_RAW | uapi::O_CLOEXEC,
+                NETLINK_ROUTE
+            )
+        }?;
         // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let (kind, body_len) = match what {
@@ -184,15 +187,20 @@ pub fn parse_address(body: &[u8]) -> Option<Address<'_>> {
 /// An `ioctl` taking a `struct ifreq` (name[16], then a sockaddr or an int), made on a
 /// throwaway `AF_INET` socket as interface ioctls are.
 fn ifreq_ioctl(request: u32, ifreq: &mut [u8; 40]) -> Result<(), Errno> {
-    let fd = syscall!(
-        __NR_socket,
-        net::AF_INET,
-        net::SOCK_DGRAM | uapi::O_CLOEXEC,
-        0
-    )?;
+    // SAFETY: socket takes no pointer.
+    let fd = unsafe {
+        syscall!(
+            __NR_socket,
+            net::AF_INET,
+            net::SOCK_DGRAM | uapi::O_CLOEXEC,
+            0
+        )
+    }?;
     // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    syscall!(__NR_ioctl, fd.as_raw_fd(), request, ifreq.as_mut_ptr()).map(drop)
+    // SAFETY: the interface ioctls read and write one struct ifreq, 40 bytes on 64-bit
+    // Linux, at ifreq: a 40-byte buffer that is ours (a `&mut`) for the call.
+    unsafe { syscall!(__NR_ioctl, fd.as_raw_fd(), request, ifreq.as_mut_ptr()) }.map(drop)
 }
 
 /// `ioctl(SIOCGIFHWADDR)`: the first six bytes of the interface's hardware address, as

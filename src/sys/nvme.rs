@@ -52,12 +52,18 @@ pub fn read_smart_log(dev: &[u8]) -> Result<[u8; SMART_LOG], Errno> {
         cdw10: LOG_SMART | (((SMART_LOG as u32 >> 2) - 1) << 16),
         ..PassthruCmd::default()
     };
-    syscall!(
-        __NR_ioctl,
-        fd.as_raw_fd(),
-        NVME_IOCTL_ADMIN_CMD,
-        &mut cmd as *mut PassthruCmd
-    )?;
+    // SAFETY: the kernel reads and writes one struct nvme_passthru_cmd (PassthruCmd is its
+    // 72-byte repr(C) layout) at &mut cmd, and the device writes at most data_len
+    // (SMART_LOG) bytes at cmd.addr, which points to `log`, a local of that size; both
+    // outlive the call, which returns only when the command is done.
+    unsafe {
+        syscall!(
+            __NR_ioctl,
+            fd.as_raw_fd(),
+            NVME_IOCTL_ADMIN_CMD,
+            &mut cmd as *mut PassthruCmd
+        )
+    }?;
     Ok(log)
 }
 

@@ -27,20 +27,27 @@ impl SigSet {
 
 /// `rt_sigprocmask(SIG_BLOCK)`: the signals stay pending until read from a signalfd.
 pub fn block(set: SigSet) -> Result<(), Errno> {
-    syscall!(
-        __NR_rt_sigprocmask,
-        uapi::SIG_BLOCK,
-        &set.0 as *const u64,
-        0usize,
-        8usize
-    )
+    // SAFETY: the kernel reads one 8-byte mask at &set.0 (sigsetsize 8), a local that
+    // outlives the call; the old mask pointer is null (not wanted). Blocking signals
+    // touches no memory of ours.
+    unsafe {
+        syscall!(
+            __NR_rt_sigprocmask,
+            uapi::SIG_BLOCK,
+            &set.0 as *const u64,
+            0usize,
+            8usize
+        )
+    }
     .map(drop)
 }
 
 /// `signalfd4(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)`
 pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     let flags = uapi::O_NONBLOCK | uapi::O_CLOEXEC;
-    let fd = syscall!(__NR_signalfd4, -1isize, &set.0 as *const u64, 8usize, flags)?;
+    // SAFETY: the kernel reads one 8-byte mask at &set.0 (sigsetsize 8), a local that
+    // outlives the call.
+    let fd = unsafe { syscall!(__NR_signalfd4, -1isize, &set.0 as *const u64, 8usize, flags) }?;
     // SAFETY: signalfd4(2) just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }

@@ -31,20 +31,26 @@ pub fn listen_unix(path: &[u8], backlog: u32) -> Result<OwnedFd, Errno> {
     for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
         *dst = src as _;
     }
-    let fd = syscall!(__NR_socket, net::AF_UNIX, STREAM, 0)?;
+    // SAFETY: socket takes no pointer.
+    let fd = unsafe { syscall!(__NR_socket, net::AF_UNIX, STREAM, 0) }?;
     // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     if is_socket_file(path) {
         let _ = super::fs::unlink(path);
     }
     let len = core::mem::size_of::<u16>() + path.len() + 1;
-    syscall!(
-        __NR_bind,
-        fd.as_raw_fd(),
-        &addr as *const net::sockaddr_un,
-        len
-    )?;
-    syscall!(__NR_listen, fd.as_raw_fd(), backlog)?;
+    // SAFETY: the kernel reads len bytes at &addr, a local sockaddr_un that outlives the
+    // call; len (family, path, its NUL) is within its 110 bytes as path.len() < 108.
+    unsafe {
+        syscall!(
+            __NR_bind,
+            fd.as_raw_fd(),
+            &addr as *const net::sockaddr_un,
+            len
+        )
+    }?;
+    // SAFETY: listen takes no pointer.
+    unsafe { syscall!(__NR_listen, fd.as_raw_fd(), backlog) }?;
     Ok(fd)
 }
 
@@ -58,28 +64,38 @@ pub fn listen_vsock(cid: u32, port: u32, backlog: u32) -> Result<OwnedFd, Errno>
         flags: 0,
         zero: [0; 3],
     };
-    let fd = syscall!(__NR_socket, net::AF_VSOCK, STREAM, 0)?;
+    // SAFETY: socket takes no pointer.
+    let fd = unsafe { syscall!(__NR_socket, net::AF_VSOCK, STREAM, 0) }?;
     // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    syscall!(
-        __NR_bind,
-        fd.as_raw_fd(),
-        &addr as *const SockaddrVm,
-        core::mem::size_of::<SockaddrVm>()
-    )?;
-    syscall!(__NR_listen, fd.as_raw_fd(), backlog)?;
+    // SAFETY: the kernel reads size_of::<SockaddrVm>() bytes at &addr, a local that
+    // outlives the call.
+    unsafe {
+        syscall!(
+            __NR_bind,
+            fd.as_raw_fd(),
+            &addr as *const SockaddrVm,
+            core::mem::size_of::<SockaddrVm>()
+        )
+    }?;
+    // SAFETY: listen takes no pointer.
+    unsafe { syscall!(__NR_listen, fd.as_raw_fd(), backlog) }?;
     Ok(fd)
 }
 
 /// `accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)`
 pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let fd = syscall!(
-        __NR_accept4,
-        listener.as_raw_fd(),
-        0usize,
-        0usize,
-        uapi::O_CLOEXEC | uapi::O_NONBLOCK
-    )?;
+    // SAFETY: the address and its length pointer are null (the peer's address is not
+    // wanted), so the kernel writes nothing of ours.
+    let fd = unsafe {
+        syscall!(
+            __NR_accept4,
+            listener.as_raw_fd(),
+            0usize,
+            0usize,
+            uapi::O_CLOEXEC | uapi::O_NONBLOCK
+        )
+    }?;
     // SAFETY: accept4(2) just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -88,14 +104,18 @@ pub fn accept(listener: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
 fn sockopt_int(fd: BorrowedFd<'_>, opt: u32) -> Result<i32, Errno> {
     let mut value: i32 = 0;
     let mut len: u32 = 4;
-    syscall!(
-        __NR_getsockopt,
-        fd.as_raw_fd(),
-        net::SOL_SOCKET,
-        opt,
-        &mut value as *mut i32,
-        &mut len as *mut u32
-    )?;
+    // SAFETY: the kernel writes at most len (4) bytes at &mut value and the length at
+    // &mut len; both are locals that outlive the call.
+    unsafe {
+        syscall!(
+            __NR_getsockopt,
+            fd.as_raw_fd(),
+            net::SOL_SOCKET,
+            opt,
+            &mut value as *mut i32,
+            &mut len as *mut u32
+        )
+    }?;
     Ok(value)
 }
 

@@ -14,7 +14,8 @@ use super::{Errno, syscall, uapi};
 /// `pipe2(O_CLOEXEC | flags)` → (read end, write end).
 pub fn pipe(flags: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
     let mut fds = [0i32; 2];
-    syscall!(__NR_pipe2, fds.as_mut_ptr(), uapi::O_CLOEXEC | flags)?;
+    // SAFETY: pipe2 writes two i32 into `fds`, a local array that outlives the call.
+    unsafe { syscall!(__NR_pipe2, fds.as_mut_ptr(), uapi::O_CLOEXEC | flags) }?;
     // SAFETY: pipe2 succeeded, so both numbers are open descriptors that nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -22,7 +23,8 @@ pub fn pipe(flags: u32) -> Result<(OwnedFd, OwnedFd), Errno> {
 /// `memfd_create(name, MFD_CLOEXEC)`: an anonymous file in memory, outside the agent's
 /// address space (it is the kernel's page cache, not ours).
 pub fn memfd(name: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
-    let fd = syscall!(__NR_memfd_create, name.as_ptr(), uapi::MFD_CLOEXEC)?;
+    // SAFETY: `name` is NUL-terminated (a CStr), valid for the call.
+    let fd = unsafe { syscall!(__NR_memfd_create, name.as_ptr(), uapi::MFD_CLOEXEC) }?;
     // SAFETY: memfd_create succeeded: `fd` is a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -37,13 +39,16 @@ pub enum Exit {
 /// `wait4(pid, WNOHANG)`: a child that has ended, if any (`pid` -1: any child).
 pub fn try_wait(pid: i32) -> Result<Option<(i32, Exit)>, Errno> {
     let mut status = 0i32;
-    let reaped = syscall!(
-        __NR_wait4,
-        pid as isize,
-        &mut status as *mut i32,
-        uapi::WNOHANG,
-        0usize
-    )?;
+    // SAFETY: wait4 writes one i32 into `status`, a local that outlives the call; no rusage.
+    let reaped = unsafe {
+        syscall!(
+            __NR_wait4,
+            pid as isize,
+            &mut status as *mut i32,
+            uapi::WNOHANG,
+            0usize
+        )
+    }?;
     if reaped == 0 {
         return Ok(None);
     }
@@ -54,13 +59,16 @@ pub fn try_wait(pid: i32) -> Result<Option<(i32, Exit)>, Errno> {
 pub fn wait(pid: i32) -> Result<Exit, Errno> {
     let mut status = 0i32;
     loop {
-        match syscall!(
-            __NR_wait4,
-            pid as isize,
-            &mut status as *mut i32,
-            0usize,
-            0usize
-        ) {
+        // SAFETY: wait4 writes one i32 into `status`, a local that outlives the call; no rusage.
+        match unsafe {
+            syscall!(
+                __NR_wait4,
+                pid as isize,
+                &mut status as *mut i32,
+                0usize,
+                0usize
+            )
+        } {
             Ok(_) => return Ok(decode_status(status)),
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),
@@ -253,13 +261,16 @@ fn child(
     // The agent blocks the signals it reads from its signalfd; its children must not
     // inherit that mask.
     let empty = 0u64;
-    let _ = syscall!(
-        __NR_rt_sigprocmask,
-        uapi::SIG_SETMASK,
-        &empty as *const u64,
-        0usize,
-        8usize
-    );
+    // SAFETY: rt_sigprocmask reads 8 bytes of mask from `empty`, a local that outlives the call.
+    let _ = unsafe {
+        syscall!(
+            __NR_rt_sigprocmask,
+            uapi::SIG_SETMASK,
+            &empty as *const u64,
+            0usize,
+            8usize
+        )
+    };
     let program = invocation
         .text
         .get(invocation.program..)
@@ -302,16 +313,19 @@ fn child(
 /// on every descriptor below the usual limit.
 fn close_others_on_exec() {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-    if syscall!(__NR_close_range, 3, u32::MAX, CLOSE_RANGE_CLOEXEC).is_err() {
+    // SAFETY: close_range only marks descriptors close-on-exec; it closes none.
+    if unsafe { syscall!(__NR_close_range, 3, u32::MAX, CLOSE_RANGE_CLOEXEC) }.is_err() {
         for fd in 3..4096 {
-            let _ = syscall!(__NR_fcntl, fd, uapi::F_SETFD, uapi::FD_CLOEXEC);
+            // SAFETY: F_SETFD takes no pointer and closes nothing.
+            let _ = unsafe { syscall!(__NR_fcntl, fd, uapi::F_SETFD, uapi::FD_CLOEXEC) };
         }
     }
 }
 
 /// `execve(2)`: returns only on failure.
 fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
-    match syscall!(__NR_execve, path, argv, envp) {
+    // SAFETY: path and the NULL-terminated argv/envp arrays of NUL-terminated strings live in the Invocation (or the process's own environment), which outlives the call; on success the process image is replaced.
+    match unsafe { syscall!(__NR_execve, path, argv, envp) } {
         Err(e) => e,
         Ok(_) => Errno::NOEXEC,
     }

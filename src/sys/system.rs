@@ -42,6 +42,8 @@ pub fn uname() -> Result<Utsname, Errno> {
         machine: [0; 65],
         domainname: [0; 65],
     };
-    syscall!(__NR_uname, &mut u as *mut Utsname)?;
+    // SAFETY: the kernel writes one struct new_utsname (Utsname is its repr(C) layout, six
+    // 65-byte fields) at &mut u, a local that outlives the call.
+    unsafe { syscall!(__NR_uname, &mut u as *mut Utsname) }?;
     Ok(u)
 }

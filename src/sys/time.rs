@@ -17,11 +17,15 @@ fn clock(id: u32) -> Result<(i64, u32), Errno> {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    syscall!(
-        __NR_clock_gettime,
-        id,
-        &mut ts as *mut uapi::__kernel_timespec
-    )?;
+    // SAFETY: the kernel writes one struct __kernel_timespec at &mut ts, a local that
+    // outlives the call.
+    unsafe {
+        syscall!(
+            __NR_clock_gettime,
+            id,
+            &mut ts as *mut uapi::__kernel_timespec
+        )
+    }?;
     Ok((ts.tv_sec, ts.tv_nsec as u32))
 }
 

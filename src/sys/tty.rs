@@ -10,12 +10,16 @@ use linux_raw_sys::ioctl;
 pub fn make_raw(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: termios is plain old data; all-zero is a valid value.
     let mut t: uapi::termios = unsafe { core::mem::zeroed() };
-    syscall!(
-        __NR_ioctl,
-        fd.as_raw_fd(),
-        ioctl::TCGETS,
-        &mut t as *mut uapi::termios
-    )?;
+    // SAFETY: TCGETS writes one struct termios (uapi's layout, what the kernel's TCGETS
+    // copies) at &mut t, a local that outlives the call.
+    unsafe {
+        syscall!(
+            __NR_ioctl,
+            fd.as_raw_fd(),
+            ioctl::TCGETS,
+            &mut t as *mut uapi::termios
+        )
+    }?;
     t.c_iflag &= !(uapi::IGNBRK
         | uapi::BRKINT
         | uapi::PARMRK
@@ -36,11 +40,15 @@ pub fn make_raw(fd: BorrowedFd<'_>) -> Result<(), Errno> {
         | uapi::CLOCAL;
     t.c_cc[uapi::VMIN as usize] = 1;
     t.c_cc[uapi::VTIME as usize] = 0;
-    syscall!(
-        __NR_ioctl,
-        fd.as_raw_fd(),
-        ioctl::TCSETS,
-        &t as *const uapi::termios
-    )?;
-    syscall!(__NR_ioctl, fd.as_raw_fd(), ioctl::TCFLSH, uapi::TCIFLUSH).map(drop)
+    // SAFETY: TCSETS reads one struct termios at &t, a local that outlives the call.
+    unsafe {
+        syscall!(
+            __NR_ioctl,
+            fd.as_raw_fd(),
+            ioctl::TCSETS,
+            &t as *const uapi::termios
+        )
+    }?;
+    // SAFETY: TCFLSH takes an integer argument, no pointer.
+    unsafe { syscall!(__NR_ioctl, fd.as_raw_fd(), ioctl::TCFLSH, uapi::TCIFLUSH) }.map(drop)
 }

@@ -2,9 +2,17 @@
 
 use core::arch::asm;
 
+/// Enters the kernel for system call `nr` with arguments `a`.
+///
+/// # Safety
+/// As [`super::raw_syscall`]: the arguments must be what the kernel expects for `nr`.
 #[inline]
 pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
     let ret: isize;
+    // SAFETY: `syscall` is the system-call entry, with the number and arguments in the
+    // registers the x86_64 Linux ABI names; the kernel preserves every register but rax
+    // (the result), rcx and r11 (declared clobbered), and does not touch our stack. What
+    // the call itself does is the caller's contract (see above).
     unsafe {
         asm!("syscall",
             inlateout("rax") nr as isize => ret,
