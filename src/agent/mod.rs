@@ -9,6 +9,7 @@ pub mod output;
 pub mod process;
 pub mod statics;
 
+use core::ffi::CStr;
 use core::fmt::Write as _;
 
 use crate::capacity;
@@ -70,6 +71,26 @@ impl CArgs {
         }
         None
     }
+
+    /// The whole environment as C strings, listed in `room` (entries beyond its length
+    /// are left out): what `guest-exec` children inherit.
+    pub fn environ(&self, room: &'static mut [&'static CStr]) -> &'static [&'static CStr] {
+        let mut at = self.envp;
+        let mut len = 0;
+        for slot in room.iter_mut() {
+            // SAFETY: envp is a NULL-terminated array of NUL-terminated strings that live
+            // as long as the process (constructor contract); `at` stops at its NULL.
+            unsafe {
+                if at.is_null() || (*at).is_null() {
+                    break;
+                }
+                *slot = CStr::from_ptr((*at).cast());
+                at = at.add(1);
+            }
+            len += 1;
+        }
+        &room[..len]
+    }
 }
 
 // ---- static memory ----------------------------------------------------------------------
@@ -81,6 +102,9 @@ const CONFIG_BYTES: usize = 16 * 1024;
 /// Bytes taken from the channel per read.
 const READ_CHUNK: usize = 4096;
 
+/// The agent's environment, listed for `guest-exec` children.
+static ENVIRON: TakeOnce<[&CStr; crate::sys::spawn::MAX_ARGS]> =
+    TakeOnce::new([c""; crate::sys::spawn::MAX_ARGS]);
 static REQUEST: TakeOnce<[u8; capacity::REQUEST_BYTES]> =
     TakeOnce::new([0; capacity::REQUEST_BYTES]);
 static RESPONSE: TakeOnce<[u8; capacity::RESPONSE_CHUNK]> =
@@ -222,7 +246,7 @@ pub fn main(cargs: &CArgs) -> i32 {
         os_release: cargs.env(b"QGA_OS_RELEASE"),
         tz: cargs.env(b"TZ"),
         tzdir: cargs.env(b"TZDIR"),
-        environ: commands::Environ(cargs.envp),
+        environ: ENVIRON.take().map_or(&[][..], |room| cargs.environ(room)),
         path: cargs.env(b"PATH"),
     };
     event_loop::run(&options, activated, environment)

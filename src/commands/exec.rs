@@ -16,7 +16,9 @@ use crate::protocol::schema::Scalar;
 use crate::protocol::{FromValue, JsonWriter, List, QmpError, Type, Value, base64};
 use crate::qmp_error;
 use crate::sys::fd::{AsFd, OwnedFd};
-use crate::sys::spawn::{self, Exit, Invocation, SpawnError, Stdio};
+use crate::sys::fs::SeekFrom;
+use crate::sys::process::{self, ExitStatus, WaitFor};
+use crate::sys::spawn::{self, Invocation, SpawnError, Stdio};
 use crate::sys::{Errno, fs, uapi};
 use crate::{arguments, qapi_enum};
 
@@ -31,7 +33,7 @@ pub struct Execs {
 
 struct Child {
     pid: i32,
-    exit: Option<Exit>,
+    exit: Option<ExitStatus>,
     out: Option<Capture>,
     err: Option<Capture>,
 }
@@ -125,7 +127,7 @@ impl Execs {
     /// Collects every child that has ended (on SIGCHLD). Children the table does not know
     /// are collected too, so the agent never leaves a zombie.
     pub fn reap(&mut self) {
-        while let Ok(Some((pid, exit))) = spawn::try_wait(-1) {
+        while let Ok(Some((pid, exit))) = process::wait4(WaitFor::Any, true) {
             if let Some(child) = self.children.iter_mut().find(|c| c.pid == pid) {
                 child.exit = Some(exit);
             }
@@ -214,7 +216,7 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
             .map_err(spawn_error(args.path))?;
     }
     if let Some(entries) = args.env {
-        invocation.empty_env();
+        invocation.replace_env();
         for entry in entries.iter() {
             invocation
                 .env(entry.as_bytes())
@@ -235,7 +237,7 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
         (None, _) => Stdio::To(null.as_fd()),
     };
     let Environment { environ, path, .. } = *env;
-    let pid = spawn::spawn(&mut invocation, [stdin, stdout, stderr], environ.0, path)
+    let pid = spawn::spawn(&invocation, [stdin, stdout, stderr], environ, path)
         .map_err(spawn_error(args.path))?;
     // The child has its copies; the write ends here would keep the pipes from ever
     // reaching end of file.
@@ -258,21 +260,20 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
 /// A pipe (read end non-blocking, for the event loop) and the memfd that keeps what is
 /// read from it.
 fn open_capture() -> Result<(Capture, OwnedFd), Errno> {
-    let (read_end, write_end) = spawn::pipe(0)?;
-    set_nonblocking(&read_end)?;
-    let store = spawn::memfd(c"guest-exec-output")?;
+    let (read_end, write_end) = crate::sys::pipe::pipe2(false)?;
+    // Only the agent's end is non-blocking (for the event loop); the child's stays
+    // blocking, as a program expects of its stdout.
+    let flags = read_end.as_fd().fcntl_getfl()?;
+    read_end.as_fd().fcntl_setfl(flags | uapi::O_NONBLOCK)?;
+    let store = fs::memfd_create(b"guest-exec-output")?;
     Ok((Capture::new(read_end, store), write_end))
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), Errno> {
-    fd.as_fd().set_status_flags(uapi::O_NONBLOCK)
 }
 
 /// `input-data`, decoded into a memfd positioned at its start.
 fn stdin_from_base64(text: &[u8]) -> Result<OwnedFd, QmpError> {
     base64::decoded_len(text).map_err(|e| qmp_error!("{e}"))?;
     let failed = |e| qmp_error!("Failed to create pipe for communicating with child process ({e})");
-    let store = spawn::memfd(c"guest-exec-input").map_err(failed)?;
+    let store = fs::memfd_create(b"guest-exec-input").map_err(failed)?;
     let mut decoder = base64::Decoder::new();
     let mut rest = text;
     let mut step = [0u8; 12 << 10];
@@ -281,7 +282,7 @@ fn stdin_from_base64(text: &[u8]) -> Result<OwnedFd, QmpError> {
         rest = rest.get(used..).unwrap_or_default();
         store.as_fd().write_all(&step[..n]).map_err(failed)?;
     }
-    store.as_fd().seek(0, uapi::SEEK_SET).map_err(failed)?;
+    store.as_fd().lseek(SeekFrom::Start(0)).map_err(failed)?;
     Ok(store)
 }
 
@@ -327,7 +328,7 @@ pub fn guest_exec_status(call: &mut Call, args: ExecStatus) -> Result<(), QmpErr
         capture.drain();
     }
     if child.exit.is_none()
-        && let Ok(Some((_, exit))) = spawn::try_wait(child.pid)
+        && let Ok(Some((_, exit))) = process::wait4(WaitFor::Pid(child.pid), true)
     {
         child.exit = Some(exit);
     }
@@ -347,14 +348,16 @@ pub fn guest_exec_status(call: &mut Call, args: ExecStatus) -> Result<(), QmpErr
         w.bool(exit.is_some());
         if let Some(exit) = exit {
             match exit {
-                Exit::Code(code) => {
+                ExitStatus::Exited(code) => {
                     w.key("exitcode");
                     w.int(code as i64);
                 }
-                Exit::Signal(signal) => {
+                ExitStatus::Signaled { signal, .. } => {
                     w.key("signal");
                     w.int(signal as i64);
                 }
+                // wait4 without WUNTRACED/WCONTINUED reports neither.
+                ExitStatus::Stopped(_) | ExitStatus::Continued => {}
             }
             write_data(w, "out-data", &child.out, step)?;
             write_data(w, "err-data", &child.err, step)?;
@@ -389,7 +392,7 @@ fn write_data(
     let mut at = 0u64;
     while at < c.len {
         let want = step.len().min((c.len - at) as usize);
-        match c.store.as_fd().read_at(&mut step[..want], at) {
+        match c.store.as_fd().pread(&mut step[..want], at) {
             Ok(0) => break,
             Ok(n) => {
                 w.base64_piece(&step[..n]);

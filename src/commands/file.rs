@@ -19,6 +19,7 @@ use crate::protocol::base64;
 use crate::protocol::{FromValue, QmpError, Type, Value};
 use crate::qmp_error;
 use crate::sys::fd::{AsFd, OwnedFd};
+use crate::sys::fs::SeekFrom;
 use crate::sys::{Errno, fs, uapi};
 use crate::{arguments, qapi_enum};
 
@@ -231,7 +232,7 @@ fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<OwnedFd, QmpErro
     };
     let (fd, created) =
         opened.map_err(|e| qmp_error!("failed to open file '{path}' (mode: '{mode}'): {e}"))?;
-    if created && let Err(e) = fd.as_fd().chmod(NEW_FILE_MODE) {
+    if created && let Err(e) = fd.as_fd().fchmod(NEW_FILE_MODE) {
         drop(fd);
         let _ = fs::unlink(path.as_bytes());
         return Err(qmp_error!(
@@ -428,16 +429,18 @@ arguments! {
 /// `guest-file-seek {handle, offset, whence}` → `{position, eof}`.
 pub fn guest_file_seek(call: &mut Call, args: FileSeek) -> Result<(), QmpError> {
     let file = call.state.files.find(args.handle)?;
-    let whence = match args.whence {
-        Whence::Name(Seek::Set) | Whence::Value(0) => uapi::SEEK_SET,
-        Whence::Name(Seek::Cur) | Whence::Value(1) => uapi::SEEK_CUR,
-        Whence::Name(Seek::End) | Whence::Value(2) => uapi::SEEK_END,
+    let offset = args.offset;
+    let to = match args.whence {
+        // A negative offset from the start goes to the kernel as it is (EINVAL).
+        Whence::Name(Seek::Set) | Whence::Value(0) => SeekFrom::Start(offset as u64),
+        Whence::Name(Seek::Cur) | Whence::Value(1) => SeekFrom::Current(offset),
+        Whence::Name(Seek::End) | Whence::Value(2) => SeekFrom::End(offset),
         Whence::Value(n) => return Err(qmp_error!("invalid whence code {n}")),
     };
     let position = file
         .fd
         .as_fd()
-        .seek(args.offset, whence)
+        .lseek(to)
         .map_err(|e| qmp_error!("failed to seek file: {e}"))?;
     // A seek clears stdio's end-of-file state.
     file.eof = false;

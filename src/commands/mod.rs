@@ -265,20 +265,9 @@ pub struct Environment {
     /// `TZDIR`: where zone files are (default /usr/share/zoneinfo).
     pub tzdir: Option<&'static [u8]>,
     /// The whole environment, which `guest-exec` children inherit.
-    pub environ: Environ,
+    pub environ: &'static [&'static core::ffi::CStr],
     /// `PATH`: where `guest-exec` looks for programs named without a `/`.
     pub path: Option<&'static [u8]>,
-}
-
-/// The process's environment as the kernel passed it: a NULL-terminated array of
-/// `NAME=value` strings, handed to `execve` unchanged (null: empty).
-#[derive(Clone, Copy)]
-pub struct Environ(pub *const *const u8);
-
-impl Default for Environ {
-    fn default() -> Self {
-        Environ(core::ptr::null())
-    }
 }
 
 /// One command invocation: the shared state, and the reply being written.

@@ -14,7 +14,7 @@
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 
-use super::{Errno, syscall};
+use super::{Errno, syscall, uapi};
 
 /// An open file descriptor that this value alone owns; `close(2)`d when dropped.
 #[repr(transparent)]
@@ -107,6 +107,20 @@ impl BorrowedFd<'_> {
         }
         Ok(())
     }
+
+    /// `fcntl(F_GETFL)`: the file status flags and access mode (`O_NONBLOCK`, `O_APPEND`,
+    /// `O_RDWR`, ...).
+    pub fn fcntl_getfl(self) -> Result<u32, Errno> {
+        // SAFETY: F_GETFL takes no argument.
+        unsafe { syscall!(__NR_fcntl, self.fd, uapi::F_GETFL) }.map(|flags| flags as u32)
+    }
+
+    /// `fcntl(F_SETFL, flags)`: sets the file status flags the kernel lets change
+    /// (`O_NONBLOCK`, `O_APPEND`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME`).
+    pub fn fcntl_setfl(self, flags: u32) -> Result<(), Errno> {
+        // SAFETY: F_SETFL takes an integer argument, no pointer.
+        unsafe { syscall!(__NR_fcntl, self.fd, uapi::F_SETFL, flags) }.map(drop)
+    }
 }
 
 /// Anything that holds a descriptor and can lend it out.
@@ -168,4 +182,71 @@ pub fn dup3(old: BorrowedFd<'_>, new: BorrowedFd<'_>, flags: u32) -> Result<(), 
     // SAFETY: dup3 takes no pointer. It closes `new`'s file but never leaves the number
     // closed, so no owner or borrow of `new` is invalidated (see above).
     unsafe { syscall!(__NR_dup3, old.fd, new.fd, flags) }.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::pipe::pipe2;
+
+    #[test]
+    fn a_pipe_carries_bytes_from_write_to_read() {
+        let (r, w) = pipe2(false).unwrap();
+        w.as_fd().write_all(b"hello").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(r.as_fd().read(&mut buf), Ok(5));
+        assert_eq!(&buf[..5], b"hello");
+        drop(w);
+        assert_eq!(
+            r.as_fd().read(&mut buf),
+            Ok(0),
+            "end of file once the writer is closed"
+        );
+    }
+
+    #[test]
+    fn status_flags_read_and_set() {
+        let (r, _w) = pipe2(false).unwrap();
+        let flags = r.as_fd().fcntl_getfl().unwrap();
+        assert_eq!(flags & uapi::O_NONBLOCK, 0);
+        r.as_fd().fcntl_setfl(flags | uapi::O_NONBLOCK).unwrap();
+        assert_ne!(r.as_fd().fcntl_getfl().unwrap() & uapi::O_NONBLOCK, 0);
+        assert_eq!(r.as_fd().read(&mut [0u8; 4]), Err(Errno::AGAIN));
+    }
+
+    #[test]
+    fn dup3_points_a_descriptor_at_another_file() {
+        let (r1, w1) = pipe2(false).unwrap();
+        let (r2, w2) = pipe2(false).unwrap();
+        // w2 now writes into the first pipe; the second pipe's write end is gone.
+        dup3(w1.as_fd(), w2.as_fd(), uapi::O_CLOEXEC).unwrap();
+        drop(w1);
+        w2.as_fd().write_all(b"x").unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(r1.as_fd().read(&mut buf), Ok(1));
+        drop(w2);
+        assert_eq!(r1.as_fd().read(&mut buf), Ok(0));
+        assert_eq!(r2.as_fd().read(&mut buf), Ok(0));
+    }
+
+    #[test]
+    fn into_raw_fd_keeps_the_descriptor_open() {
+        let (r, w) = pipe2(false).unwrap();
+        let raw = w.into_raw_fd();
+        // SAFETY: `raw` was just given up by its OwnedFd and is open; this takes it back.
+        let w = unsafe { OwnedFd::from_raw_fd(raw) };
+        assert_eq!(w.as_fd().write(b"ok"), Ok(2));
+        assert_eq!(r.as_fd().read(&mut [0u8; 4]), Ok(2));
+    }
+
+    #[test]
+    fn as_fd_through_references() {
+        fn raw(fd: impl AsFd) -> i32 {
+            fd.as_fd().as_raw_fd()
+        }
+        let (r, _w) = pipe2(false).unwrap();
+        let n = r.as_raw_fd();
+        assert_eq!(raw(&r), n);
+        assert_eq!(raw(r.as_fd()), n);
+    }
 }

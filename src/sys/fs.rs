@@ -1,12 +1,27 @@
-//! File descriptors and file-system calls (all `*at` forms: aarch64 and riscv64 have no
-//! plain `open`, `unlink` or `readlink`).
+//! File-system calls (all `*at` forms: aarch64 and riscv64 have no plain `open`, `unlink`
+//! or `readlink`), and the calls on a regular file's descriptor.
 
 use super::fd::{AsFd, BorrowedFd, OwnedFd};
 use super::{Errno, PATH_MAX, syscall, uapi, with_cpath};
 
 const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
 
-/// The calls on regular files. (`read`, `write` and `write_all` are in [`super::fd`].)
+/// An owner or group id that `chown` and `fchown` leave as it is (the kernel's -1).
+const ID_UNCHANGED: u32 = u32::MAX;
+
+/// Where [`BorrowedFd::lseek`] measures from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekFrom {
+    /// `SEEK_SET`: from the start of the file.
+    Start(u64),
+    /// `SEEK_CUR`: from the current offset.
+    Current(i64),
+    /// `SEEK_END`: from the end of the file.
+    End(i64),
+}
+
+/// The calls on regular files. (`read`, `write`, `write_all` and the status flags are in
+/// [`super::fd`].)
 impl BorrowedFd<'_> {
     /// `ftruncate(2)`
     pub fn truncate(self, len: u64) -> Result<(), Errno> {
@@ -17,6 +32,17 @@ impl BorrowedFd<'_> {
     /// `fcntl(F_SETLK)` with a whole-file write lock; fails with EAGAIN/EACCES if another
     /// process holds it. The lock lives as long as the descriptor.
     pub fn try_lock(self) -> Result<(), Errno> {
+        self.set_write_lock(uapi::F_SETLK)
+    }
+
+    /// `fcntl(F_SETLKW)` with a whole-file write lock: waits until no other process holds
+    /// a conflicting lock (EINTR if a signal interrupts the wait, EDEADLK if waiting would
+    /// deadlock). The lock lives as long as the descriptor.
+    pub fn lock(self) -> Result<(), Errno> {
+        self.set_write_lock(uapi::F_SETLKW)
+    }
+
+    fn set_write_lock(self, cmd: u32) -> Result<(), Errno> {
         let lock = uapi::flock {
             l_type: uapi::F_WRLCK as i16,
             l_whence: uapi::SEEK_SET as i16,
@@ -24,17 +50,118 @@ impl BorrowedFd<'_> {
             l_len: 0,
             l_pid: 0,
         };
-        // SAFETY: F_SETLK reads one struct flock at &lock, a local that outlives the call.
+        // SAFETY: F_SETLK and F_SETLKW read one struct flock at &lock, a local that
+        // outlives the call.
         unsafe {
             syscall!(
                 __NR_fcntl,
                 self.as_raw_fd(),
-                uapi::F_SETLK,
+                cmd,
                 &lock as *const uapi::flock
             )
         }
         .map(drop)
     }
+
+    /// `lseek(2)`: moves the file offset; returns the new offset from the start.
+    pub fn lseek(self, pos: SeekFrom) -> Result<u64, Errno> {
+        let (offset, whence) = match pos {
+            SeekFrom::Start(n) => (n as i64, uapi::SEEK_SET),
+            SeekFrom::Current(n) => (n, uapi::SEEK_CUR),
+            SeekFrom::End(n) => (n, uapi::SEEK_END),
+        };
+        // SAFETY: lseek takes no pointer.
+        unsafe { syscall!(__NR_lseek, self.as_raw_fd(), offset, whence) }.map(|n| n as u64)
+    }
+
+    /// `pread64(2)`: reads at `offset` without moving the file offset.
+    pub fn pread(self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: the kernel writes at most buf.len() bytes at buf, which is valid and
+        // exclusively ours (a `&mut`) for the duration of the call.
+        unsafe {
+            syscall!(
+                __NR_pread64,
+                self.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                offset
+            )
+        }
+    }
+
+    /// `pwrite64(2)`: writes at `offset` without moving the file offset.
+    pub fn pwrite(self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        // SAFETY: the kernel reads at most buf.len() bytes at buf, which is valid for the
+        // duration of the call.
+        unsafe {
+            syscall!(
+                __NR_pwrite64,
+                self.as_raw_fd(),
+                buf.as_ptr(),
+                buf.len(),
+                offset
+            )
+        }
+    }
+
+    /// `fsync(2)`
+    pub fn fsync(self) -> Result<(), Errno> {
+        // SAFETY: fsync takes no pointer.
+        unsafe { syscall!(__NR_fsync, self.as_raw_fd()) }.map(drop)
+    }
+
+    /// `fdatasync(2)`
+    pub fn fdatasync(self) -> Result<(), Errno> {
+        // SAFETY: fdatasync takes no pointer.
+        unsafe { syscall!(__NR_fdatasync, self.as_raw_fd()) }.map(drop)
+    }
+
+    /// `fchmod(2)`
+    pub fn fchmod(self, mode: u32) -> Result<(), Errno> {
+        // SAFETY: fchmod takes no pointer.
+        unsafe { syscall!(__NR_fchmod, self.as_raw_fd(), mode) }.map(drop)
+    }
+
+    /// `fchown(2)`; `None` leaves that id as it is.
+    pub fn fchown(self, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        let (uid, gid) = (uid.unwrap_or(ID_UNCHANGED), gid.unwrap_or(ID_UNCHANGED));
+        // SAFETY: fchown takes no pointer.
+        unsafe { syscall!(__NR_fchown, self.as_raw_fd(), uid, gid) }.map(drop)
+    }
+
+    /// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS)`: fstat(2) of the descriptor.
+    pub fn fstat(self) -> Result<uapi::statx, Errno> {
+        // SAFETY: "" is a NUL-terminated static string.
+        unsafe {
+            statx(
+                self.as_raw_fd() as isize,
+                c"".as_ptr().cast(),
+                uapi::AT_EMPTY_PATH,
+            )
+        }
+    }
+}
+
+/// `statx(dirfd, path, flags, STATX_BASIC_STATS)`.
+///
+/// # Safety
+/// `path` must point to a NUL-terminated string that is valid for the call.
+unsafe fn statx(dirfd: isize, path: *const u8, flags: u32) -> Result<uapi::statx, Errno> {
+    // SAFETY: statx is plain old data; all-zero is a valid value.
+    let mut st: uapi::statx = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and valid for the call (this function's contract); the
+    // kernel fills one struct statx at &mut st, a local that outlives the call.
+    unsafe {
+        syscall!(
+            __NR_statx,
+            dirfd,
+            path,
+            flags,
+            uapi::STATX_BASIC_STATS,
+            &mut st as *mut uapi::statx
+        )
+    }?;
+    Ok(st)
 }
 
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`
@@ -53,6 +180,61 @@ pub fn unlink(path: &[u8]) -> Result<(), Errno> {
         // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
         unsafe { syscall!(__NR_unlinkat, AT_FDCWD, p, 0) }.map(drop)
     })
+}
+
+/// `unlinkat(AT_FDCWD, path, AT_REMOVEDIR)`: removes an empty directory.
+pub fn rmdir(path: &[u8]) -> Result<(), Errno> {
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_unlinkat, AT_FDCWD, p, uapi::AT_REMOVEDIR) }.map(drop)
+    })
+}
+
+/// `mkdirat(AT_FDCWD, path, mode)` (the umask applies).
+pub fn mkdir(path: &[u8], mode: u32) -> Result<(), Errno> {
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_mkdirat, AT_FDCWD, p, mode) }.map(drop)
+    })
+}
+
+/// `renameat2(AT_FDCWD, from, AT_FDCWD, to, 0)`, i.e. renameat (riscv64 has only
+/// renameat2); replaces `to` atomically if it exists.
+pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    with_cpath(from, |f| {
+        with_cpath(to, |t| {
+            // SAFETY: f and t are NUL-terminated paths, both valid for the call (the
+            // buffers of the two enclosing with_cpath calls).
+            unsafe { syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0) }.map(drop)
+        })
+    })
+}
+
+/// `fchownat(AT_FDCWD, path, uid, gid, 0)`, i.e. chown(2) (follows symbolic links); `None`
+/// leaves that id as it is.
+pub fn chown(path: &[u8], uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    let (uid, gid) = (uid.unwrap_or(ID_UNCHANGED), gid.unwrap_or(ID_UNCHANGED));
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_fchownat, AT_FDCWD, p, uid, gid, 0) }.map(drop)
+    })
+}
+
+/// `memfd_create(name, MFD_CLOEXEC)`: an anonymous file in memory, read and written like
+/// any file. `name` (at most 249 bytes) only shows in /proc/self/fd.
+pub fn memfd_create(name: &[u8]) -> Result<OwnedFd, Errno> {
+    let fd = with_cpath(name, |p| {
+        // SAFETY: p is a NUL-terminated name, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_memfd_create, p, uapi::MFD_CLOEXEC) }
+    })?;
+    // SAFETY: memfd_create(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `sync(2)`: commits every file system's buffered writes to disk.
+pub fn sync() {
+    // SAFETY: sync takes no argument.
+    let _ = unsafe { syscall!(__NR_sync) };
 }
 
 /// `faccessat(AT_FDCWD, path, mode, 0)`
@@ -171,23 +353,8 @@ impl Dir {
 
 /// `statx(AT_FDCWD, path, 0, STATX_BASIC_STATS)` (follows symbolic links).
 pub fn stat(path: &[u8]) -> Result<uapi::statx, Errno> {
-    // SAFETY: statx is plain old data; all-zero is a valid value.
-    let mut st: uapi::statx = unsafe { core::mem::zeroed() };
-    with_cpath(path, |p| {
-        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
-        // fills one struct statx at &mut st, a local that outlives the call.
-        unsafe {
-            syscall!(
-                __NR_statx,
-                AT_FDCWD,
-                p,
-                0,
-                uapi::STATX_BASIC_STATS,
-                &mut st as *mut uapi::statx
-            )
-        }
-    })?;
-    Ok(st)
+    // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+    with_cpath(path, |p| unsafe { statx(AT_FDCWD, p, 0) })
 }
 
 /// The `S_IFMT` bits of a path's mode (S_IFREG, S_IFDIR, S_IFSOCK, ...).
@@ -340,58 +507,6 @@ pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
     buf.get(..len)
 }
 
-impl BorrowedFd<'_> {
-    /// `lseek(2)`: the new offset.
-    pub fn seek(self, offset: i64, whence: u32) -> Result<u64, Errno> {
-        // SAFETY: lseek takes no pointer.
-        unsafe { syscall!(__NR_lseek, self.as_raw_fd(), offset as isize, whence) }.map(|p| p as u64)
-    }
-    /// `pread64(2)`
-    pub fn read_at(self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        // SAFETY: pread64 writes at most buf.len() bytes into buf, borrowed mutably for
-        // the call.
-        unsafe {
-            syscall!(
-                __NR_pread64,
-                self.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                offset as usize
-            )
-        }
-    }
-    /// `fchmod(2)`
-    pub fn chmod(self, mode: u32) -> Result<(), Errno> {
-        // SAFETY: fchmod takes no pointer.
-        unsafe { syscall!(__NR_fchmod, self.as_raw_fd(), mode) }.map(drop)
-    }
-    /// `fchown(2)`
-    pub fn chown(self, uid: u32, gid: u32) -> Result<(), Errno> {
-        // SAFETY: fchown takes no pointer.
-        unsafe { syscall!(__NR_fchown, self.as_raw_fd(), uid, gid) }.map(drop)
-    }
-    /// `fcntl(F_GETFL)` then `fcntl(F_SETFL)`: adds status flags (`O_NONBLOCK`).
-    pub fn set_status_flags(self, add: u32) -> Result<(), Errno> {
-        // SAFETY: F_GETFL takes no pointer.
-        let flags = unsafe { syscall!(__NR_fcntl, self.as_raw_fd(), uapi::F_GETFL) }?;
-        // SAFETY: F_SETFL takes no pointer.
-        unsafe {
-            syscall!(
-                __NR_fcntl,
-                self.as_raw_fd(),
-                uapi::F_SETFL,
-                flags as u32 | add
-            )
-        }
-        .map(drop)
-    }
-    /// `fsync(2)`
-    pub fn sync(self) -> Result<(), Errno> {
-        // SAFETY: fsync takes no pointer.
-        unsafe { syscall!(__NR_fsync, self.as_raw_fd()) }.map(drop)
-    }
-}
-
 impl OwnedFd {
     /// `close(2)`, with its error (which dropping ignores).
     pub fn close(self) -> Result<(), Errno> {
@@ -399,16 +514,6 @@ impl OwnedFd {
         // SAFETY: `into_raw_fd` gave up ownership, so this is the only close of `fd`.
         unsafe { syscall!(__NR_close, fd) }.map(drop)
     }
-}
-
-/// `renameat2(AT_FDCWD, from, AT_FDCWD, to, 0)`
-pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
-    with_cpath(from, |f| {
-        with_cpath(to, |t| {
-            // SAFETY: f and t are NUL-terminated paths, valid for the call (with_cpath).
-            unsafe { syscall!(__NR_renameat2, AT_FDCWD, f, AT_FDCWD, t, 0) }.map(drop)
-        })
-    })
 }
 
 /// Replaces the file at `path` with `data`, atomically: a temporary file beside it
@@ -420,8 +525,8 @@ pub fn replace_file(path: &[u8], data: &[u8], mode: u32) -> Result<(), Errno> {
     let flags = uapi::O_WRONLY | uapi::O_CREAT | uapi::O_TRUNC;
     let written = open(tmp, flags, mode).and_then(|fd| {
         fd.as_fd().write_all(data)?;
-        fd.as_fd().chmod(mode)?;
-        fd.as_fd().sync()?;
+        fd.as_fd().fchmod(mode)?;
+        fd.as_fd().fsync()?;
         fd.close()
     });
     match written.and_then(|()| rename(tmp, path)) {
@@ -430,5 +535,139 @@ pub fn replace_file(path: &[u8], data: &[u8], mode: u32) -> Result<(), Errno> {
             let _ = unlink(tmp);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// A fresh directory under the system's temp dir, removed (with what is left) on drop.
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("tinyqga-sys-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).unwrap();
+            TempDir(dir)
+        }
+        fn path(&self, name: &str) -> Vec<u8> {
+            self.0.join(name).as_os_str().as_bytes().to_vec()
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn mode(st: &uapi::statx) -> u32 {
+        st.stx_mode as u32
+    }
+
+    #[test]
+    fn memfd_seek_pread_pwrite_truncate_fstat() {
+        let file = memfd_create(b"tinyqga-test").unwrap();
+        let fd = file.as_fd();
+        fd.write_all(b"hello world").unwrap();
+        assert_eq!(fd.lseek(SeekFrom::Current(0)), Ok(11));
+        assert_eq!(fd.lseek(SeekFrom::Start(6)), Ok(6));
+        let mut buf = [0u8; 5];
+        assert_eq!(fd.read(&mut buf), Ok(5));
+        assert_eq!(&buf, b"world");
+        assert_eq!(fd.lseek(SeekFrom::End(-5)), Ok(6));
+        assert_eq!(fd.pwrite(b"HELLO", 0), Ok(5));
+        assert_eq!(fd.pread(&mut buf, 0), Ok(5));
+        assert_eq!(&buf, b"HELLO");
+        assert_eq!(
+            fd.lseek(SeekFrom::Current(0)),
+            Ok(6),
+            "pread/pwrite keep the offset"
+        );
+        assert_eq!(fd.lseek(SeekFrom::Current(-7)), Err(Errno::INVAL));
+        fd.truncate(3).unwrap();
+        let st = fd.fstat().unwrap();
+        assert_eq!(st.stx_size, 3);
+        assert_eq!(mode(&st) & uapi::S_IFMT, uapi::S_IFREG);
+        fd.fchmod(0o640).unwrap();
+        assert_eq!(mode(&fd.fstat().unwrap()) & 0o7777, 0o640);
+        fd.fsync().unwrap();
+        fd.fdatasync().unwrap();
+        // SAFETY: plain fcntl(F_GETFD) of a descriptor the test owns.
+        let fd_flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(fd_flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+    }
+
+    #[test]
+    fn mkdir_rename_unlink_rmdir() {
+        let tmp = TempDir::new("dirs");
+        let (dir, moved) = (tmp.path("d"), tmp.path("e"));
+        mkdir(&dir, 0o700).unwrap();
+        assert_eq!(mkdir(&dir, 0o700), Err(Errno::EXIST));
+        assert_eq!(file_type(&dir), Ok(uapi::S_IFDIR));
+        let file = [&dir[..], b"/f"].concat();
+        let fd = open(&file, uapi::O_WRONLY | uapi::O_CREAT, 0o600).unwrap();
+        fd.as_fd().write_all(b"x").unwrap();
+        drop(fd);
+        assert_eq!(rmdir(&dir), Err(Errno::NOTEMPTY));
+        rename(&dir, &moved).unwrap();
+        assert_eq!(stat(&dir).map(|_| ()), Err(Errno::NOENT));
+        let moved_file = [&moved[..], b"/f"].concat();
+        assert_eq!(stat(&moved_file).unwrap().stx_size, 1);
+        // rename replaces an existing file.
+        let other = tmp.path("g");
+        drop(open(&other, uapi::O_WRONLY | uapi::O_CREAT, 0o600).unwrap());
+        rename(&moved_file, &other).unwrap();
+        assert_eq!(stat(&other).unwrap().stx_size, 1);
+        unlink(&other).unwrap();
+        rmdir(&moved).unwrap();
+        assert_eq!(stat(&moved).map(|_| ()), Err(Errno::NOENT));
+    }
+
+    #[test]
+    fn chown_to_the_owner_we_are() {
+        let tmp = TempDir::new("chown");
+        let path = tmp.path("f");
+        let file = open(&path, uapi::O_WRONLY | uapi::O_CREAT, 0o600).unwrap();
+        let st = file.as_fd().fstat().unwrap();
+        // Setting the ids a file already has needs no privilege.
+        chown(&path, Some(st.stx_uid), None).unwrap();
+        chown(&path, None, Some(st.stx_gid)).unwrap();
+        file.as_fd()
+            .fchown(Some(st.stx_uid), Some(st.stx_gid))
+            .unwrap();
+        file.as_fd().fchown(None, None).unwrap();
+        let after = stat(&path).unwrap();
+        assert_eq!((after.stx_uid, after.stx_gid), (st.stx_uid, st.stx_gid));
+        assert_eq!(chown(&tmp.path("missing"), None, None), Err(Errno::NOENT));
+    }
+
+    #[test]
+    fn blocking_lock_is_taken_and_held() {
+        let tmp = TempDir::new("lock");
+        let path = tmp.path("lock");
+        let file = open(&path, uapi::O_RDWR | uapi::O_CREAT, 0o600).unwrap();
+        file.as_fd().lock().unwrap();
+        // Others see it: an open-file-description lock query (which, unlike F_GETLK, is
+        // not answered by our own process's locks) reports the write lock.
+        let file2 = open(&path, uapi::O_RDWR, 0).unwrap();
+        let mut query = libc::flock {
+            l_type: libc::F_WRLCK as i16,
+            l_whence: libc::SEEK_SET as i16,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        // SAFETY: F_OFD_GETLK reads and writes one struct flock at &mut query, a local.
+        let r = unsafe { libc::fcntl(file2.as_raw_fd(), libc::F_OFD_GETLK, &mut query) };
+        assert_eq!(r, 0);
+        assert_eq!(query.l_type, libc::F_WRLCK as i16, "the lock is held");
+    }
+
+    #[test]
+    fn sync_returns() {
+        sync();
     }
 }

@@ -24,6 +24,7 @@ pub mod mountinfo;
 pub mod netlink;
 pub mod nvme;
 pub mod passwd;
+pub mod pipe;
 pub mod process;
 pub mod signal;
 pub mod socket;

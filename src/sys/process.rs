@@ -1,4 +1,6 @@
-//! Process-level calls: exit, fork, sessions, ids.
+//! Process-level calls: exit, fork, exec, wait, signals to processes, sessions, ids.
+
+use core::ffi::CStr;
 
 use super::{Errno, syscall, uapi};
 
@@ -39,4 +41,233 @@ pub fn fork() -> Result<i32, Errno> {
 pub fn setsid() -> Result<(), Errno> {
     // SAFETY: setsid takes no argument.
     unsafe { syscall!(__NR_setsid) }.map(drop)
+}
+
+/// `getuid(2)`
+pub fn getuid() -> u32 {
+    // SAFETY: getuid takes no argument.
+    unsafe { syscall!(__NR_getuid) }.unwrap_or(0) as u32
+}
+
+/// `kill(2)`: sends `signal` to process `pid` (0: our process group, -1: every process we
+/// may signal, below -1: the process group -pid).
+pub fn kill(pid: i32, signal: u32) -> Result<(), Errno> {
+    // SAFETY: kill takes no pointer; a signal to another process (or to ourselves: the
+    // agent blocks the signals it handles and reads them from a signalfd) touches none of
+    // our memory.
+    unsafe { syscall!(__NR_kill, pid, signal) }.map(drop)
+}
+
+/// A NULL-terminated array of pointers to NUL-terminated strings, as `execve(2)` reads
+/// `argv` and `envp`. It is built from `&CStr`s into pointer storage the caller provides
+/// and borrows both, so it cannot outlive the strings it points to; that makes
+/// [`execve`] safe to call.
+pub struct CStrArray<'a> {
+    /// `strings.len()` pointers, then a null pointer.
+    ptrs: &'a [*const u8],
+}
+
+impl<'a> CStrArray<'a> {
+    /// Points `storage` at `strings`, followed by the terminating null pointer; fails with
+    /// E2BIG when `storage` cannot hold `strings.len() + 1` pointers.
+    pub fn new(strings: &[&'a CStr], storage: &'a mut [*const u8]) -> Result<CStrArray<'a>, Errno> {
+        let slots = storage.get_mut(..strings.len() + 1).ok_or(Errno::TOOBIG)?;
+        for (slot, string) in slots.iter_mut().zip(strings) {
+            *slot = string.as_ptr().cast();
+        }
+        slots[strings.len()] = core::ptr::null();
+        Ok(CStrArray { ptrs: slots })
+    }
+}
+
+/// `execve(2)`: replaces this process's program with `path`, run with `argv` and `envp`.
+/// Returns only if that failed, with the reason. (In a forked child, the caller should
+/// `exit` after a failure rather than run on as a copy of the agent.)
+pub fn execve(path: &CStr, argv: &CStrArray<'_>, envp: &CStrArray<'_>) -> Errno {
+    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of pointers
+    // to NUL-terminated strings (CStrArray's invariant), all borrowed for the call. On
+    // success the kernel replaces the whole address space, so no reference of ours is used
+    // again; on failure nothing of ours was written.
+    let result = unsafe {
+        syscall!(
+            __NR_execve,
+            path.as_ptr(),
+            argv.ptrs.as_ptr(),
+            envp.ptrs.as_ptr()
+        )
+    };
+    // execve returns only on failure; Ok cannot happen.
+    result.err().unwrap_or(Errno::NOEXEC)
+}
+
+/// Which children [`wait4`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Any child (pid -1, as waitid's P_ALL).
+    Any,
+    /// The child with this pid (as waitid's P_PID).
+    Pid(i32),
+}
+
+/// How a child ended (or changed state), decoded from wait4's status word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code (`WIFEXITED`, `WEXITSTATUS`).
+    Exited(u8),
+    /// A signal killed it (`WIFSIGNALED`, `WTERMSIG`, `WCOREDUMP`).
+    Signaled { signal: u32, core_dumped: bool },
+    /// A signal stopped it (`WIFSTOPPED`, `WSTOPSIG`; only reported for traced children
+    /// here, since `wait4` is not asked for WUNTRACED).
+    Stopped(u32),
+    /// SIGCONT resumed it (`WIFCONTINUED`; not reported without WCONTINUED).
+    Continued,
+}
+
+impl ExitStatus {
+    /// Decodes a status word as the `W*` macros of `<sys/wait.h>` do.
+    pub fn decode(status: i32) -> ExitStatus {
+        let low = status & 0x7f;
+        if low == 0 {
+            ExitStatus::Exited(((status >> 8) & 0xff) as u8)
+        } else if status == 0xffff {
+            ExitStatus::Continued
+        } else if status & 0xff == 0x7f {
+            ExitStatus::Stopped(((status >> 8) & 0xff) as u32)
+        } else {
+            ExitStatus::Signaled {
+                signal: low as u32,
+                core_dumped: status & 0x80 != 0,
+            }
+        }
+    }
+}
+
+/// `wait4(pid, &status, nohang ? WNOHANG : 0, NULL)`: reaps a child that ended, as (pid,
+/// how it ended). With `nohang`, `Ok(None)` when no such child has ended yet (without it,
+/// waits). ECHILD when there is no such child at all.
+pub fn wait4(which: WaitFor, nohang: bool) -> Result<Option<(i32, ExitStatus)>, Errno> {
+    let pid = match which {
+        WaitFor::Any => -1,
+        WaitFor::Pid(pid) => pid,
+    };
+    let options = if nohang { uapi::WNOHANG } else { 0 };
+    let mut status: i32 = 0;
+    // SAFETY: the kernel writes one int at &mut status, a local that outlives the call;
+    // the rusage pointer is null (not wanted).
+    let reaped = unsafe { syscall!(__NR_wait4, pid, &mut status as *mut i32, options, 0usize) }?;
+    Ok((reaped != 0).then(|| (reaped as i32, ExitStatus::decode(status))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Forks a child that runs `child` (raw system calls only: the test harness is
+    /// multi-threaded) and returns its pid.
+    fn spawn(child: impl FnOnce()) -> i32 {
+        match fork().unwrap() {
+            0 => {
+                child();
+                exit(126)
+            }
+            pid => pid,
+        }
+    }
+
+    #[test]
+    fn wait4_reports_the_exit_code() {
+        let pid = spawn(|| exit(3));
+        assert_eq!(
+            wait4(WaitFor::Pid(pid), false),
+            Ok(Some((pid, ExitStatus::Exited(3))))
+        );
+        assert_eq!(
+            wait4(WaitFor::Pid(pid), true),
+            Err(Errno::CHILD),
+            "reaped once"
+        );
+    }
+
+    #[test]
+    fn wait4_nohang_then_kill_reports_the_signal() {
+        let pid = spawn(|| {
+            loop {
+                // SAFETY: ppoll of no descriptors without a timeout or mask (all null) reads
+                // and writes nothing; it waits for a signal, as pause(2) does.
+                let _ = unsafe { syscall!(__NR_ppoll, 0usize, 0usize, 0usize, 0usize, 8usize) };
+            }
+        });
+        assert_eq!(wait4(WaitFor::Pid(pid), true), Ok(None), "still running");
+        kill(pid, uapi::SIGKILL).unwrap();
+        assert_eq!(
+            wait4(WaitFor::Pid(pid), false),
+            Ok(Some((
+                pid,
+                ExitStatus::Signaled {
+                    signal: uapi::SIGKILL,
+                    core_dumped: false
+                }
+            )))
+        );
+    }
+
+    #[test]
+    fn execve_runs_a_program_with_arguments_and_environment() {
+        let argv: [&CStr; 3] = [c"sh", c"-c", c"exit $CODE"];
+        let envp: [&CStr; 1] = [c"CODE=7"];
+        let (mut argv_ptrs, mut envp_ptrs) = ([core::ptr::null(); 4], [core::ptr::null(); 2]);
+        let argv = CStrArray::new(&argv, &mut argv_ptrs).unwrap();
+        let envp = CStrArray::new(&envp, &mut envp_ptrs).unwrap();
+        let pid = spawn(|| {
+            let _ = execve(c"/bin/sh", &argv, &envp);
+            exit(127);
+        });
+        assert_eq!(
+            wait4(WaitFor::Pid(pid), false),
+            Ok(Some((pid, ExitStatus::Exited(7))))
+        );
+        assert_eq!(execve(c"/nonexistent", &argv, &envp), Errno::NOENT);
+    }
+
+    #[test]
+    fn cstr_array_needs_room_for_the_null() {
+        let mut storage = [core::ptr::null(); 2];
+        assert!(CStrArray::new(&[c"a", c"b"], &mut storage).is_err());
+        let array = CStrArray::new(&[c"a"], &mut storage).unwrap();
+        assert_eq!(array.ptrs.len(), 2);
+        assert!(array.ptrs[1].is_null());
+    }
+
+    #[test]
+    fn status_words_decode_as_the_wait_macros() {
+        assert_eq!(ExitStatus::decode(0), ExitStatus::Exited(0));
+        assert_eq!(ExitStatus::decode(3 << 8), ExitStatus::Exited(3));
+        assert_eq!(ExitStatus::decode(255 << 8), ExitStatus::Exited(255));
+        assert_eq!(
+            ExitStatus::decode(9),
+            ExitStatus::Signaled {
+                signal: 9,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::decode(0x80 | 11),
+            ExitStatus::Signaled {
+                signal: 11,
+                core_dumped: true
+            }
+        );
+        assert_eq!(
+            ExitStatus::decode((19 << 8) | 0x7f),
+            ExitStatus::Stopped(19)
+        );
+        assert_eq!(ExitStatus::decode(0xffff), ExitStatus::Continued);
+    }
+
+    #[test]
+    fn ids_match_libc() {
+        // SAFETY: getuid takes no argument.
+        assert_eq!(getuid(), unsafe { libc::getuid() });
+        assert_eq!(getpid() as u32, std::process::id());
+    }
 }

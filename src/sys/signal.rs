@@ -42,6 +42,23 @@ pub fn block(set: SigSet) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `rt_sigprocmask(SIG_SETMASK)`: exactly `set` is blocked from now on (a new child
+/// clears the mask it inherited from the agent).
+pub fn set_mask(set: SigSet) -> Result<(), Errno> {
+    // SAFETY: the kernel reads one 8-byte mask at &set.0 (sigsetsize 8), a local that
+    // outlives the call; the old mask pointer is null (not wanted).
+    unsafe {
+        syscall!(
+            __NR_rt_sigprocmask,
+            uapi::SIG_SETMASK,
+            &set.0 as *const u64,
+            0usize,
+            8usize
+        )
+    }
+    .map(drop)
+}
+
 /// `signalfd4(-1, set, SFD_NONBLOCK | SFD_CLOEXEC)`
 pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     let flags = uapi::O_NONBLOCK | uapi::O_CLOEXEC;
