@@ -2,8 +2,8 @@
 # Idempotent machine setup for tinyqga's tests (Debian 12, root or sudo).
 #
 #   * apt: qemu-user-static (runs the cross binaries), qemu-guest-agent (the reference
-#     qemu-ga for `make bench`), python3 (the test client). apt runs only when something
-#     is missing.
+#     qemu-ga for `make bench`), python3 (the test client), passwd and openssl (the
+#     account tests). apt runs only when something is missing.
 #   * rustup: the five targets of rust-toolchain.toml, for the pinned toolchain (1.95.0).
 #     Only missing targets are added. If rustup cannot reach its server, setup still
 #     succeeds but writes target/.cross-unavailable, and the cross tests skip LOUDLY.
@@ -26,6 +26,9 @@ if ! [ -x /usr/sbin/qemu-ga ] && ! dpkg -s qemu-guest-agent >/dev/null 2>&1; the
     missing+=(qemu-guest-agent)
 fi
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# tests/accounts.rs: a throwaway user (useradd, userdel) and the system's crypt (openssl).
+command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then

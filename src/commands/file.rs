@@ -136,7 +136,7 @@ impl HandleCounter {
             &mut text,
             format_args!("[global]\nfd_counter={}\n", self.next),
         );
-        fs::replace_file(&self.path, text.as_bytes(), 0o600)
+        fs::replace_file(&self.path, 0o600, None, |fd| fd.write_all(text.as_bytes()))
     }
 }
 

@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 #[cfg(target_os = "linux")]
+pub mod account;
+#[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]
 pub mod disk;
@@ -31,7 +33,11 @@ pub mod network;
 #[cfg(target_os = "linux")]
 pub mod os;
 #[cfg(target_os = "linux")]
+pub mod password;
+#[cfg(target_os = "linux")]
 pub mod route;
+#[cfg(target_os = "linux")]
+pub mod ssh;
 pub mod sync;
 #[cfg(target_os = "linux")]
 pub mod time;
@@ -127,6 +133,8 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-get-fsinfo", fs::guest_get_fsinfo),
     #[cfg(target_os = "linux")]
+    command!("guest-set-user-password", password::guest_set_user_password),
+    #[cfg(target_os = "linux")]
     command!("guest-get-memory-blocks", memory::guest_get_memory_blocks),
     #[cfg(target_os = "linux")]
     command!(
@@ -145,6 +153,21 @@ pub const COMMANDS: &[Command] = &[
     command!("guest-get-timezone", timezone::guest_get_timezone),
     #[cfg(target_os = "linux")]
     command!("guest-get-osinfo", os::guest_get_osinfo),
+    #[cfg(target_os = "linux")]
+    command!(
+        "guest-ssh-get-authorized-keys",
+        ssh::guest_ssh_get_authorized_keys
+    ),
+    #[cfg(target_os = "linux")]
+    command!(
+        "guest-ssh-add-authorized-keys",
+        ssh::guest_ssh_add_authorized_keys
+    ),
+    #[cfg(target_os = "linux")]
+    command!(
+        "guest-ssh-remove-authorized-keys",
+        ssh::guest_ssh_remove_authorized_keys
+    ),
     #[cfg(target_os = "linux")]
     command!("guest-get-diskstats", disk::guest_get_diskstats),
     #[cfg(target_os = "linux")]

@@ -220,6 +220,14 @@ pub fn chown(path: &[u8], uid: Option<u32>, gid: Option<u32>) -> Result<(), Errn
     })
 }
 
+/// `fchmodat(AT_FDCWD, path, mode, 0)` (follows symbolic links, as chmod(2)).
+pub fn chmod(path: &[u8], mode: u32) -> Result<(), Errno> {
+    with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
+        unsafe { syscall!(__NR_fchmodat, AT_FDCWD, p, mode, 0) }.map(drop)
+    })
+}
+
 /// `memfd_create(name, MFD_CLOEXEC)`: an anonymous file in memory, read and written like
 /// any file. `name` (at most 249 bytes) only shows in /proc/self/fd.
 pub fn memfd_create(name: &[u8]) -> Result<OwnedFd, Errno> {
@@ -516,26 +524,49 @@ impl OwnedFd {
     }
 }
 
-/// Replaces the file at `path` with `data`, atomically: a temporary file beside it
-/// (`path` + `.tmp`), written, given `mode`, fsync'd, then renamed over `path`. Readers see
-/// the old file or the new one, never a half-written one.
-pub fn replace_file(path: &[u8], data: &[u8], mode: u32) -> Result<(), Errno> {
-    let mut tmp = [0u8; PATH_MAX];
-    let tmp = join(&mut tmp, &[path, b".tmp"]).ok_or(Errno::NAMETOOLONG)?;
-    let flags = uapi::O_WRONLY | uapi::O_CREAT | uapi::O_TRUNC;
-    let written = open(tmp, flags, mode).and_then(|fd| {
-        fd.as_fd().write_all(data)?;
-        fd.as_fd().fchmod(mode)?;
-        fd.as_fd().fsync()?;
-        fd.close()
-    });
-    match written.and_then(|()| rename(tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = unlink(tmp);
-            Err(e)
+/// Replaces the file at `path` atomically. `write` fills a new file beside it (named
+/// `path.XXXXXX` with a random suffix, created exclusively and never through a symbolic
+/// link, so that nobody who can write to the directory can redirect it); the new file gets
+/// `mode` and, if given, `owner` (uid, gid), is fsync'd, then renamed over `path`. Readers
+/// see the old file or the new one, never a half-written one; on failure the old file is
+/// left as it was.
+pub fn replace_file(
+    path: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    write: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>,
+) -> Result<(), Errno> {
+    let mut suffix = [0u8; 6];
+    if super::system::getrandom(&mut suffix, 0).is_err() {
+        // Without getrandom (before Linux 3.17) the clock will do: O_EXCL still holds.
+        let now = super::time::monotonic().map_or(0, |(s, ns)| s as u64 ^ ns as u64);
+        for (b, t) in suffix.iter_mut().zip(now.to_le_bytes()) {
+            *b = t;
         }
     }
+    const NAME: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for b in &mut suffix {
+        *b = NAME[*b as usize % NAME.len()];
+    }
+    let mut tmp = [0u8; PATH_MAX];
+    let tmp = join(&mut tmp, &[path, b".", &suffix]).ok_or(Errno::NAMETOOLONG)?;
+    let flags = uapi::O_WRONLY | uapi::O_CREAT | uapi::O_EXCL | uapi::O_NOFOLLOW;
+    let fd = open(tmp, flags, mode & 0o600)?;
+    let written = (|| {
+        write(fd.as_fd())?;
+        if let Some((uid, gid)) = owner {
+            fd.as_fd().fchown(Some(uid), Some(gid))?;
+        }
+        fd.as_fd().fchmod(mode)?;
+        fd.as_fd().fsync()
+    })();
+    let result = written
+        .and_then(|()| fd.close())
+        .and_then(|()| rename(tmp, path));
+    if result.is_err() {
+        let _ = unlink(tmp);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -53,9 +53,9 @@ pub fn find_user<'f>(passwd_file: &'f [u8], name: &[u8]) -> Option<PasswdEntry<'
         .find(|entry| entry.name == name)
 }
 
-/// Emits `shadow` through `out` with `user`'s line changed as `chpasswd` changes it: the
-/// second field becomes `new_hash` and the third (day of the last change) becomes
-/// `days_since_epoch`. Every other byte is emitted as it was: the other lines, the other
+/// Emits `shadow` (or `/etc/passwd`) through `out` with `user`'s line changed as `chpasswd`
+/// changes it: the second field becomes `new_hash` and, with `last_change` (the shadow
+/// file), the third (day of the last change) becomes that day. Every other byte is emitted as it was: the other lines, the other
 /// fields of this one (extra fields too), a missing final newline.
 ///
 /// Only the first line of the user is changed; it is the one login reads. A line in the
@@ -65,11 +65,11 @@ pub fn find_user<'f>(passwd_file: &'f [u8], name: &[u8]) -> Option<PasswdEntry<'
 /// Returns whether the user's line was found; if not, the file was emitted unchanged. A
 /// `user` or `new_hash` containing `:` or a newline could not be a field of a line, so it
 /// finds nothing either: the caller checks them first to tell the user why.
-pub fn rewrite_shadow<E>(
+pub fn rewrite_password<E>(
     shadow: &[u8],
     user: &[u8],
     new_hash: &[u8],
-    days_since_epoch: u64,
+    last_change: Option<u64>,
     out: &mut impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<bool, E> {
     let found = if is_field(user) && !user.is_empty() && is_field(new_hash) {
@@ -91,6 +91,12 @@ pub fn rewrite_shadow<E>(
             out(new_hash)?;
             out(shadow.get(line_end..).unwrap_or_default())?;
         }
+        // /etc/passwd: only the password field changes.
+        Some(hash_len) if last_change.is_none() => {
+            out(before)?;
+            out(new_hash)?;
+            out(shadow.get(hash_start + hash_len..).unwrap_or_default())?;
+        }
         Some(hash_len) => {
             let date_start = hash_len + 1;
             let date_len = line_rest
@@ -103,7 +109,7 @@ pub fn rewrite_shadow<E>(
             out(before)?;
             out(new_hash)?;
             out(b":")?;
-            out(decimal(days_since_epoch, &mut [0; 20]))?;
+            out(decimal(last_change.unwrap_or_default(), &mut [0; 20]))?;
             out(shadow.get(after..).unwrap_or_default())?;
         }
     }
@@ -195,7 +201,7 @@ bob:$6$oldsalt$oldhash:19726:0:99999:7:::
 
     fn rewrite(shadow: &[u8], user: &[u8], hash: &[u8], days: u64) -> (bool, Vec<u8>) {
         let mut out = Vec::new();
-        let found = rewrite_shadow(shadow, user, hash, days, &mut |bytes: &[u8]| {
+        let found = rewrite_password(shadow, user, hash, Some(days), &mut |bytes: &[u8]| {
             out.extend_from_slice(bytes);
             Ok::<(), core::convert::Infallible>(())
         });
@@ -400,7 +406,7 @@ bob:$6$oldsalt$oldhash:19726:0:99999:7:::
     #[test]
     fn rewrite_stops_at_the_first_write_error() {
         let mut calls = 0;
-        let result = rewrite_shadow(SHADOW, b"bob", b"NEW", 1, &mut |_: &[u8]| {
+        let result = rewrite_password(SHADOW, b"bob", b"NEW", Some(1), &mut |_: &[u8]| {
             calls += 1;
             Err("disk full")
         });
@@ -414,5 +420,20 @@ bob:$6$oldsalt$oldhash:19726:0:99999:7:::
         assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
         let (_, out) = rewrite(b"bob:x:1:\n", b"bob", b"y", 0);
         assert_eq!(out, b"bob:y:0:\n");
+    }
+
+    #[test]
+    fn a_passwd_line_changes_its_password_field_only() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh";
+        let mut out = Vec::new();
+        let found = rewrite_password(passwd, b"bob", b"$6$s$h", None, &mut |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(found, Ok(true));
+        assert_eq!(
+            out,
+            b"root:x:0:0:root:/root:/bin/sh\nbob:$6$s$h:1000:1000::/home/bob:/bin/sh"
+        );
     }
 }

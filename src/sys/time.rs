@@ -35,3 +35,23 @@ pub fn monotonic_ms() -> u64 {
         .map(|(s, ns)| s as u64 * 1000 + ns as u64 / 1_000_000)
         .unwrap_or(0)
 }
+
+/// `clock_nanosleep(CLOCK_MONOTONIC, 0)`: sleeps `ms` milliseconds (a signal may end it
+/// early; callers that wait for something check again).
+pub fn sleep_ms(ms: u64) {
+    let ts = uapi::__kernel_timespec {
+        tv_sec: (ms / 1000) as _,
+        tv_nsec: ((ms % 1000) * 1_000_000) as _,
+    };
+    // SAFETY: the kernel reads one struct __kernel_timespec at &ts, a local that outlives
+    // the call; the remaining-time pointer is null (not wanted).
+    let _ = unsafe {
+        syscall!(
+            __NR_clock_nanosleep,
+            uapi::CLOCK_MONOTONIC,
+            0,
+            &ts as *const uapi::__kernel_timespec,
+            0usize
+        )
+    };
+}
