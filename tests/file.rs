@@ -845,3 +845,28 @@ fn a_full_handle_table_gives_a_clear_error() {
     let h = open(&mut f.c, &path, None);
     assert_eq!(read(&mut f.c, h, None), (b"x".to_vec(), true));
 }
+
+#[test]
+fn a_write_larger_than_the_request_buffer_is_refused_and_the_connection_goes_on() {
+    // tinyqga's largest request is set when it is built (`TINYQGA_REQUEST_BYTES`, default
+    // 2 MiB); qemu-ga's is 64 MiB.
+    if testing_qemu_ga() {
+        skip("a_write_larger_than_the_request_buffer...: qemu-ga's limit is 64 MiB");
+        return;
+    }
+    let limit: usize = option_env!("TINYQGA_REQUEST_BYTES")
+        .map(|v| v.parse().expect("TINYQGA_REQUEST_BYTES as a plain number"))
+        .unwrap_or(2 << 20);
+    let mut f = Files::new("file-oversize");
+    let path = f.path("data");
+    let h = open(&mut f.c, &path, Some("w"));
+    let data = vec![7u8; limit]; // its base64 is a third larger than the limit
+    assert_eq!(
+        write_reply(&mut f.c, h, &b64_encode(&data), None),
+        generic_error("JSON token size limit exceeded")
+    );
+    // Nothing was written, and the next request on the same connection works.
+    write(&mut f.c, h, b"after");
+    close(&mut f.c, h);
+    assert_eq!(std::fs::read(&path).unwrap(), b"after");
+}

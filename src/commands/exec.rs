@@ -187,10 +187,9 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
         Some(text) => Some(stdin_from_base64(text.as_bytes())?),
         None => None,
     };
+    // A record leaves the table only when its exit has been read: a full table stays
+    // full until the host reads some.
     if execs.children.is_full() {
-        // Make room: records of children that ended are dropped only when read, so
-        // collect what has ended first; if the table is still full, say so.
-        execs.reap();
         return Err(qmp_error!(
             "too many processes: at most {EXEC_SLOTS} guest-exec processes are tracked until their exit status is read (TINYQGA_EXEC_SLOTS)"
         ));
