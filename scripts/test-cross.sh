@@ -3,7 +3,9 @@
 # natively, the others under qemu-user) on a unix socket, and check
 #   * guest-sync-delimited -> 0xFF {"return": ID}
 #   * guest-info           -> contains "version": "10.0.0" and guest-ping
-# Then run the integration tests (tests/protocol.rs) against the release musl binary.
+#   * guest-file-*: 100 KiB of random bytes written, sought and read back
+#   * guest-exec: a shell with input-data, both streams captured, exit code 3
+# Then run the integration tests (protocol, file, exec) against the release musl binary.
 # The last line is the summary: "cross: N passed, M failed" (N+M = architectures checked).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +86,41 @@ if b'"version": "10.0.0"' in l and b'"guest-ping"' in l:
     print("  guest-info: ok (version 10.0.0, %d commands)" % n)
 else:
     print("  guest-info: FAILED, got %r" % l[:200]); ok = False
+import base64, os
+def call(cmd, **args):
+    s.sendall(json.dumps({"execute": cmd, "arguments": args}).encode() + b"\n")
+    reply = json.loads(line())
+    if "error" in reply:
+        raise RuntimeError("%s: %s" % (cmd, reply["error"]["desc"]))
+    return reply["return"]
+try:
+    data = os.urandom(100 << 10)
+    path = os.path.join(os.path.dirname(path), "file-%d" % ident)
+    h = call("guest-file-open", path=path, mode="w+")
+    call("guest-file-write", handle=h, **{"buf-b64": base64.b64encode(data).decode()})
+    call("guest-file-seek", handle=h, offset=0, whence="set")
+    r = call("guest-file-read", handle=h, count=len(data) + 1)
+    call("guest-file-close", handle=h)
+    os.unlink(path)
+    if base64.b64decode(r["buf-b64"]) == data and r["eof"]:
+        print("  guest-file-*: ok (100 KiB round trip)")
+    else:
+        print("  guest-file-*: FAILED, read back %d bytes" % r["count"]); ok = False
+    pid = call("guest-exec", path="/bin/sh", arg=["-c", "cat; echo err >&2; exit 3"],
+               **{"input-data": base64.b64encode(b"in\n").decode(), "capture-output": True})["pid"]
+    deadline = time.time() + 20
+    while True:
+        st = call("guest-exec-status", pid=pid)
+        if st["exited"] or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    got = (st.get("exitcode"), base64.b64decode(st.get("out-data", "")), base64.b64decode(st.get("err-data", "")))
+    if got == (3, b"in\n", b"err\n"):
+        print("  guest-exec: ok (stdin, stdout, stderr, exit code)")
+    else:
+        print("  guest-exec: FAILED, got %r" % (st,)); ok = False
+except Exception as e:
+    print("  file/exec: FAILED, %s" % e); ok = False
 sys.exit(0 if ok else 1)
 PY
 }
@@ -132,7 +169,7 @@ done
 
 # The integration tests again, this time driving the shipped static binary.
 protocol_rc=0
-bin=target/x86_64-unknown-linux-musl/release/tinyqga
+bin=$PWD/target/x86_64-unknown-linux-musl/release/tinyqga
 echo "== integration tests against the release binary ($bin)"
 if [ ! -f tests/protocol.rs ]; then
     loud_skip "tests/protocol.rs does not exist (yet)"
@@ -140,9 +177,9 @@ elif [ ! -x "$bin" ]; then
     loud_skip "$bin was not built"
     protocol_rc=1
 else
-    TINYQGA_BIN=$bin cargo test --quiet --test protocol || protocol_rc=$?
-    [ $protocol_rc -eq 0 ] && echo "  protocol tests (release binary): ok" \
-                           || echo "  protocol tests (release binary): FAILED (rc $protocol_rc)"
+    TINYQGA_BIN=$bin cargo test --quiet --test protocol --test file --test exec || protocol_rc=$?
+    [ $protocol_rc -eq 0 ] && echo "  protocol, file and exec tests (release binary): ok" \
+                           || echo "  protocol, file and exec tests (release binary): FAILED (rc $protocol_rc)"
 fi
 
 [ ${#skipped[@]} -gt 0 ] && echo "SKIPPED architectures (not counted): ${skipped[*]}"
