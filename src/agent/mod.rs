@@ -9,7 +9,6 @@ pub mod output;
 pub mod process;
 pub mod statics;
 
-use core::ffi::CStr;
 use core::fmt::Write as _;
 
 use crate::capacity;
@@ -17,6 +16,7 @@ use crate::commands::{self, COMMANDS};
 use crate::log_at;
 use crate::protocol::Node;
 use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
+use crate::sys::process::Environ;
 use crate::sys::{Errno, fs};
 use crate::text::FmtBuf;
 
@@ -71,26 +71,6 @@ impl CArgs {
         }
         None
     }
-
-    /// The whole environment as C strings, listed in `room` (entries beyond its length
-    /// are left out): what `guest-exec` children inherit.
-    pub fn environ(&self, room: &'static mut [&'static CStr]) -> &'static [&'static CStr] {
-        let mut at = self.envp;
-        let mut len = 0;
-        for slot in room.iter_mut() {
-            // SAFETY: envp is a NULL-terminated array of NUL-terminated strings that live
-            // as long as the process (constructor contract); `at` stops at its NULL.
-            unsafe {
-                if at.is_null() || (*at).is_null() {
-                    break;
-                }
-                *slot = CStr::from_ptr((*at).cast());
-                at = at.add(1);
-            }
-            len += 1;
-        }
-        &room[..len]
-    }
 }
 
 // ---- static memory ----------------------------------------------------------------------
@@ -102,9 +82,6 @@ const CONFIG_BYTES: usize = 16 * 1024;
 /// Bytes taken from the channel per read.
 const READ_CHUNK: usize = 4096;
 
-/// The agent's environment, listed for `guest-exec` children.
-static ENVIRON: TakeOnce<[&CStr; crate::sys::spawn::MAX_ARGS]> =
-    TakeOnce::new([c""; crate::sys::spawn::MAX_ARGS]);
 static REQUEST: TakeOnce<[u8; capacity::REQUEST_BYTES]> =
     TakeOnce::new([0; capacity::REQUEST_BYTES]);
 static RESPONSE: TakeOnce<[u8; capacity::RESPONSE_CHUNK]> =
@@ -246,7 +223,8 @@ pub fn main(cargs: &CArgs) -> i32 {
         os_release: cargs.env(b"QGA_OS_RELEASE"),
         tz: cargs.env(b"TZ"),
         tzdir: cargs.env(b"TZDIR"),
-        environ: ENVIRON.take().map_or(&[][..], |room| cargs.environ(room)),
+        // SAFETY: the kernel's envp, NULL-terminated, lives as long as the process.
+        environ: unsafe { Environ::from_raw(cargs.envp) },
         path: cargs.env(b"PATH"),
     };
     event_loop::run(&options, activated, environment)

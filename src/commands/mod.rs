@@ -288,7 +288,8 @@ pub struct Environment {
     /// `TZDIR`: where zone files are (default /usr/share/zoneinfo).
     pub tzdir: Option<&'static [u8]>,
     /// The whole environment, which `guest-exec` children inherit.
-    pub environ: &'static [&'static core::ffi::CStr],
+    #[cfg(target_os = "linux")]
+    pub environ: crate::sys::process::Environ,
     /// `PATH`: where `guest-exec` looks for programs named without a `/`.
     pub path: Option<&'static [u8]>,
 }

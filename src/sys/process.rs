@@ -158,6 +158,55 @@ pub fn wait4(which: WaitFor, nohang: bool) -> Result<Option<(i32, ExitStatus)>, 
     Ok((reaped != 0).then(|| (reaped as i32, ExitStatus::decode(status))))
 }
 
+/// The environment the kernel gave the process: `NAME=value` C strings, read in place
+/// (what `guest-exec` children inherit).
+#[derive(Clone, Copy)]
+pub struct Environ {
+    envp: *const *const u8,
+}
+
+impl Environ {
+    /// No environment at all.
+    pub const EMPTY: Environ = Environ {
+        envp: core::ptr::null(),
+    };
+
+    /// # Safety
+    /// `envp` is null or a NULL-terminated array of NUL-terminated strings that stay valid
+    /// and unchanged for the rest of the process (the array the kernel passes to `_start`).
+    pub const unsafe fn from_raw(envp: *const *const u8) -> Environ {
+        Environ { envp }
+    }
+
+    /// The entries, in order.
+    pub fn iter(self) -> impl Iterator<Item = &'static CStr> {
+        let mut at = self.envp;
+        core::iter::from_fn(move || {
+            if at.is_null() {
+                return None;
+            }
+            // SAFETY: `at` points into the NULL-terminated array (constructor contract)
+            // and has not passed its NULL: reading the slot is in bounds.
+            let entry = unsafe { *at };
+            if entry.is_null() {
+                return None;
+            }
+            // SAFETY: a non-null slot is a NUL-terminated string that lives for the rest
+            // of the process (constructor contract); the next slot is still in the array.
+            unsafe {
+                at = at.add(1);
+                Some(CStr::from_ptr(entry.cast()))
+            }
+        })
+    }
+}
+
+impl Default for Environ {
+    fn default() -> Self {
+        Environ::EMPTY
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

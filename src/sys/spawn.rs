@@ -10,7 +10,7 @@
 use core::ffi::CStr;
 
 use super::fd::{self, AsFd, BorrowedFd};
-use super::process::{self, CStrArray, WaitFor};
+use super::process::{self, CStrArray, Environ, WaitFor};
 use super::signal::{self, SigSet};
 use super::{Errno, PATH_MAX, pipe, syscall, uapi};
 
@@ -119,7 +119,7 @@ impl<'b> Invocation<'b> {
 pub fn spawn(
     invocation: &Invocation<'_>,
     stdio: [Stdio<'_>; 3],
-    environ: &[&CStr],
+    environ: Environ,
     agent_path: Option<&[u8]>,
 ) -> Result<i32, SpawnError> {
     let mut args = [c""; MAX_ARGS];
@@ -127,15 +127,23 @@ pub fn spawn(
         *slot = invocation.c_str(at);
     }
     let mut entries = [c""; MAX_ARGS];
-    let env: &[&CStr] = match &invocation.env {
+    let count = match &invocation.env {
         Some(env) => {
             for (slot, &at) in entries.iter_mut().zip(env) {
                 *slot = invocation.c_str(at);
             }
-            &entries[..env.len()]
+            env.len()
         }
-        None => environ,
+        None => {
+            let mut count = 0;
+            for entry in environ.iter() {
+                *entries.get_mut(count).ok_or(SpawnError::TooManyArguments)? = entry;
+                count += 1;
+            }
+            count
+        }
     };
+    let env = &entries[..count];
     let mut argv_room = [core::ptr::null(); MAX_ARGS + 1];
     let mut envp_room = [core::ptr::null(); MAX_ARGS + 1];
     let too_many = |_| SpawnError::TooManyArguments;
