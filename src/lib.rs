@@ -11,24 +11,31 @@
 //! agent      the process: command line and config file (agent::options), channels
 //!            (virtio-serial, isa-serial, unix-listen, vsock-listen), the single-threaded
 //!            epoll loop over channel + signalfd, logging, pidfile, daemonizing
-//! commands   one function per QGA command, named after it (guest-info -> commands::info::
-//!            guest_info), and the one static table (name, handler, argument schema,
-//!            success-response, allowed-while-frozen) that dispatch, guest-info,
-//!            --block-rpcs/--allow-rpcs and the frozen-state policy all read
+//! commands   one function per QGA command, named after it (guest-file-read ->
+//!            commands::file::guest_file_read), its arguments declared once with
+//!            `arguments!` (the schema that is checked and the struct the handler reads),
+//!            and the one static table (`command!(name, handler)` rows) that dispatch,
+//!            guest-info, --block-rpcs/--allow-rpcs and the frozen-state policy all read.
+//!            State kept across requests: open files, exec children, the handle counter
 //! protocol   sans-I/O: bytes -> one complete JSON value (framer), value -> tree in a
 //!            bounded arena (json), request envelope (request), argument checking against
-//!            the command's schema (schema), error classes and texts (error), and the
-//!            streaming JSON response writer (writer)
-//! sys        raw Linux system calls (no libc), one wrapper per call, and the parsers of
-//!            the kernel's and the system's files that commands read (mountinfo, netlink,
-//!            TZif, utmp, GLib key files)
+//!            the command's schema (schema), error classes and texts (error), base64 as
+//!            qemu-ga and GLib speak it (base64), and the streaming JSON response writer
+//!            (writer: strings and base64 in pieces; a reply can be withdrawn until sent)
+//! sys        raw Linux system calls (no libc), one wrapper per call, each `unsafe` with
+//!            its SAFETY line; owned and borrowed descriptors (fd); starting programs
+//!            (spawn); and the parsers of the kernel's and the system's files that
+//!            commands read (mountinfo, netlink, TZif, utmp, GLib key files, passwd and
+//!            shadow), which take bytes and make no system call
+//! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password; pure,
+//!            uses nothing of the crate
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
 //!            (format_u64); usable by every layer above, uses nothing of the crate
 //! ```
 //!
-//! `protocol` and `sys` sit side by side: neither uses the other, both may use `text`.
-//! `text` and `protocol` touch no operating system at all and build for bare-metal
+//! `protocol` and `sys` sit side by side: neither uses the other, both may use `text`;
+//! `crypt` and `text` are leaves. `text`, `crypt` and `protocol` touch no operating system at all and build for bare-metal
 //! targets; they are unit-tested and fuzzed on the host. `sys`, `agent` and the commands
 //! that need the kernel exist on Linux only.
 //!
