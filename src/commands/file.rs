@@ -11,7 +11,7 @@
 //! Handles come from a counter kept in the state directory (`qga.state`, a GLib key file
 //! with `[global] fd_counter=N`, first handle 1000), rewritten on every open, so that
 //! handles never repeat across restarts of the agent. At most
-//! [`FILE_HANDLES`](crate::capacity::FILE_HANDLES) files are open at once.
+//! [`FILE_HANDLES`] files are open at once.
 
 use super::{Call, State};
 use crate::capacity::FILE_HANDLES;

@@ -58,7 +58,7 @@ pub const QEMU_VERSION: &str = "10.0.0";
 /// [`Reply::write`] or returns an error.
 pub type Handler<A> = fn(&mut Call<'_>, A) -> Result<(), QmpError>;
 
-/// Reads a request's checked arguments and runs the handler (made by [`command!`]).
+/// Reads a request's checked arguments and runs the handler (made by `command!`).
 pub type Run = fn(&mut Call<'_>, Option<Value<'_>>) -> Result<(), QmpError>;
 
 /// One row of the command table.
