@@ -12,9 +12,9 @@
 #[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]
-pub mod disk;
-#[cfg(target_os = "linux")]
 pub mod disks;
+#[cfg(target_os = "linux")]
+pub mod diskstats;
 #[cfg(target_os = "linux")]
 pub mod exec;
 #[cfg(target_os = "linux")]
@@ -146,7 +146,7 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-get-osinfo", os::guest_get_osinfo),
     #[cfg(target_os = "linux")]
-    command!("guest-get-diskstats", disk::guest_get_diskstats),
+    command!("guest-get-diskstats", diskstats::guest_get_diskstats),
     #[cfg(target_os = "linux")]
     command!("guest-get-cpustats", cpu::guest_get_cpustats),
     #[cfg(target_os = "linux")]
