@@ -14,7 +14,9 @@
 //! commands   one function per QGA command, named after it (guest-info -> commands::info::
 //!            guest_info), and the one static table (name, handler, argument schema,
 //!            success-response, allowed-while-frozen) that dispatch, guest-info,
-//!            --block-rpcs/--allow-rpcs and the frozen-state policy all read
+//!            --block-rpcs/--allow-rpcs and the frozen-state policy all read; beside them
+//!            what several commands share (disk_address: a block device's bus address
+//!            from sysfs, for guest-get-fsinfo and guest-get-disks)
 //! protocol   sans-I/O: bytes -> one complete JSON value (framer), value -> tree in a
 //!            bounded arena (json), request envelope (request), argument checking against
 //!            the command's schema (schema), error classes and texts (error), and the

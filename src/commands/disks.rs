@@ -1,7 +1,7 @@
 //! `guest-get-disks`: every block device and its partitions, from /sys/block.
 
 use super::Call;
-use super::fs::{Bus, Disk, contains, device_node};
+use super::disk_address::{Bus, DiskAddress, contains, device_node};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
@@ -170,7 +170,7 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
         }
         w.end_array();
     }
-    let address = syspath.filter(|_| !is_virtual).and_then(Disk::of);
+    let address = syspath.filter(|_| !is_virtual).and_then(DiskAddress::of);
     if let Some(address) = &address {
         w.key("address");
         address.write(w);

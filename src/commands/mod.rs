@@ -12,6 +12,8 @@
 #[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]
+pub mod disk_address;
+#[cfg(target_os = "linux")]
 pub mod disks;
 #[cfg(target_os = "linux")]
 pub mod diskstats;
@@ -20,7 +22,7 @@ pub mod exec;
 #[cfg(target_os = "linux")]
 pub mod file;
 #[cfg(target_os = "linux")]
-pub mod fs;
+pub mod fsinfo;
 #[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
@@ -125,7 +127,7 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-get-disks", disks::guest_get_disks),
     #[cfg(target_os = "linux")]
-    command!("guest-get-fsinfo", fs::guest_get_fsinfo),
+    command!("guest-get-fsinfo", fsinfo::guest_get_fsinfo),
     #[cfg(target_os = "linux")]
     command!("guest-get-memory-blocks", memory::guest_get_memory_blocks),
     #[cfg(target_os = "linux")]
