@@ -1,7 +1,8 @@
 //! Disk addresses (QGA's `GuestDiskAddress`): where a block device sits on the machine's
 //! buses, found from its sysfs path the way qemu-ga's `build_guest_fsinfo_for_device` finds
 //! it. `guest-get-fsinfo` lists the address of every disk under a file system
-//! ([`each_disk_under`]); `guest-get-disks` gives each disk's own ([`DiskAddress::of`]).
+//! ([`each_disk_under`]); `guest-get-disks` gives each disk's own
+//! ([`DiskAddress::of_ignoring_errors`]).
 //!
 //! | the device's sysfs path | the address |
 //! |---|---|
@@ -13,9 +14,17 @@
 //! The first half of this file is the walk: it reads sysfs (links, `uevent`, `serial`,
 //! `driver`, directory listings). The second half decodes what it reads: pure functions
 //! that take bytes and make no system call, unit-tested below.
+//!
+//! Errors are qemu-ga's: where its walk fails (a link that cannot be resolved for a reason
+//! other than not existing, a `slaves` directory or a controller's directory that cannot
+//! be listed), the walk returns the error, with qemu-ga's text (`opendir("…"): …`,
+//! `readdir("…"): …`, `realpath("…"): …`); `guest-get-fsinfo` fails with it and
+//! `guest-get-disks` ignores it, as qemu-ga's do. What qemu-ga does not check, the walk
+//! tolerates too, and says so where it does.
 
-use crate::protocol::JsonWriter;
-use crate::sys::{PATH_MAX, fs};
+use crate::protocol::{JsonWriter, QmpError};
+use crate::qmp_error;
+use crate::sys::{Errno, PATH_MAX, fs};
 
 /// How deep device-mapper/md stacks are followed.
 const MAX_STACK: usize = 8;
@@ -70,40 +79,87 @@ pub struct DiskAddress {
 // The walk: reads sysfs.
 // ---------------------------------------------------------------------------------------
 
-/// Calls `found` with the address of each real disk under the block device at `syspath`
-/// (resolved): the device itself, or for a virtual one (device-mapper, md, loop) the disks
-/// under its `slaves`, depth first.
-pub fn each_disk_under(syspath: &[u8], found: &mut dyn FnMut(DiskAddress)) {
-    each_disk(syspath, 0, found);
+/// The path a sysfs link (`/sys/dev/block/<major>:<minor>`, `/sys/block/<name>`, a
+/// `slaves` entry) leads to, as `realpath(3)` gives it; `None` when it leads nowhere (the
+/// device is gone, or sysfs shows another container's devices), which qemu-ga's
+/// `build_guest_fsinfo_for_device` takes quietly (`ENOENT: This devpath may not exist
+/// because of container config`). Any other failure is its `realpath("…")` error.
+pub fn real_path<'o>(
+    path: &[u8],
+    out: &'o mut [u8; PATH_MAX],
+) -> Result<Option<&'o [u8]>, QmpError> {
+    let resolved = match fs::resolve_link(path, out) {
+        Ok(resolved) => resolved,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(failed("realpath", path, e)),
+    };
+    match fs::access(resolved, 0) {
+        Ok(()) => Ok(Some(resolved)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(failed("realpath", path, e)),
+    }
 }
 
-fn each_disk(syspath: &[u8], depth: usize, found: &mut dyn FnMut(DiskAddress)) {
+/// Calls `found` with the address of each real disk under the block device at `syspath`
+/// (resolved): the device itself, or for a virtual one (device-mapper, md, loop) the disks
+/// under its `slaves`, depth first. Fails where qemu-ga's `build_guest_fsinfo_for_device`
+/// fails, with its error.
+pub fn each_disk_under(syspath: &[u8], found: &mut dyn FnMut(DiskAddress)) -> Result<(), QmpError> {
+    each_disk(syspath, 0, found)
+}
+
+fn each_disk(
+    syspath: &[u8],
+    depth: usize,
+    found: &mut dyn FnMut(DiskAddress),
+) -> Result<(), QmpError> {
     if !is_virtual(syspath) {
-        if let Some(disk) = DiskAddress::of(syspath) {
+        if let Some(disk) = DiskAddress::of(syspath)? {
             found(disk);
         }
-        return;
+        return Ok(());
     }
     if depth >= MAX_STACK {
-        return;
+        return Ok(());
     }
     let mut slaves = [0u8; PATH_MAX];
     let Some(dir) = fs::join(&mut slaves, &[syspath, b"/slaves"]) else {
-        return;
+        return Ok(());
     };
-    let Ok(listing) = fs::Dir::open(dir) else {
-        return;
+    let listing = match fs::Dir::open(dir) {
+        Ok(listing) => listing,
+        // No `slaves`: nothing under it. qemu-ga's build_guest_fsinfo_for_virtual_device
+        // passes over ENOENT only (`if (errno != ENOENT) error_setg_errno(...)`).
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(failed("opendir", dir, e)),
     };
+    // As qemu-ga: the first slave that fails ends the walk with its error
+    // (`error_propagate(errp, err); break;`).
+    let mut slave_error = None;
     let mut entries = [0u8; LISTING_BYTES];
-    let _ = listing.for_each(&mut entries, |slave, _| {
+    let listed = listing.for_each(&mut entries, |slave, kind| {
+        // qemu-ga follows the links only (`entry->d_type == DT_LNK`).
+        if slave_error.is_some() || kind != fs::DT_LNK {
+            return;
+        }
         let mut link = [0u8; PATH_MAX];
         let mut real = [0u8; PATH_MAX];
-        if let Some(link) = fs::join(&mut link, &[dir, b"/", slave])
-            && let Ok(path) = fs::resolve_link(link, &mut real)
-        {
-            each_disk(path, depth + 1, found);
-        }
+        let Some(link) = fs::join(&mut link, &[dir, b"/", slave]) else {
+            return;
+        };
+        let walked = match real_path(link, &mut real) {
+            Ok(Some(path)) => each_disk(path, depth + 1, found),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        slave_error = walked.err();
     });
+    if let Some(e) = slave_error {
+        return Err(e);
+    }
+    // qemu-ga fails the command on a read error here: `if (errno) error_setg_errno(errp,
+    // errno, "readdir(\"%s\")", dirpath)`.
+    listed.map_err(|e| failed("readdir", dir, e))
 }
 
 impl DiskAddress {
@@ -121,23 +177,52 @@ impl DiskAddress {
         }
     }
 
-    /// The address of the real block device at `syspath` (resolved); `None` when neither
-    /// the bus nor a device node nor a serial can be found (as qemu-ga drops such entries).
-    pub fn of(syspath: &[u8]) -> Option<DiskAddress> {
+    /// The address of the real block device at `syspath` (resolved), as qemu-ga's
+    /// `build_guest_fsinfo_for_real_device` finds it; `None` when neither the bus nor a
+    /// device node nor a serial can be found (as qemu-ga drops such entries). `Err` when
+    /// the controller's directory cannot be listed ([`pci_address`]).
+    pub fn of(syspath: &[u8]) -> Result<Option<DiskAddress>, QmpError> {
+        let mut disk = DiskAddress::named(syspath);
+        let found = disk.locate(syspath)?;
+        Ok(disk.kept(found))
+    }
+
+    /// [`DiskAddress::of`] for `guest-get-disks`, which drops the error as qemu-ga's does
+    /// (`failed to get device info, ignoring error`) and keeps what was found before it:
+    /// the device node and serial, without a bus.
+    pub fn of_ignoring_errors(syspath: &[u8]) -> Option<DiskAddress> {
+        let mut disk = DiskAddress::named(syspath);
+        let found = disk.locate(syspath).unwrap_or(false);
+        disk.kept(found)
+    }
+
+    /// Nothing known but the device node and serial (what qemu-ga has from udev before it
+    /// looks at the bus).
+    fn named(syspath: &[u8]) -> DiskAddress {
         let mut disk = DiskAddress::unknown();
         device_node(syspath, &mut disk.dev);
         disk_serial(syspath, &mut disk.serial);
-        let found = if contains(syspath, b"/devices/pci") {
-            pci_address(syspath, &mut disk, &driver_of)
+        disk
+    }
+
+    /// Fills in the bus part; true if the bus was recognised. Changes nothing when it
+    /// fails.
+    fn locate(&mut self, syspath: &[u8]) -> Result<bool, QmpError> {
+        Ok(if contains(syspath, b"/devices/pci") {
+            pci_address(syspath, self, &Kernel)?
         } else if contains(syspath, b"/devices/css") {
-            ccw_address(syspath, &mut disk)
+            ccw_address(syspath, self)
         } else if contains(syspath, b"/virtio") {
-            virtio_address(syspath, &mut disk);
+            virtio_address(syspath, self);
             true
         } else {
             false
-        };
-        (found || !disk.dev.is_empty() || !disk.serial.is_empty()).then_some(disk)
+        })
+    }
+
+    /// Kept if anything is known of it.
+    fn kept(self, found: bool) -> Option<DiskAddress> {
+        (found || !self.dev.is_empty() || !self.serial.is_empty()).then_some(self)
     }
 
     pub fn write(&self, w: &mut JsonWriter<'_>) {
@@ -211,50 +296,88 @@ fn disk_serial(syspath: &[u8], out: &mut heapless::String<64>) {
     }
 }
 
-/// The basename of `<dir>/driver`'s target.
-fn driver_of(dir: &[u8]) -> Option<Driver> {
-    let mut path = [0u8; PATH_MAX];
-    let mut target = [0u8; PATH_MAX];
-    let link = fs::join(&mut path, &[dir, b"/driver"])?;
-    let target = fs::readlink(link, &mut target).ok()?;
-    Driver::try_from(core::str::from_utf8(basename(target)).ok()?).ok()
+/// What the PCI walk reads of sysfs besides the path: the kernel's ([`Kernel`]), or a
+/// fake one in tests.
+pub trait Sysfs {
+    /// The basename of `<dir>/driver`'s target.
+    fn driver(&self, dir: &[u8]) -> Option<Driver>;
+    /// Shows `index` the names in the controller's directory `dir`; fails if the directory
+    /// cannot be opened.
+    fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError>;
+}
+
+/// The running kernel's sysfs.
+pub struct Kernel;
+
+impl Sysfs for Kernel {
+    fn driver(&self, dir: &[u8]) -> Option<Driver> {
+        let mut path = [0u8; PATH_MAX];
+        let mut target = [0u8; PATH_MAX];
+        let link = fs::join(&mut path, &[dir, b"/driver"])?;
+        let target = fs::readlink(link, &mut target).ok()?;
+        Driver::try_from(core::str::from_utf8(basename(target)).ok()?).ok()
+    }
+
+    fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError> {
+        let listing = fs::Dir::open(dir).map_err(|e| failed("opendir", dir, e))?;
+        let mut entries = [0u8; LISTING_BYTES];
+        // Tolerated: qemu-ga's build_hosts ends its list at readdir's NULL, never looks at errno.
+        let _ = listing.for_each(&mut entries, |name, _| index.see(name));
+        Ok(())
+    }
 }
 
 /// qemu-ga's `build_guest_fsinfo_for_pci_dev`: the PCI function of the first storage
-/// controller on the way down the path (`driver_of` names each function's driver), then the
-/// bus type, bus and unit its driver implies. False when there is no known controller, or
-/// the controller's driver needs a SCSI target or host the path does not have.
+/// controller on the way down the path, then the bus type, bus and unit its driver
+/// implies. False when there is no known controller, or the controller's driver needs a
+/// SCSI target or host the path does not have. `Err`, and `disk` unchanged, when the path
+/// names a host and the controller's directory cannot be opened to number it (qemu-ga's
+/// `build_hosts`: `opendir("…")`).
 pub fn pci_address(
     syspath: &[u8],
     disk: &mut DiskAddress,
-    driver_of: &dyn Fn(&[u8]) -> Option<Driver>,
-) -> bool {
+    sysfs: &dyn Sysfs,
+) -> Result<bool, QmpError> {
     let controller = pci_functions(syspath).find_map(|(pci, len)| {
-        driver_of(&syspath[..len])
+        sysfs
+            .driver(&syspath[..len])
             .filter(|d| is_controller(d))
             .map(|d| (pci, d))
     });
     let Some((pci, driver)) = controller else {
-        return false;
+        return Ok(false);
     };
-    let host_index = host_of(syspath)
-        .filter(|_| matches!(driver.as_str(), "ata_piix" | "ahci"))
-        .and_then(|host| {
-            let listing = fs::Dir::open(&syspath[..host.dir_len]).ok()?;
+    // qemu-ga numbers the hosts whenever the path names one, whatever the driver.
+    let host_index = match host_of(syspath) {
+        Some(host) => {
             let mut index = HostIndex::new(host);
-            let mut entries = [0u8; LISTING_BYTES];
-            let _ = listing.for_each(&mut entries, |name, _| index.see(name));
+            sysfs.list_hosts(&syspath[..host.dir_len], &mut index)?;
             index.index()
-        });
-    disk.pci = pci;
-    match controller_address(&driver, scsi_target(syspath), host_index) {
-        Some((bus_type, bus, unit)) => {
-            disk.bus_type = bus_type;
-            disk.bus = bus;
-            disk.unit = unit;
-            true
         }
-        None => false,
+        None => None,
+    };
+    disk.pci = pci;
+    let Some((bus_type, bus, unit)) = controller_address(&driver, scsi_target(syspath), host_index)
+    else {
+        return Ok(false);
+    };
+    disk.bus_type = bus_type;
+    disk.bus = bus;
+    disk.unit = unit;
+    Ok(true)
+}
+
+/// qemu-ga's text for a failed system call on a path: `opendir("/sys/…"): Permission denied`.
+fn failed(call: &str, path: &[u8], e: Errno) -> QmpError {
+    qmp_error!("{call}(\"{}\"): {e}", Shown(path))
+}
+
+/// A path in an error message (sysfs paths are ASCII; other bytes show as U+FFFD).
+struct Shown<'p>(&'p [u8]);
+
+impl core::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        crate::text::write_lossy(f, self.0)
     }
 }
 
@@ -517,12 +640,37 @@ mod tests {
         std::fs::read(format!("tests/fixtures/sys/{name}")).unwrap()
     }
 
-    fn drivers(map: &'static [(&'static str, &'static str)]) -> impl Fn(&[u8]) -> Option<Driver> {
-        move |dir: &[u8]| {
+    /// A sysfs with these drivers (directory, driver) and these directories' listings.
+    #[derive(Default)]
+    struct Fake {
+        drivers: &'static [(&'static str, &'static str)],
+        listings: &'static [(&'static str, &'static [&'static str])],
+    }
+
+    impl Sysfs for Fake {
+        fn driver(&self, dir: &[u8]) -> Option<Driver> {
             let dir = core::str::from_utf8(dir).ok()?;
-            map.iter()
+            self.drivers
+                .iter()
                 .find(|(d, _)| *d == dir)
                 .map(|(_, name)| Driver::try_from(*name).unwrap())
+        }
+
+        fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError> {
+            let (_, names) = self
+                .listings
+                .iter()
+                .find(|(d, _)| d.as_bytes() == dir)
+                .ok_or_else(|| failed("opendir", dir, Errno::NOENT))?;
+            names.iter().for_each(|name| index.see(name.as_bytes()));
+            Ok(())
+        }
+    }
+
+    fn drivers(map: &'static [(&'static str, &'static str)]) -> Fake {
+        Fake {
+            drivers: map,
+            ..Fake::default()
         }
     }
 
@@ -667,7 +815,7 @@ mod tests {
             &mut disk,
             &drivers(&[("/sys/devices/pci0000:00/0000:00:04.0", "virtio-pci")]),
         );
-        assert!(found);
+        assert_eq!(found, Ok(true));
         assert_eq!(
             (disk.pci, disk.bus_type, disk.bus, disk.target, disk.unit),
             ([0, 0, 4, 0], Bus::Virtio, 0, 0, 0)
@@ -678,14 +826,20 @@ mod tests {
     fn virtio_scsi_behind_a_bridge() {
         let mut disk = blank();
         let path = b"/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio2/host0/target0:0:1/0:0:1:3/block/sdb/sdb2";
-        let map = &[
-            ("/sys/devices/pci0000:00/0000:00:1c.0", "pcieport"),
-            (
-                "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0",
-                "virtio-pci",
-            ),
-        ];
-        assert!(pci_address(path, &mut disk, &drivers(map)));
+        let sysfs = Fake {
+            drivers: &[
+                ("/sys/devices/pci0000:00/0000:00:1c.0", "pcieport"),
+                (
+                    "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0",
+                    "virtio-pci",
+                ),
+            ],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio2",
+                &["host0", "driver", "features"],
+            )],
+        };
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
         assert_eq!(
             (disk.pci, disk.bus_type, disk.unit),
             ([0, 1, 0, 0], Bus::Scsi, 3)
@@ -693,27 +847,120 @@ mod tests {
     }
 
     #[test]
+    fn sata_and_ide_number_their_hosts() {
+        let sysfs = Fake {
+            drivers: &[("/sys/devices/pci0000:00/0000:00:1f.2", "ahci")],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:1f.2",
+                &["ata1", "ata2", "ata3", "ata4", "ata5", "ata6", "driver"],
+            )],
+        };
+        let path = b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sda";
+        let mut disk = blank();
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.bus, disk.unit),
+            ([0, 0, 0x1f, 2], Bus::Sata, 0, 2)
+        );
+        let sysfs = Fake {
+            drivers: &[("/sys/devices/pci0000:00/0000:00:01.1", "ata_piix")],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:01.1",
+                &["host1", "host0", "driver"],
+            )],
+        };
+        let path = b"/sys/devices/pci0000:00/0000:00:01.1/host1/target1:0:1/1:0:1:0/block/sdb";
+        let mut disk = blank();
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.bus, disk.unit),
+            ([0, 0, 1, 1], Bus::Ide, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_controller_that_cannot_be_listed_fails_and_changes_nothing() {
+        let sysfs = drivers(&[("/sys/devices/pci0000:00/0000:00:1f.2", "ahci")]);
+        let path = b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sda";
+        let mut disk = blank();
+        let error = pci_address(path, &mut disk, &sysfs).unwrap_err();
+        assert_eq!(
+            error.desc,
+            "opendir(\"/sys/devices/pci0000:00/0000:00:1f.2\"): No such file or directory"
+        );
+        assert_eq!(disk, blank());
+    }
+
+    #[test]
     fn nvme_and_unknown_drivers() {
         let mut disk = blank();
         let path = b"/sys/devices/pci0000:00/0000:00:05.0/nvme/nvme0/nvme0n1/nvme0n1p1";
-        assert!(pci_address(
-            path,
-            &mut disk,
-            &drivers(&[("/sys/devices/pci0000:00/0000:00:05.0", "nvme")])
-        ));
+        let sysfs = drivers(&[("/sys/devices/pci0000:00/0000:00:05.0", "nvme")]);
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
         assert_eq!((disk.pci, disk.bus_type), ([0, 0, 5, 0], Bus::Nvme));
         let mut disk = blank();
-        assert!(!pci_address(path, &mut disk, &drivers(&[])));
-        assert!(!pci_address(
-            b"/sys/devices/pci0000:00/garbage",
-            &mut blank(),
-            &drivers(&[])
-        ));
-        assert!(!pci_address(
-            b"/sys/devices/pci",
-            &mut blank(),
-            &drivers(&[])
-        ));
+        assert_eq!(pci_address(path, &mut disk, &Fake::default()), Ok(false));
+        for path in [&b"/sys/devices/pci0000:00/garbage"[..], b"/sys/devices/pci"] {
+            assert_eq!(pci_address(path, &mut blank(), &Fake::default()), Ok(false));
+        }
+    }
+
+    /// A made-up sysfs under the temp dir: dm-0 over a virtio-mmio disk and a slave that
+    /// is gone, md0 without `slaves`, and two devices qemu-ga fails on.
+    #[test]
+    fn the_walk_fails_where_qemu_ga_fails() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::symlink;
+        let root = std::env::temp_dir().join(format!("tinyqga-sysfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let block = root.join("devices/virtual/block");
+        let vdb = root.join("devices/platform/a003e00.virtio_mmio/virtio1/block/vdb");
+        std::fs::create_dir_all(&vdb).unwrap();
+        std::fs::copy("tests/fixtures/sys/vda.serial", vdb.join("serial")).unwrap();
+        std::fs::write(vdb.join("uevent"), "MAJOR=254\nMINOR=16\nDEVNAME=vdb\n").unwrap();
+        for dir in ["dm-0/slaves", "md0", "broken", "looping/slaves"] {
+            std::fs::create_dir_all(block.join(dir)).unwrap();
+        }
+        symlink(&vdb, block.join("dm-0/slaves/vdb")).unwrap();
+        symlink(root.join("nowhere"), block.join("dm-0/slaves/gone")).unwrap();
+        std::fs::write(block.join("broken/slaves"), "").unwrap();
+        symlink("me", block.join("looping/slaves/me")).unwrap();
+        let walk = |name: &str| {
+            let mut found = Vec::new();
+            let path = block.join(name);
+            each_disk_under(path.as_os_str().as_bytes(), &mut |d| found.push(d)).map(|()| found)
+        };
+        let shown = |path: std::path::PathBuf| path.to_str().unwrap().to_string();
+
+        let found = walk("dm-0").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].bus_type,
+                found[0].dev.as_str(),
+                found[0].serial.as_str()
+            ),
+            (Bus::Virtio, "/dev/vdb", "qga-scratch")
+        );
+        assert_eq!(walk("md0"), Ok(vec![]));
+        assert_eq!(
+            walk("broken").unwrap_err().desc.as_str(),
+            format!(
+                "opendir(\"{}\"): Not a directory",
+                shown(block.join("broken/slaves"))
+            )
+        );
+        assert_eq!(
+            walk("looping").unwrap_err().desc.as_str(),
+            format!(
+                "realpath(\"{}\"): Too many levels of symbolic links",
+                shown(block.join("looping/slaves/me"))
+            )
+        );
+        let mut out = [0u8; PATH_MAX];
+        let gone = block.join("dm-0/slaves/gone");
+        assert_eq!(real_path(gone.as_os_str().as_bytes(), &mut out), Ok(None));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

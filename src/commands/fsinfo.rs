@@ -36,13 +36,13 @@ pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
         }
     };
     let text = &mut scratch[..len];
-    call.reply.write(|w| {
-        write_filesystems(w, text);
-        Ok(())
-    })
+    call.reply.write(|w| write_filesystems(w, text))
 }
 
-fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) {
+/// The list. An error resolving a file system's disks fails the whole command, as in
+/// qemu-ga's qmp_guest_get_fsinfo (the reply becomes the error unless part of it was
+/// already sent).
+fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) -> Result<(), QmpError> {
     w.begin_array();
     let mut end = text.len();
     while end > 0 {
@@ -61,12 +61,13 @@ fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) {
                 .split(|&b| b == b'\n')
                 .any(|earlier| block_device(earlier) == Some(dev));
             if let Some(mount) = mountinfo::parse(line).filter(|_| first) {
-                write_filesystem(w, &mount, dev);
+                write_filesystem(w, &mount, dev)?;
             }
         }
         end = start;
     }
     w.end_array();
+    Ok(())
 }
 
 /// The block device under a mount: its own device numbers, or for btrfs (which reports
@@ -89,18 +90,17 @@ fn write_filesystem(
     w: &mut JsonWriter<'_>,
     mount: &mountinfo::Mount<'_>,
     (major, minor): (u32, u32),
-) {
+) -> Result<(), QmpError> {
     let mut devpath = FmtBuf::<64>::new();
     let _ = write!(devpath, "/sys/dev/block/{major}:{minor}");
     let mut real = [0u8; PATH_MAX];
-    let syspath = fs::resolve_link(devpath.as_bytes(), &mut real)
-        .ok()
-        .filter(|p| fs::access(p, 0).is_ok());
+    // None in a container's view of sysfs: named after the device numbers, with no disks.
+    let syspath = disk_address::real_path(devpath.as_bytes(), &mut real)?;
     let name = disk_address::basename(syspath.unwrap_or(devpath.as_bytes()));
     let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
     let mut overflow = false;
     if let Some(syspath) = syspath {
-        disk_address::each_disk_under(syspath, &mut |disk| overflow |= disks.push(disk).is_err());
+        disk_address::each_disk_under(syspath, &mut |disk| overflow |= disks.push(disk).is_err())?;
     }
     w.begin_object();
     w.key("name");
@@ -126,13 +126,14 @@ fn write_filesystem(
     match (overflow, syspath) {
         // More disks than fit to reverse: all of them, in the order found.
         (true, Some(syspath)) => {
-            disk_address::each_disk_under(syspath, &mut |disk| disk.write(w));
+            disk_address::each_disk_under(syspath, &mut |disk| disk.write(w))?;
         }
         // qemu-ga prepends each disk it finds: the last found comes first.
         _ => disks.iter().rev().for_each(|disk| disk.write(w)),
     }
     w.end_array();
     w.end_object();
+    Ok(())
 }
 
 #[cfg(test)]
@@ -144,7 +145,7 @@ mod tests {
         use crate::protocol::writer::tests::Collect;
         let mut text = std::fs::read("tests/fixtures/proc/mountinfo").unwrap();
         let mut out = Collect::default();
-        write_filesystems(&mut JsonWriter::new(&mut out), &mut text);
+        write_filesystems(&mut JsonWriter::new(&mut out), &mut text).unwrap();
         let out = String::from_utf8(out.0).unwrap();
         let order: Vec<&str> = out
             .match_indices("\"mountpoint\": \"")
