@@ -1,7 +1,7 @@
 //! `guest-get-disks`: every block device and its partitions, from /sys/block.
 
 use super::Call;
-use super::fs::{Bus, Disk, contains, device_node};
+use super::disk_address::{Bus, DiskAddress, contains, device_node};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
@@ -101,8 +101,11 @@ fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
 fn partitions_of(disk_dir: &[u8], name: &str) -> Result<heapless::Vec<Name, MAX_PARTITIONS>, ()> {
     let mut partitions = heapless::Vec::new();
     let mut overflow = false;
+    // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
+    // does not check its opendir.
     if let Ok(listing) = fs::Dir::open(disk_dir) {
         let mut entries = [0u8; 4096];
+        // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
         let _ = listing.for_each(&mut entries, |entry, kind| {
             let partition = core::str::from_utf8(entry)
                 .ok()
@@ -138,12 +141,14 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
     w.key("partition");
     w.bool(false);
     // What the disk is built on (device-mapper and md members), last found first; present,
-    // possibly empty, whenever the kernel has a `slaves` directory for the disk.
+    // possibly empty, whenever the kernel has a `slaves` directory for the disk (qemu-ga's
+    // get_disk_deps leaves `dependencies` out, with no error, when g_dir_open fails).
     let mut slaves = [0u8; PATH_MAX];
     let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
     if let Some((slaves, listing)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
         let each_dependency = |f: &mut dyn FnMut(&str)| {
             let mut entries = [0u8; 4096];
+            // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
             let _ = listing.for_each(&mut entries, |slave, _| {
                 let mut path = [0u8; PATH_MAX];
                 let mut node = heapless::String::<64>::new();
@@ -170,7 +175,11 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
         }
         w.end_array();
     }
-    let address = syspath.filter(|_| !is_virtual).and_then(Disk::of);
+    // An error finding the address is dropped, as qemu-ga's qmp_guest_get_disks drops it
+    // ("failed to get device info, ignoring error").
+    let address = syspath
+        .filter(|_| !is_virtual)
+        .and_then(DiskAddress::of_ignoring_errors);
     if let Some(address) = &address {
         w.key("address");
         address.write(w);

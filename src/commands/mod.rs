@@ -14,15 +14,17 @@ pub mod account;
 #[cfg(target_os = "linux")]
 pub mod cpu;
 #[cfg(target_os = "linux")]
-pub mod disk;
+pub mod disk_address;
 #[cfg(target_os = "linux")]
 pub mod disks;
+#[cfg(target_os = "linux")]
+pub mod diskstats;
 #[cfg(target_os = "linux")]
 pub mod exec;
 #[cfg(target_os = "linux")]
 pub mod file;
 #[cfg(target_os = "linux")]
-pub mod fs;
+pub mod fsinfo;
 #[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
@@ -131,7 +133,7 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-get-disks", disks::guest_get_disks),
     #[cfg(target_os = "linux")]
-    command!("guest-get-fsinfo", fs::guest_get_fsinfo),
+    command!("guest-get-fsinfo", fsinfo::guest_get_fsinfo),
     #[cfg(target_os = "linux")]
     command!("guest-set-user-password", password::guest_set_user_password),
     #[cfg(target_os = "linux")]
@@ -169,7 +171,7 @@ pub const COMMANDS: &[Command] = &[
         ssh::guest_ssh_remove_authorized_keys
     ),
     #[cfg(target_os = "linux")]
-    command!("guest-get-diskstats", disk::guest_get_diskstats),
+    command!("guest-get-diskstats", diskstats::guest_get_diskstats),
     #[cfg(target_os = "linux")]
     command!("guest-get-cpustats", cpu::guest_get_cpustats),
     #[cfg(target_os = "linux")]

@@ -1,0 +1,988 @@
+//! Disk addresses (QGA's `GuestDiskAddress`): where a block device sits on the machine's
+//! buses, found from its sysfs path the way qemu-ga's `build_guest_fsinfo_for_device` finds
+//! it. `guest-get-fsinfo` lists the address of every disk under a file system
+//! ([`each_disk_under`]); `guest-get-disks` gives each disk's own
+//! ([`DiskAddress::of_ignoring_errors`]).
+//!
+//! | the device's sysfs path | the address |
+//! |---|---|
+//! | `/devices/pci…/<dddd:bb:ss.f>/…` | the PCI function of the first storage controller on the way down (IDE, SCSI, virtio, SATA, NVMe, USB), and bus and unit from the SCSI target or the ATA/SCSI host under it |
+//! | `/devices/css…/<cssid.ssid.subchno>/<…devno>/…` | s390x channel I/O (`ccw-address`), then virtio |
+//! | `…/virtio<n>/…` anywhere else | virtio without PCI (virtio-mmio on arm and riscv `virt`) |
+//! | `/devices/virtual/block/…` (device-mapper, md, loop) | the disks under its `slaves`, followed down |
+//!
+//! The first half of this file is the walk: it reads sysfs (links, `uevent`, `serial`,
+//! `driver`, directory listings). The second half decodes what it reads: pure functions
+//! that take bytes and make no system call, unit-tested below.
+//!
+//! Errors are qemu-ga's: where its walk fails (a link that cannot be resolved for a reason
+//! other than not existing, a `slaves` directory or a controller's directory that cannot
+//! be listed), the walk returns the error, with qemu-ga's text (`opendir("…"): …`,
+//! `readdir("…"): …`, `realpath("…"): …`); `guest-get-fsinfo` fails with it and
+//! `guest-get-disks` ignores it, as qemu-ga's do. What qemu-ga does not check, the walk
+//! tolerates too, and says so where it does.
+
+use crate::protocol::{JsonWriter, QmpError};
+use crate::qmp_error;
+use crate::sys::{Errno, PATH_MAX, fs};
+
+/// How deep device-mapper/md stacks are followed.
+const MAX_STACK: usize = 8;
+/// Room for the directory entries one `getdents64` call returns.
+const LISTING_BYTES: usize = 2048;
+
+/// A PCI driver's name (the basename of a device's `driver` link).
+pub type Driver = heapless::String<32>;
+
+/// qemu-ga's `GuestDiskBusType` values used on Linux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus {
+    Ide,
+    Scsi,
+    Virtio,
+    Sata,
+    Nvme,
+    Usb,
+    Unknown,
+}
+
+impl Bus {
+    fn name(self) -> &'static str {
+        match self {
+            Bus::Ide => "ide",
+            Bus::Scsi => "scsi",
+            Bus::Virtio => "virtio",
+            Bus::Sata => "sata",
+            Bus::Nvme => "nvme",
+            Bus::Usb => "usb",
+            Bus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A `GuestDiskAddress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskAddress {
+    /// domain, bus, slot, function; all -1 when not on PCI.
+    pub pci: [i64; 4],
+    pub bus_type: Bus,
+    pub bus: i64,
+    pub target: i64,
+    pub unit: i64,
+    pub serial: heapless::String<64>,
+    pub dev: heapless::String<64>,
+    /// cssid, ssid, subchno, devno (s390x channel I/O).
+    pub ccw: Option<[i64; 4]>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The walk: reads sysfs.
+// ---------------------------------------------------------------------------------------
+
+/// The path a sysfs link (`/sys/dev/block/<major>:<minor>`, `/sys/block/<name>`, a
+/// `slaves` entry) leads to, as `realpath(3)` gives it; `None` when it leads nowhere (the
+/// device is gone, or sysfs shows another container's devices), which qemu-ga's
+/// `build_guest_fsinfo_for_device` takes quietly (`ENOENT: This devpath may not exist
+/// because of container config`). Any other failure is its `realpath("…")` error.
+pub fn real_path<'o>(
+    path: &[u8],
+    out: &'o mut [u8; PATH_MAX],
+) -> Result<Option<&'o [u8]>, QmpError> {
+    let resolved = match fs::resolve_link(path, out) {
+        Ok(resolved) => resolved,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(failed("realpath", path, e)),
+    };
+    match fs::access(resolved, 0) {
+        Ok(()) => Ok(Some(resolved)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(failed("realpath", path, e)),
+    }
+}
+
+/// Calls `found` with the address of each real disk under the block device at `syspath`
+/// (resolved): the device itself, or for a virtual one (device-mapper, md, loop) the disks
+/// under its `slaves`, depth first. Fails where qemu-ga's `build_guest_fsinfo_for_device`
+/// fails, with its error.
+pub fn each_disk_under(syspath: &[u8], found: &mut dyn FnMut(DiskAddress)) -> Result<(), QmpError> {
+    each_disk(syspath, 0, found)
+}
+
+fn each_disk(
+    syspath: &[u8],
+    depth: usize,
+    found: &mut dyn FnMut(DiskAddress),
+) -> Result<(), QmpError> {
+    if !is_virtual(syspath) {
+        if let Some(disk) = DiskAddress::of(syspath)? {
+            found(disk);
+        }
+        return Ok(());
+    }
+    if depth >= MAX_STACK {
+        return Ok(());
+    }
+    let mut slaves = [0u8; PATH_MAX];
+    let Some(dir) = fs::join(&mut slaves, &[syspath, b"/slaves"]) else {
+        return Ok(());
+    };
+    let listing = match fs::Dir::open(dir) {
+        Ok(listing) => listing,
+        // No `slaves`: nothing under it. qemu-ga's build_guest_fsinfo_for_virtual_device
+        // passes over ENOENT only (`if (errno != ENOENT) error_setg_errno(...)`).
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(failed("opendir", dir, e)),
+    };
+    // As qemu-ga: the first slave that fails ends the walk with its error
+    // (`error_propagate(errp, err); break;`).
+    let mut slave_error = None;
+    let mut entries = [0u8; LISTING_BYTES];
+    let listed = listing.for_each(&mut entries, |slave, kind| {
+        // qemu-ga follows the links only (`entry->d_type == DT_LNK`).
+        if slave_error.is_some() || kind != fs::DT_LNK {
+            return;
+        }
+        let mut link = [0u8; PATH_MAX];
+        let mut real = [0u8; PATH_MAX];
+        let Some(link) = fs::join(&mut link, &[dir, b"/", slave]) else {
+            return;
+        };
+        let walked = match real_path(link, &mut real) {
+            Ok(Some(path)) => each_disk(path, depth + 1, found),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        slave_error = walked.err();
+    });
+    if let Some(e) = slave_error {
+        return Err(e);
+    }
+    // qemu-ga fails the command on a read error here: `if (errno) error_setg_errno(errp,
+    // errno, "readdir(\"%s\")", dirpath)`.
+    listed.map_err(|e| failed("readdir", dir, e))
+}
+
+impl DiskAddress {
+    /// Nothing known yet: qemu-ga's defaults (no PCI address, bus type unknown).
+    pub const fn unknown() -> DiskAddress {
+        DiskAddress {
+            pci: [-1; 4],
+            bus_type: Bus::Unknown,
+            bus: 0,
+            target: 0,
+            unit: 0,
+            serial: heapless::String::new(),
+            dev: heapless::String::new(),
+            ccw: None,
+        }
+    }
+
+    /// The address of the real block device at `syspath` (resolved), as qemu-ga's
+    /// `build_guest_fsinfo_for_real_device` finds it; `None` when neither the bus nor a
+    /// device node nor a serial can be found (as qemu-ga drops such entries). `Err` when
+    /// the controller's directory cannot be listed ([`pci_address`]).
+    pub fn of(syspath: &[u8]) -> Result<Option<DiskAddress>, QmpError> {
+        let mut disk = DiskAddress::named(syspath);
+        let found = disk.locate(syspath)?;
+        Ok(disk.kept(found))
+    }
+
+    /// [`DiskAddress::of`] for `guest-get-disks`, which drops the error as qemu-ga's does
+    /// (`failed to get device info, ignoring error`) and keeps what was found before it:
+    /// the device node and serial, without a bus.
+    pub fn of_ignoring_errors(syspath: &[u8]) -> Option<DiskAddress> {
+        let mut disk = DiskAddress::named(syspath);
+        let found = disk.locate(syspath).unwrap_or(false);
+        disk.kept(found)
+    }
+
+    /// Nothing known but the device node and serial (what qemu-ga has from udev before it
+    /// looks at the bus).
+    fn named(syspath: &[u8]) -> DiskAddress {
+        let mut disk = DiskAddress::unknown();
+        device_node(syspath, &mut disk.dev);
+        disk_serial(syspath, &mut disk.serial);
+        disk
+    }
+
+    /// Fills in the bus part; true if the bus was recognised. Changes nothing when it
+    /// fails.
+    fn locate(&mut self, syspath: &[u8]) -> Result<bool, QmpError> {
+        Ok(if contains(syspath, b"/devices/pci") {
+            pci_address(syspath, self, &Kernel)?
+        } else if contains(syspath, b"/devices/css") {
+            ccw_address(syspath, self)
+        } else if contains(syspath, b"/virtio") {
+            virtio_address(syspath, self);
+            true
+        } else {
+            false
+        })
+    }
+
+    /// Kept if anything is known of it.
+    fn kept(self, found: bool) -> Option<DiskAddress> {
+        (found || !self.dev.is_empty() || !self.serial.is_empty()).then_some(self)
+    }
+
+    pub fn write(&self, w: &mut JsonWriter<'_>) {
+        w.begin_object();
+        w.key("pci-controller");
+        w.begin_object();
+        for (key, value) in ["domain", "bus", "slot", "function"].iter().zip(self.pci) {
+            w.key(key);
+            w.int(value);
+        }
+        w.end_object();
+        w.key("bus-type");
+        w.str(self.bus_type.name());
+        w.key("bus");
+        w.int(self.bus);
+        w.key("target");
+        w.int(self.target);
+        w.key("unit");
+        w.int(self.unit);
+        if !self.serial.is_empty() {
+            w.key("serial");
+            w.str(&self.serial);
+        }
+        if !self.dev.is_empty() {
+            w.key("dev");
+            w.str(&self.dev);
+        }
+        if let Some(ccw) = self.ccw {
+            w.key("ccw-address");
+            w.begin_object();
+            for (key, value) in ["cssid", "ssid", "subchno", "devno"].iter().zip(ccw) {
+                w.key(key);
+                w.int(value);
+            }
+            w.end_object();
+        }
+        w.end_object();
+    }
+}
+
+/// `/dev/<DEVNAME>` from the device's `uevent` file (what udev names the node); left empty
+/// when there is none.
+pub fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
+    let mut path = [0u8; PATH_MAX];
+    let mut text = [0u8; 1024];
+    let Some(path) = fs::join(&mut path, &[syspath, b"/uevent"]) else {
+        return;
+    };
+    let Ok(text) = fs::read_file(path, &mut text) else {
+        return;
+    };
+    if let Some(name) = uevent_devname(text) {
+        let _ = out.push_str("/dev/");
+        let _ = out.push_str(name);
+    }
+}
+
+/// The disk's serial number where the kernel exposes it (virtio-blk: `<disk>/serial`,
+/// which is what udev's ID_SERIAL holds for it). For a partition, its disk's.
+fn disk_serial(syspath: &[u8], out: &mut heapless::String<64>) {
+    let mut path = [0u8; PATH_MAX];
+    let mut text = [0u8; 128];
+    for dir in [syspath, parent(syspath)] {
+        let Some(file) = fs::join(&mut path, &[dir, b"/serial"]) else {
+            continue;
+        };
+        if let Some(serial) = fs::read_file(file, &mut text).ok().and_then(serial) {
+            let _ = out.push_str(serial);
+            return;
+        }
+    }
+}
+
+/// What the PCI walk reads of sysfs besides the path: the kernel's ([`Kernel`]), or a
+/// fake one in tests.
+pub trait Sysfs {
+    /// The basename of `<dir>/driver`'s target.
+    fn driver(&self, dir: &[u8]) -> Option<Driver>;
+    /// Shows `index` the names in the controller's directory `dir`; fails if the directory
+    /// cannot be opened.
+    fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError>;
+}
+
+/// The running kernel's sysfs.
+pub struct Kernel;
+
+impl Sysfs for Kernel {
+    fn driver(&self, dir: &[u8]) -> Option<Driver> {
+        let mut path = [0u8; PATH_MAX];
+        let mut target = [0u8; PATH_MAX];
+        let link = fs::join(&mut path, &[dir, b"/driver"])?;
+        let target = fs::readlink(link, &mut target).ok()?;
+        Driver::try_from(core::str::from_utf8(basename(target)).ok()?).ok()
+    }
+
+    fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError> {
+        let listing = fs::Dir::open(dir).map_err(|e| failed("opendir", dir, e))?;
+        let mut entries = [0u8; LISTING_BYTES];
+        // Tolerated: qemu-ga's build_hosts ends its list at readdir's NULL, never looks at errno.
+        let _ = listing.for_each(&mut entries, |name, _| index.see(name));
+        Ok(())
+    }
+}
+
+/// qemu-ga's `build_guest_fsinfo_for_pci_dev`: the PCI function of the first storage
+/// controller on the way down the path, then the bus type, bus and unit its driver
+/// implies. False when there is no known controller, or the controller's driver needs a
+/// SCSI target or host the path does not have. `Err`, and `disk` unchanged, when the path
+/// names a host and the controller's directory cannot be opened to number it (qemu-ga's
+/// `build_hosts`: `opendir("…")`).
+pub fn pci_address(
+    syspath: &[u8],
+    disk: &mut DiskAddress,
+    sysfs: &dyn Sysfs,
+) -> Result<bool, QmpError> {
+    let controller = pci_functions(syspath).find_map(|(pci, len)| {
+        sysfs
+            .driver(&syspath[..len])
+            .filter(|d| is_controller(d))
+            .map(|d| (pci, d))
+    });
+    let Some((pci, driver)) = controller else {
+        return Ok(false);
+    };
+    // qemu-ga numbers the hosts whenever the path names one, whatever the driver.
+    let host_index = match host_of(syspath) {
+        Some(host) => {
+            let mut index = HostIndex::new(host);
+            sysfs.list_hosts(&syspath[..host.dir_len], &mut index)?;
+            index.index()
+        }
+        None => None,
+    };
+    disk.pci = pci;
+    let Some((bus_type, bus, unit)) = controller_address(&driver, scsi_target(syspath), host_index)
+    else {
+        return Ok(false);
+    };
+    disk.bus_type = bus_type;
+    disk.bus = bus;
+    disk.unit = unit;
+    Ok(true)
+}
+
+/// qemu-ga's text for a failed system call on a path: `opendir("/sys/…"): Permission denied`.
+fn failed(call: &str, path: &[u8], e: Errno) -> QmpError {
+    qmp_error!("{call}(\"{}\"): {e}", Shown(path))
+}
+
+/// A path in an error message (sysfs paths are ASCII; other bytes show as U+FFFD).
+struct Shown<'p>(&'p [u8]);
+
+impl core::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        crate::text::write_lossy(f, self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pure: what the walk reads, decoded. Bytes in, no system call.
+// ---------------------------------------------------------------------------------------
+
+/// A block device under `/devices/virtual/block/` (device-mapper, md, loop, zram) is made
+/// of the devices in its `slaves`.
+pub fn is_virtual(syspath: &[u8]) -> bool {
+    contains(syspath, b"/devices/virtual/block/")
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The last component of a path.
+pub fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+fn parent(path: &[u8]) -> &[u8] {
+    &path[..path.iter().rposition(|&b| b == b'/').unwrap_or(0)]
+}
+
+/// The `DEVNAME=` of a `uevent` file: the device node's name under /dev.
+pub fn uevent_devname(uevent: &[u8]) -> Option<&str> {
+    let name = uevent
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"DEVNAME="))?;
+    core::str::from_utf8(name).ok()
+}
+
+/// A `serial` file's text, trimmed; `None` when empty or not UTF-8.
+pub fn serial(text: &[u8]) -> Option<&str> {
+    core::str::from_utf8(text.trim_ascii())
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Reads `N` numbers separated by `seps` (hex or decimal) from the start of `s`; returns
+/// them and the length consumed.
+fn numbers<const N: usize>(s: &[u8], seps: &[u8], radix: u32) -> Option<([i64; N], usize)> {
+    let mut out = [0i64; N];
+    let mut at = 0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        if i > 0 {
+            if s.get(at) != seps.get(i - 1) {
+                return None;
+            }
+            at += 1;
+        }
+        let digits = s[at..]
+            .iter()
+            .take_while(|b| (**b as char).is_digit(radix))
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        *slot = i64::from_str_radix(core::str::from_utf8(&s[at..at + digits]).ok()?, radix).ok()?;
+        at += digits;
+    }
+    Some((out, at))
+}
+
+/// The PCI functions a sysfs path goes through, outermost first: each one's domain, bus,
+/// slot and function, and the length of the path prefix that is its directory.
+/// `/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/…` → `[0, 0, 0x1c, 0]` at
+/// `/sys/devices/pci0000:00/0000:00:1c.0`, then `[0, 1, 0, 0]`. Nothing when the path is
+/// not under a PCI root.
+pub fn pci_functions(syspath: &[u8]) -> impl Iterator<Item = ([i64; 4], usize)> + '_ {
+    // After "/devices/pci", the root's "dddd:bb".
+    let mut at = find(syspath, b"/devices/pci")
+        .map(|i| i + 12)
+        .and_then(|i| Some(i + numbers::<2>(&syspath[i..], b":", 16)?.1));
+    core::iter::from_fn(move || {
+        let p = at?;
+        let next = syspath
+            .get(p + 1..)
+            .and_then(|r| numbers::<4>(r, b"::.", 16))
+            .filter(|_| syspath.get(p) == Some(&b'/'));
+        at = next.map(|(_, len)| p + 1 + len);
+        next.map(|(pci, len)| (pci, p + 1 + len))
+    })
+}
+
+/// The PCI drivers qemu-ga recognises as storage controllers.
+const CONTROLLERS: [&str; 7] = [
+    "ata_piix",
+    "sym53c8xx",
+    "virtio-pci",
+    "ahci",
+    "nvme",
+    "xhci_hcd",
+    "ehci-pci",
+];
+
+pub fn is_controller(driver: &str) -> bool {
+    CONTROLLERS.contains(&driver)
+}
+
+/// `.../target<h>:<c>:<t>/<h>:<c>:<t>:<l>/...` → (channel, target, lun).
+pub fn scsi_target(syspath: &[u8]) -> Option<[i64; 3]> {
+    let rest = &syspath[find(syspath, b"/target")? + 7..];
+    let (_, skip) = numbers::<3>(rest, b"::", 10)?;
+    let rest = rest.get(skip..)?.strip_prefix(b"/")?;
+    let ([_, c, t, l], _) = numbers::<4>(rest, b":::", 10)?;
+    Some([c, t, l])
+}
+
+/// The ATA port (`/ata<n>`) or SCSI host (`/host<n>`) a disk hangs off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// `ata<n>` rather than `host<n>`.
+    pub ata: bool,
+    pub number: i64,
+    /// Length of the path prefix that is the directory holding it (the controller's).
+    pub dir_len: usize,
+}
+
+/// The first `/ata<n>` of the path, else its first `/host<n>` (as qemu-ga looks for them).
+pub fn host_of(syspath: &[u8]) -> Option<Host> {
+    let (at, ata) = match find(syspath, b"/ata") {
+        Some(i) => (i, true),
+        None => (find(syspath, b"/host")?, false),
+    };
+    let name_len = if ata { 4 } else { 5 };
+    let (n, _) = numbers::<1>(&syspath[at + name_len..], b"", 10)?;
+    Some(Host {
+        ata,
+        number: n[0],
+        dir_len: at,
+    })
+}
+
+/// Which of its controller's hosts (`ata<n>` or `host<n>` entries of the controller's
+/// directory, sorted by number) a disk's host is: fed the directory's names one by one.
+pub struct HostIndex {
+    host: Host,
+    below: i64,
+    found: bool,
+}
+
+impl HostIndex {
+    pub fn new(host: Host) -> HostIndex {
+        HostIndex {
+            host,
+            below: 0,
+            found: false,
+        }
+    }
+
+    pub fn see(&mut self, name: &[u8]) {
+        let prefix: &[u8] = if self.host.ata { b"ata" } else { b"host" };
+        // As sscanf("host%d"): the number may be followed by anything.
+        if let Some((n, _)) = name
+            .strip_prefix(prefix)
+            .and_then(|r| numbers::<1>(r, b"", 10))
+        {
+            self.found |= n[0] == self.host.number;
+            self.below += (n[0] < self.host.number) as i64;
+        }
+    }
+
+    /// The host's position among those seen; `None` if it was not among them.
+    pub fn index(&self) -> Option<i64> {
+        self.found.then_some(self.below)
+    }
+}
+
+/// What a storage controller's driver implies: bus type, bus and unit, from the disk's SCSI
+/// target (channel, target, lun) and its host's index among the controller's. `None` when
+/// the driver needs one the path lacks, or is not a controller.
+pub fn controller_address(
+    driver: &str,
+    target: Option<[i64; 3]>,
+    host_index: Option<i64>,
+) -> Option<(Bus, i64, i64)> {
+    match driver {
+        // A host per IDE bus; target *:0:<unit>:0.
+        "ata_piix" => match (host_index, target) {
+            (Some(bus), Some([_, unit, _])) => Some((Bus::Ide, bus, unit)),
+            _ => None,
+        },
+        // LSI Logic SCSI: target *:0:<unit>:0.
+        "sym53c8xx" => target.map(|[_, unit, _]| (Bus::Scsi, 0, unit)),
+        // virtio-scsi: target *:0:0:<unit>; virtio-blk: one disk per device.
+        "virtio-pci" => Some(match target {
+            Some([_, _, lun]) => (Bus::Scsi, 0, lun),
+            None => (Bus::Virtio, 0, 0),
+        }),
+        // One host per unit.
+        "ahci" => match (host_index, target) {
+            (Some(unit), Some(_)) => Some((Bus::Sata, 0, unit)),
+            _ => None,
+        },
+        "nvme" => Some((Bus::Nvme, 0, 0)),
+        "xhci_hcd" | "ehci-pci" => Some((Bus::Usb, 0, 0)),
+        _ => None,
+    }
+}
+
+/// s390x: `/devices/css0/0.0.0001/0.0.0000/virtio0/...` → ccw-address, then the virtio bus.
+pub fn ccw_address(syspath: &[u8], disk: &mut DiskAddress) -> bool {
+    let Some(at) = find(syspath, b"/devices/css") else {
+        return false;
+    };
+    let rest = &syspath[at + 12..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let Some(rest) = rest.get(digits..).and_then(|r| r.strip_prefix(b"/")) else {
+        return false;
+    };
+    let Some(([cssid, ssid, subchno], used)) = numbers::<3>(rest, b"..", 16) else {
+        return false;
+    };
+    let Some(rest) = rest.get(used..).and_then(|r| r.strip_prefix(b"/")) else {
+        return false;
+    };
+    let Some(([_, _, devno], used)) = numbers::<3>(rest, b"..", 16) else {
+        return false;
+    };
+    if rest.get(used) != Some(&b'/') {
+        return false;
+    }
+    disk.ccw = Some([cssid, ssid, subchno, devno]);
+    if contains(&syspath[at..], b"/virtio") {
+        virtio_address(syspath, disk);
+    }
+    true
+}
+
+/// virtio without PCI (virtio-mmio on arm and riscv `virt`, or under CCW): virtio-scsi has
+/// a target, virtio-blk is one disk per device.
+pub fn virtio_address(syspath: &[u8], disk: &mut DiskAddress) {
+    match scsi_target(syspath) {
+        Some([bus, target, unit]) => {
+            disk.bus_type = Bus::Scsi;
+            disk.bus = bus;
+            disk.target = target;
+            disk.unit = unit;
+        }
+        None => disk.bus_type = Bus::Virtio,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blank() -> DiskAddress {
+        DiskAddress::unknown()
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("tests/fixtures/sys/{name}")).unwrap()
+    }
+
+    /// A sysfs with these drivers (directory, driver) and these directories' listings.
+    #[derive(Default)]
+    struct Fake {
+        drivers: &'static [(&'static str, &'static str)],
+        listings: &'static [(&'static str, &'static [&'static str])],
+    }
+
+    impl Sysfs for Fake {
+        fn driver(&self, dir: &[u8]) -> Option<Driver> {
+            let dir = core::str::from_utf8(dir).ok()?;
+            self.drivers
+                .iter()
+                .find(|(d, _)| *d == dir)
+                .map(|(_, name)| Driver::try_from(*name).unwrap())
+        }
+
+        fn list_hosts(&self, dir: &[u8], index: &mut HostIndex) -> Result<(), QmpError> {
+            let (_, names) = self
+                .listings
+                .iter()
+                .find(|(d, _)| d.as_bytes() == dir)
+                .ok_or_else(|| failed("opendir", dir, Errno::NOENT))?;
+            names.iter().for_each(|name| index.see(name.as_bytes()));
+            Ok(())
+        }
+    }
+
+    fn drivers(map: &'static [(&'static str, &'static str)]) -> Fake {
+        Fake {
+            drivers: map,
+            ..Fake::default()
+        }
+    }
+
+    #[test]
+    fn device_names_and_serials() {
+        assert_eq!(uevent_devname(&fixture("vda.uevent")), Some("vda"));
+        assert_eq!(uevent_devname(&fixture("loop0.uevent")), Some("loop0"));
+        assert_eq!(
+            uevent_devname(&fixture("nvme0n1p2.uevent")),
+            Some("nvme0n1p2")
+        );
+        assert_eq!(uevent_devname(&fixture("dm-0.uevent")), Some("dm-0"));
+        assert_eq!(uevent_devname(b"MAJOR=8\nMINOR=0\n"), None);
+        assert_eq!(uevent_devname(b"DEVNAME=\xff\n"), None);
+        assert_eq!(serial(&fixture("vda.serial")), Some("qga-scratch"));
+        assert_eq!(serial(b"  QM00001 \n"), Some("QM00001"));
+        assert_eq!(serial(b"\n"), None);
+        assert_eq!(serial(b""), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert!(is_virtual(b"/sys/devices/virtual/block/dm-0"));
+        assert!(!is_virtual(
+            b"/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda"
+        ));
+        assert_eq!(basename(b"/sys/devices/virtual/block/dm-0"), b"dm-0");
+        assert_eq!(basename(b"vda"), b"vda");
+        assert_eq!(parent(b"/sys/block/vda/vda1"), b"/sys/block/vda");
+    }
+
+    #[test]
+    fn pci_functions_down_a_path() {
+        let path = b"/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio2/host0";
+        let found: Vec<([i64; 4], &[u8])> = pci_functions(path)
+            .map(|(pci, len)| (pci, &path[..len]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    [0, 0, 0x1c, 0],
+                    &b"/sys/devices/pci0000:00/0000:00:1c.0"[..]
+                ),
+                (
+                    [0, 1, 0, 0],
+                    &b"/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0"[..]
+                ),
+            ]
+        );
+        assert_eq!(pci_functions(b"/sys/devices/pci0000:00/garbage").count(), 0);
+        assert_eq!(pci_functions(b"/sys/devices/pci").count(), 0);
+        assert_eq!(pci_functions(b"/sys/devices/platform/virtio0").count(), 0);
+    }
+
+    #[test]
+    fn scsi_targets_and_hosts() {
+        let path = b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sda";
+        assert_eq!(scsi_target(path), Some([0, 0, 0]));
+        let host = host_of(path).unwrap();
+        assert_eq!((host.ata, host.number), (true, 3));
+        assert_eq!(
+            &path[..host.dir_len],
+            b"/sys/devices/pci0000:00/0000:00:1f.2"
+        );
+        let path = b"/sys/devices/pci0000:00/0000:00:01.1/host1/target1:0:1/1:0:1:0/block/sdb";
+        assert_eq!(scsi_target(path), Some([0, 1, 0]));
+        let host = host_of(path).unwrap();
+        assert_eq!((host.ata, host.number), (false, 1));
+        assert_eq!(
+            scsi_target(b"/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda"),
+            None
+        );
+        assert_eq!(
+            host_of(b"/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda"),
+            None
+        );
+    }
+
+    #[test]
+    fn host_index_counts_the_lower_hosts() {
+        let host = host_of(b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2").unwrap();
+        let mut index = HostIndex::new(host);
+        for name in ["ata1", "ata6", "power", "ata3", "ata2", "host2", "atax"] {
+            index.see(name.as_bytes());
+        }
+        assert_eq!(index.index(), Some(2));
+        let mut missing = HostIndex::new(host);
+        missing.see(b"ata1");
+        assert_eq!(missing.index(), None);
+    }
+
+    #[test]
+    fn what_each_controller_implies() {
+        let t = Some([0, 1, 3]);
+        assert_eq!(
+            controller_address("ata_piix", t, Some(1)),
+            Some((Bus::Ide, 1, 1))
+        );
+        assert_eq!(controller_address("ata_piix", t, None), None);
+        assert_eq!(
+            controller_address("sym53c8xx", t, None),
+            Some((Bus::Scsi, 0, 1))
+        );
+        assert_eq!(controller_address("sym53c8xx", None, None), None);
+        assert_eq!(
+            controller_address("virtio-pci", t, None),
+            Some((Bus::Scsi, 0, 3))
+        );
+        assert_eq!(
+            controller_address("virtio-pci", None, None),
+            Some((Bus::Virtio, 0, 0))
+        );
+        assert_eq!(
+            controller_address("ahci", t, Some(4)),
+            Some((Bus::Sata, 0, 4))
+        );
+        assert_eq!(controller_address("ahci", None, Some(4)), None);
+        assert_eq!(
+            controller_address("nvme", None, None),
+            Some((Bus::Nvme, 0, 0))
+        );
+        assert_eq!(
+            controller_address("xhci_hcd", None, None),
+            Some((Bus::Usb, 0, 0))
+        );
+        assert_eq!(
+            controller_address("ehci-pci", None, None),
+            Some((Bus::Usb, 0, 0))
+        );
+        assert_eq!(controller_address("pcieport", t, Some(0)), None);
+        assert!(CONTROLLERS.iter().all(|d| is_controller(d)));
+        assert!(!is_controller("pcieport"));
+    }
+
+    #[test]
+    fn virtio_blk_on_pci() {
+        let mut disk = blank();
+        let path = b"/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda1";
+        let found = pci_address(
+            path,
+            &mut disk,
+            &drivers(&[("/sys/devices/pci0000:00/0000:00:04.0", "virtio-pci")]),
+        );
+        assert_eq!(found, Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.bus, disk.target, disk.unit),
+            ([0, 0, 4, 0], Bus::Virtio, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn virtio_scsi_behind_a_bridge() {
+        let mut disk = blank();
+        let path = b"/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio2/host0/target0:0:1/0:0:1:3/block/sdb/sdb2";
+        let sysfs = Fake {
+            drivers: &[
+                ("/sys/devices/pci0000:00/0000:00:1c.0", "pcieport"),
+                (
+                    "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0",
+                    "virtio-pci",
+                ),
+            ],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio2",
+                &["host0", "driver", "features"],
+            )],
+        };
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.unit),
+            ([0, 1, 0, 0], Bus::Scsi, 3)
+        );
+    }
+
+    #[test]
+    fn sata_and_ide_number_their_hosts() {
+        let sysfs = Fake {
+            drivers: &[("/sys/devices/pci0000:00/0000:00:1f.2", "ahci")],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:1f.2",
+                &["ata1", "ata2", "ata3", "ata4", "ata5", "ata6", "driver"],
+            )],
+        };
+        let path = b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sda";
+        let mut disk = blank();
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.bus, disk.unit),
+            ([0, 0, 0x1f, 2], Bus::Sata, 0, 2)
+        );
+        let sysfs = Fake {
+            drivers: &[("/sys/devices/pci0000:00/0000:00:01.1", "ata_piix")],
+            listings: &[(
+                "/sys/devices/pci0000:00/0000:00:01.1",
+                &["host1", "host0", "driver"],
+            )],
+        };
+        let path = b"/sys/devices/pci0000:00/0000:00:01.1/host1/target1:0:1/1:0:1:0/block/sdb";
+        let mut disk = blank();
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!(
+            (disk.pci, disk.bus_type, disk.bus, disk.unit),
+            ([0, 0, 1, 1], Bus::Ide, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_controller_that_cannot_be_listed_fails_and_changes_nothing() {
+        let sysfs = drivers(&[("/sys/devices/pci0000:00/0000:00:1f.2", "ahci")]);
+        let path = b"/sys/devices/pci0000:00/0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sda";
+        let mut disk = blank();
+        let error = pci_address(path, &mut disk, &sysfs).unwrap_err();
+        assert_eq!(
+            error.desc,
+            "opendir(\"/sys/devices/pci0000:00/0000:00:1f.2\"): No such file or directory"
+        );
+        assert_eq!(disk, blank());
+    }
+
+    #[test]
+    fn nvme_and_unknown_drivers() {
+        let mut disk = blank();
+        let path = b"/sys/devices/pci0000:00/0000:00:05.0/nvme/nvme0/nvme0n1/nvme0n1p1";
+        let sysfs = drivers(&[("/sys/devices/pci0000:00/0000:00:05.0", "nvme")]);
+        assert_eq!(pci_address(path, &mut disk, &sysfs), Ok(true));
+        assert_eq!((disk.pci, disk.bus_type), ([0, 0, 5, 0], Bus::Nvme));
+        let mut disk = blank();
+        assert_eq!(pci_address(path, &mut disk, &Fake::default()), Ok(false));
+        for path in [&b"/sys/devices/pci0000:00/garbage"[..], b"/sys/devices/pci"] {
+            assert_eq!(pci_address(path, &mut blank(), &Fake::default()), Ok(false));
+        }
+    }
+
+    /// A made-up sysfs under the temp dir: dm-0 over a virtio-mmio disk and a slave that
+    /// is gone, md0 without `slaves`, and two devices qemu-ga fails on.
+    #[test]
+    fn the_walk_fails_where_qemu_ga_fails() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::symlink;
+        let root = std::env::temp_dir().join(format!("tinyqga-sysfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let block = root.join("devices/virtual/block");
+        let vdb = root.join("devices/platform/a003e00.virtio_mmio/virtio1/block/vdb");
+        std::fs::create_dir_all(&vdb).unwrap();
+        std::fs::copy("tests/fixtures/sys/vda.serial", vdb.join("serial")).unwrap();
+        std::fs::write(vdb.join("uevent"), "MAJOR=254\nMINOR=16\nDEVNAME=vdb\n").unwrap();
+        for dir in ["dm-0/slaves", "md0", "broken", "looping/slaves"] {
+            std::fs::create_dir_all(block.join(dir)).unwrap();
+        }
+        symlink(&vdb, block.join("dm-0/slaves/vdb")).unwrap();
+        symlink(root.join("nowhere"), block.join("dm-0/slaves/gone")).unwrap();
+        std::fs::write(block.join("broken/slaves"), "").unwrap();
+        symlink("me", block.join("looping/slaves/me")).unwrap();
+        let walk = |name: &str| {
+            let mut found = Vec::new();
+            let path = block.join(name);
+            each_disk_under(path.as_os_str().as_bytes(), &mut |d| found.push(d)).map(|()| found)
+        };
+        let shown = |path: std::path::PathBuf| path.to_str().unwrap().to_string();
+
+        let found = walk("dm-0").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].bus_type,
+                found[0].dev.as_str(),
+                found[0].serial.as_str()
+            ),
+            (Bus::Virtio, "/dev/vdb", "qga-scratch")
+        );
+        assert_eq!(walk("md0"), Ok(vec![]));
+        assert_eq!(
+            walk("broken").unwrap_err().desc.as_str(),
+            format!(
+                "opendir(\"{}\"): Not a directory",
+                shown(block.join("broken/slaves"))
+            )
+        );
+        assert_eq!(
+            walk("looping").unwrap_err().desc.as_str(),
+            format!(
+                "realpath(\"{}\"): Too many levels of symbolic links",
+                shown(block.join("looping/slaves/me"))
+            )
+        );
+        let mut out = [0u8; PATH_MAX];
+        let gone = block.join("dm-0/slaves/gone");
+        assert_eq!(real_path(gone.as_os_str().as_bytes(), &mut out), Ok(None));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn s390x_ccw_and_virtio_mmio() {
+        let mut disk = blank();
+        assert!(ccw_address(
+            b"/sys/devices/css0/0.0.0002/0.0.0001/virtio1/block/vda/vda1",
+            &mut disk
+        ));
+        assert_eq!((disk.ccw, disk.bus_type), (Some([0, 0, 2, 1]), Bus::Virtio));
+        let mut disk = blank();
+        virtio_address(
+            b"/sys/devices/platform/a003e00.virtio_mmio/virtio1/block/vda",
+            &mut disk,
+        );
+        assert_eq!(disk.bus_type, Bus::Virtio);
+        let mut disk = blank();
+        virtio_address(b"/sys/devices/platform/a003c00.virtio_mmio/virtio0/host0/target0:0:2/0:0:2:5/block/sda", &mut disk);
+        assert_eq!(
+            (disk.bus_type, disk.bus, disk.target, disk.unit),
+            (Bus::Scsi, 0, 2, 5)
+        );
+        assert!(!ccw_address(b"/sys/devices/css0/zz", &mut blank()));
+    }
+}

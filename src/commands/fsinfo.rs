@@ -1,0 +1,168 @@
+//! `guest-get-fsinfo`: mounted block-device file systems with their sizes and the disks
+//! under them (their addresses resolved by [`super::disk_address`]).
+
+use core::fmt::Write as _;
+
+use super::Call;
+use super::disk_address::{self, DiskAddress};
+use crate::protocol::{JsonWriter, QmpError};
+use crate::qmp_error;
+use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
+use crate::text::FmtBuf;
+
+/// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device
+/// over more lists them all in the order found.
+pub const DISKS_PER_FS: usize = 32;
+
+/// `guest-get-fsinfo` → `[{name, mountpoint, type, used-bytes?, total-bytes?,
+/// total-bytes-privileged?, disk: [...]}]`: one entry per block device (the first mount of
+/// each wins; virtual file systems have no block device and are left out), in reverse
+/// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
+/// buffer (`TINYQGA_SCRATCH_BYTES`).
+pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    let scratch = &mut *call.state.scratch;
+    let capacity = scratch.len();
+    let len = match fs::read_file(b"/proc/self/mountinfo", scratch) {
+        Ok(text) => text.len(),
+        Err(Errno::FBIG) => {
+            return Err(qmp_error!(
+                "/proc/self/mountinfo is larger than {capacity} bytes"
+            ));
+        }
+        Err(e) => {
+            return Err(qmp_error!(
+                "failed to open mtab file: '/proc/self/mountinfo': {e}"
+            ));
+        }
+    };
+    let text = &mut scratch[..len];
+    call.reply.write(|w| write_filesystems(w, text))
+}
+
+/// The list. An error resolving a file system's disks fails the whole command, as in
+/// qemu-ga's qmp_guest_get_fsinfo (the reply becomes the error unless part of it was
+/// already sent).
+fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) -> Result<(), QmpError> {
+    w.begin_array();
+    let mut end = text.len();
+    while end > 0 {
+        // The line before `end`, from the last one back.
+        let start = text[..end - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let (before, rest) = text.split_at_mut(start);
+        let line_len = rest[..end - start]
+            .strip_suffix(b"\n")
+            .map_or(end - start, <[u8]>::len);
+        let line = &mut rest[..line_len];
+        if let Some(dev) = block_device(line) {
+            let first = !before
+                .split(|&b| b == b'\n')
+                .any(|earlier| block_device(earlier) == Some(dev));
+            if let Some(mount) = mountinfo::parse(line).filter(|_| first) {
+                write_filesystem(w, &mount, dev)?;
+            }
+        }
+        end = start;
+    }
+    w.end_array();
+    Ok(())
+}
+
+/// The block device under a mount: its own device numbers, or for btrfs (which reports
+/// major 0) those of its source device. `None` for everything else (tmpfs, proc, nfs, ...).
+fn block_device(line: &[u8]) -> Option<(u32, u32)> {
+    let (major, minor, fstype, source) = mountinfo::device(line)?;
+    if major != 0 {
+        return Some((major, minor));
+    }
+    if fstype != b"btrfs" {
+        return None;
+    }
+    let mut buf = [0u8; PATH_MAX];
+    let st = fs::stat(mountinfo::unescaped(source, &mut buf)?).ok()?;
+    (st.stx_mode as u32 & uapi::S_IFMT == uapi::S_IFBLK)
+        .then_some((st.stx_rdev_major, st.stx_rdev_minor))
+}
+
+fn write_filesystem(
+    w: &mut JsonWriter<'_>,
+    mount: &mountinfo::Mount<'_>,
+    (major, minor): (u32, u32),
+) -> Result<(), QmpError> {
+    let mut devpath = FmtBuf::<64>::new();
+    let _ = write!(devpath, "/sys/dev/block/{major}:{minor}");
+    let mut real = [0u8; PATH_MAX];
+    // None in a container's view of sysfs: named after the device numbers, with no disks.
+    let syspath = disk_address::real_path(devpath.as_bytes(), &mut real)?;
+    let name = disk_address::basename(syspath.unwrap_or(devpath.as_bytes()));
+    let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
+    let mut overflow = false;
+    if let Some(syspath) = syspath {
+        disk_address::each_disk_under(syspath, &mut |disk| overflow |= disks.push(disk).is_err())?;
+    }
+    w.begin_object();
+    w.key("name");
+    w.bytes_as_str(name);
+    w.key("mountpoint");
+    w.bytes_as_str(mount.mountpoint);
+    w.key("type");
+    w.bytes_as_str(mount.fstype);
+    if let Ok(st) = fs::statfs(mount.mountpoint) {
+        let used = st.blocks.saturating_sub(st.free);
+        w.key("used-bytes");
+        w.uint(used.saturating_mul(st.fragment));
+        w.key("total-bytes");
+        w.uint(
+            used.saturating_add(st.available)
+                .saturating_mul(st.fragment),
+        );
+        w.key("total-bytes-privileged");
+        w.uint(st.blocks.saturating_mul(st.fragment));
+    }
+    w.key("disk");
+    w.begin_array();
+    match (overflow, syspath) {
+        // More disks than fit to reverse: all of them, in the order found.
+        (true, Some(syspath)) => {
+            disk_address::each_disk_under(syspath, &mut |disk| disk.write(w))?;
+        }
+        // qemu-ga prepends each disk it finds: the last found comes first.
+        _ => disks.iter().rev().for_each(|disk| disk.write(w)),
+    }
+    w.end_array();
+    w.end_object();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_order_and_first_mount_wins() {
+        use crate::protocol::writer::tests::Collect;
+        let mut text = std::fs::read("tests/fixtures/proc/mountinfo").unwrap();
+        let mut out = Collect::default();
+        write_filesystems(&mut JsonWriter::new(&mut out), &mut text).unwrap();
+        let out = String::from_utf8(out.0).unwrap();
+        let order: Vec<&str> = out
+            .match_indices("\"mountpoint\": \"")
+            .map(|(i, m)| {
+                let rest = &out[i + m.len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        // /home is a second mount of 254:1 (dropped); sysfs and devtmpfs have no block device.
+        assert_eq!(
+            order,
+            [
+                "/mnt/with space\\tand\\\\slash",
+                "/mnt/two fields",
+                "/mnt/scratch",
+                "/"
+            ]
+        );
+    }
+}
