@@ -25,6 +25,13 @@ VERSION_ID="1"
 VARIANT_ID=initramfs
 OSR
 echo qga-vm > "$STAGE/etc/hostname"
+# Accounts for the write-side checks (SSH keys, a password set without chpasswd).
+echo 'root:x:0:0:root:/root:/bin/sh' > "$STAGE/etc/passwd"
+echo 'root:*:19000:0:99999:7:::' > "$STAGE/etc/shadow"
+chmod 600 "$STAGE/etc/shadow"
+mkdir -p "$STAGE/root"
+# /var/run is /run on every distribution; the agent keeps its state (qga.state) there.
+mkdir -p "$STAGE/var" && ln -s ../run "$STAGE/var/run"
 cp "$CACHE/busybox" "$STAGE/bin/busybox"
 cp "$AGENT" "$STAGE/sbin/tinyqga"
 chmod 755 "$STAGE/bin/busybox" "$STAGE/sbin/tinyqga"

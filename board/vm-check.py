@@ -371,6 +371,83 @@ def guest_info_checks():
     c.close()
 
 
+def guest_write_checks():
+    """The write side in a busybox guest: files, exec, SSH keys, and a password set
+    without chpasswd (which this guest does not have; qemu-ga fails here)."""
+    import base64
+    try:
+        c = Conn(timeout=20, label="w")
+        _, dt, _, k = c.sync_retry()
+        if dt is None:
+            raise TimeoutError(f"no sync answer in {k} attempts")
+    except Exception as e:
+        result("w.connect", False, f"{type(e).__name__}: {e}")
+        return
+
+    def ret(cmd, args=None):
+        r = c.call(cmd, args, timeout=20)
+        if not (isinstance(r, dict) and "return" in r):
+            raise RuntimeError(f"{cmd}: {short(r)}")
+        return r["return"]
+
+    def run(path, args, stdin=None):
+        """guest-exec with captured output, polled to its end: (exitcode, out, err)."""
+        a = {"path": path, "arg": args, "capture-output": True}
+        if stdin is not None:
+            a["input-data"] = base64.b64encode(stdin).decode()
+        pid = ret("guest-exec", a)["pid"]
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = ret("guest-exec-status", {"pid": pid})
+            if st["exited"]:
+                return (st.get("exitcode"), base64.b64decode(st.get("out-data", "")),
+                        base64.b64decode(st.get("err-data", "")))
+            time.sleep(0.1)
+        raise TimeoutError(f"{path} did not end")
+
+    def attempt(name, fn):
+        try:
+            ok, detail = fn()
+        except Exception as e:
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        result(name, ok, detail)
+
+    def file_round_trip():
+        data = bytes(range(256)) * 1024
+        h = ret("guest-file-open", {"path": "/tmp/w-file", "mode": "w+"})
+        ret("guest-file-write", {"handle": h, "buf-b64": base64.b64encode(data).decode()})
+        ret("guest-file-seek", {"handle": h, "offset": 0, "whence": "set"})
+        r = ret("guest-file-read", {"handle": h, "count": len(data) + 1})
+        ret("guest-file-close", {"handle": h})
+        back = base64.b64decode(r["buf-b64"])
+        return back == data and r["eof"], f"{r['count']} bytes back, eof={r['eof']}"
+    attempt("w.file-round-trip", file_round_trip)
+
+    def exec_shell():
+        got = run("sh", ["-c", "cat; echo err >&2; exit 7"], b"from the host\n")
+        return got == (7, b"from the host\n", b"err\n"), repr(got)
+    attempt("w.exec", exec_shell)
+
+    def ssh_keys():
+        key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIvmcheck vm-check"
+        ret("guest-ssh-add-authorized-keys", {"username": "root", "keys": [key]})
+        keys = ret("guest-ssh-get-authorized-keys", {"username": "root"})["keys"]
+        code, out, _ = run("sh", ["-c", "stat -c '%a %u' /root/.ssh /root/.ssh/authorized_keys"])
+        ok = keys == [key] and out.split() == [b"700", b"0", b"600", b"0"]
+        return ok, f"keys={keys}, modes={out!r}"
+    attempt("w.ssh-keys", ssh_keys)
+
+    def password():
+        ret("guest-set-user-password", {"username": "root", "crypted": False,
+                                         "password": base64.b64encode(b"vm-check pw").decode()})
+        code, out, _ = run("cat", ["/etc/shadow"])
+        line = [l for l in out.split(b"\n") if l.startswith(b"root:")]
+        ok = code == 0 and line and line[0].split(b":")[1].startswith(b"$6$")
+        return bool(ok), f"shadow: {line[0][:40] if line else out[:80]!r}..."
+    attempt("w.password-without-chpasswd", password)
+    c.close()
+
+
 def main():
     first_pid = None
     for _ in range(50):   # the first AGENTSTAT line follows READY by up to a second
@@ -488,6 +565,7 @@ def main():
 
     # (f) what the agent reports about the guest (disks, identity, cpu, network)
     guest_info_checks()
+    guest_write_checks()
 
     # the agent was never restarted by the guest's supervisor
     last_pid = agent_pid()
