@@ -31,14 +31,14 @@
 //!            commands read (mountinfo, netlink, TZif, utmp, GLib key files, passwd and
 //!            shadow), which take bytes and make no system call
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password; pure,
-//!            uses nothing of the crate
+//!            uses only text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
 //!            (format_u64); usable by every layer above, uses nothing of the crate
 //! ```
 //!
 //! `protocol` and `sys` sit side by side: neither uses the other, both may use `text`;
-//! `crypt` and `text` are leaves. `text`, `crypt` and `protocol` touch no operating system at all and build for bare-metal
+//! `crypt` uses only `text`, which uses nothing. `text`, `crypt` and `protocol` touch no operating system at all and build for bare-metal
 //! targets; they are unit-tested and fuzzed on the host. `sys`, `agent` and the commands
 //! that need the kernel exist on Linux only.
 //!

@@ -13,6 +13,8 @@ pub use sha512::Sha512;
 
 use sha512::DIGEST_LEN;
 
+use crate::text::format_u64;
+
 /// Rounds when the caller asks for none; the result then has no `rounds=` part.
 pub const ROUNDS_DEFAULT: u32 = 5000;
 /// Fewer requested rounds are raised to this.
@@ -97,7 +99,7 @@ pub fn sha512_crypt<'o>(
     cursor.push(b"$6$");
     if rounds.is_some() {
         cursor.push(b"rounds=");
-        cursor.push(decimal(round_count, &mut [0; 10]));
+        cursor.push(format_u64(u64::from(round_count), &mut [0; 20]));
         cursor.push(b"$");
     }
     cursor.push(salt);
@@ -213,20 +215,6 @@ fn encode_24_bits(high: u8, middle: u8, low: u8) -> [u8; 4] {
         word >>= 6;
     }
     chars
-}
-
-/// `n` in decimal, written at the end of `buf`.
-fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut start = buf.len();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.get(start..).unwrap_or_default()
 }
 
 /// Appends to a buffer whose capacity was computed for the longest result.
@@ -346,7 +334,7 @@ mod tests {
     fn the_longest_result_fits() {
         // The rounds loop itself is not run a billion times: the layout is what matters.
         assert_eq!(SHA512_CRYPT_MAX, 123);
-        let digits = decimal(ROUNDS_MAX, &mut [0; 10]).len();
+        let digits = format_u64(u64::from(ROUNDS_MAX), &mut [0; 20]).len();
         assert_eq!(3 + "rounds=".len() + digits + 1 + SALT_MAX + 1 + 86, 123);
         let mut out = [0u8; SHA512_CRYPT_MAX];
         let hash = sha512_crypt(b"pw", b"0123456789abcdefXYZ", Some(1000), &mut out).unwrap();
@@ -363,13 +351,6 @@ mod tests {
         // Past the 16th character nothing is read, as in glibc.
         assert!(sha512_crypt(b"pw", b"abcdefghijklmnop:", None, &mut out).is_ok());
         assert!(sha512_crypt(b"pw", b"abc$:", None, &mut out).is_ok());
-    }
-
-    #[test]
-    fn decimal_digits() {
-        assert_eq!(decimal(0, &mut [0; 10]), b"0");
-        assert_eq!(decimal(5000, &mut [0; 10]), b"5000");
-        assert_eq!(decimal(u32::MAX, &mut [0; 10]), b"4294967295");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! and initramfs guests often lack: the agent changes the shadow line itself, as `chpasswd`
 //! does. Pure functions over the files' bytes; the caller reads and writes the files.
 
+use crate::text::format_u64;
+
 /// The fields of a passwd line that the agent uses, borrowed from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswdEntry<'l> {
@@ -109,7 +111,7 @@ pub fn rewrite_password<E>(
             out(before)?;
             out(new_hash)?;
             out(b":")?;
-            out(decimal(last_change.unwrap_or_default(), &mut [0; 20]))?;
+            out(format_u64(last_change.unwrap_or_default(), &mut [0; 20]))?;
             out(shadow.get(after..).unwrap_or_default())?;
         }
     }
@@ -150,20 +152,6 @@ fn parse_id(field: &[u8]) -> Option<u32> {
         let digit = b.checked_sub(b'0').filter(|&d| d < 10)?;
         id.checked_mul(10)?.checked_add(u32::from(digit))
     })
-}
-
-/// `n` in decimal, written at the end of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut start = buf.len();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.get(start..).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -416,8 +404,6 @@ bob:$6$oldsalt$oldhash:19726:0:99999:7:::
 
     #[test]
     fn days_in_decimal() {
-        assert_eq!(decimal(0, &mut [0; 20]), b"0");
-        assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
         let (_, out) = rewrite(b"bob:x:1:\n", b"bob", b"y", 0);
         assert_eq!(out, b"bob:y:0:\n");
     }

@@ -27,30 +27,24 @@ impl SigSet {
 
 /// `rt_sigprocmask(SIG_BLOCK)`: the signals stay pending until read from a signalfd.
 pub fn block(set: SigSet) -> Result<(), Errno> {
-    // SAFETY: the kernel reads one 8-byte mask at &set.0 (sigsetsize 8), a local that
-    // outlives the call; the old mask pointer is null (not wanted). Blocking signals
-    // touches no memory of ours.
-    unsafe {
-        syscall!(
-            __NR_rt_sigprocmask,
-            uapi::SIG_BLOCK,
-            &set.0 as *const u64,
-            0usize,
-            8usize
-        )
-    }
-    .map(drop)
+    rt_sigprocmask(uapi::SIG_BLOCK, set)
 }
 
 /// `rt_sigprocmask(SIG_SETMASK)`: exactly `set` is blocked from now on (a new child
 /// clears the mask it inherited from the agent).
 pub fn set_mask(set: SigSet) -> Result<(), Errno> {
+    rt_sigprocmask(uapi::SIG_SETMASK, set)
+}
+
+/// `rt_sigprocmask(how, set, NULL)`
+fn rt_sigprocmask(how: u32, set: SigSet) -> Result<(), Errno> {
     // SAFETY: the kernel reads one 8-byte mask at &set.0 (sigsetsize 8), a local that
-    // outlives the call; the old mask pointer is null (not wanted).
+    // outlives the call; the old mask pointer is null (not wanted). Changing the mask
+    // touches no memory of ours.
     unsafe {
         syscall!(
             __NR_rt_sigprocmask,
-            uapi::SIG_SETMASK,
+            how,
             &set.0 as *const u64,
             0usize,
             8usize
