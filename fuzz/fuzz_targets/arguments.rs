@@ -237,7 +237,7 @@ fn gen_string(u: &mut Unstructured) -> String {
     let mut s = String::new();
     for _ in 0..len {
         let c = match small(u, 7) {
-            0 | 1 | 2 => char::from(0x20 + small(u, 0x5e)),
+            0..=2 => char::from(0x20 + small(u, 0x5e)),
             3 => char::from(small(u, 0x1f)),
             4 => ['"', '\\', '/', '\'', '\u{7f}', '\u{80}', '\u{ff}'][usize::from(small(u, 6))],
             5 => {
@@ -901,7 +901,7 @@ fn glib_decode(text: &[u8]) -> Vec<u8> {
 /// `rooms` (each at least 3, the decoder's minimum).
 fn decode_in_steps(text: &[u8], rooms: &[usize]) -> Vec<u8> {
     let mut decoder = Decoder::new();
-    let mut out = vec![0u8; 96];
+    let mut out = [0u8; 96];
     let mut data = Vec::new();
     let mut rest = text;
     let mut i = 0;
@@ -956,7 +956,7 @@ fn encode_in_pieces(data: &[u8], pieces: &[usize]) -> Vec<u8> {
     let mut text = Vec::new();
     let mut emit = |run: &[u8]| {
         assert!(
-            !run.is_empty() && run.len() <= 64 && run.len() % 4 == 0,
+            !run.is_empty() && run.len() <= 64 && run.len().is_multiple_of(4),
             "{run:?}"
         );
         text.extend_from_slice(run);
