@@ -90,9 +90,11 @@ test-cross:
 sizes: build cross
 	@scripts/sizes.sh
 
-# fuzz: run the framer_decoder fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz; not in `test`).
+# fuzz: run each fuzz target (framer_decoder, arguments; FUZZ_TARGETS to choose) for
+# FUZZ_SECONDS (nightly + cargo-fuzz; not in `test`).
+FUZZ_TARGETS ?= framer_decoder arguments
 fuzz:
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # bench: requests/s, peak RSS and size of the release agent, next to Debian's qemu-ga.
 bench: build

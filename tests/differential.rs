@@ -2,27 +2,37 @@
 //! the answers compared member by member. Values that move (the clock) are compared within a
 //! tolerance; the deliberate differences listed in the README are left out.
 //!
-//! `make test` installs qemu-guest-agent; without it these tests say so loudly and pass.
+//! `make test` installs qemu-guest-agent; without it these tests say so loudly (on stderr,
+//! past the harness's capture) and pass.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Agent, Json, TempDir, parse};
+use common::{Agent, Conn, Json, TempDir, b64_decode, b64_encode, json_str, parse, unordered};
 
 const QEMU_GA: &str = "/usr/sbin/qemu-ga";
 
 /// Debian's qemu-ga on a unix socket, with an empty config and its own state directory.
 fn reference(name: &str) -> Option<Agent> {
-    if !Path::new(QEMU_GA).exists() {
-        eprintln!(
-            "#### SKIPPED: {QEMU_GA} is not installed (apt-get install qemu-guest-agent) ####"
-        );
+    if !have_reference(name) {
         return None;
     }
     Some(spawn_reference(name, Command::new(QEMU_GA)))
+}
+
+/// Whether qemu-ga is installed; says loudly (past the test harness's capture) that the
+/// test `name` is skipped when it is not.
+fn have_reference(name: &str) -> bool {
+    let there = Path::new(QEMU_GA).exists();
+    if !there {
+        common::skip(&format!(
+            "{name}: {QEMU_GA} is not installed (make setup, or apt-get install qemu-guest-agent)"
+        ));
+    }
+    there
 }
 
 /// Starts `cmd` (qemu-ga, perhaps behind a wrapper) on a unix socket with an empty config
@@ -42,7 +52,7 @@ fn spawn_reference(name: &str, mut cmd: Command) -> Agent {
 }
 
 /// Sends `request` to both agents and returns (tinyqga's reply, qemu-ga's reply).
-fn both(ours: &mut common::Conn, theirs: &mut common::Conn, request: &str) -> (String, String) {
+fn both(ours: &mut Conn, theirs: &mut Conn, request: &str) -> (String, String) {
     (ours.call(request), theirs.call(request))
 }
 
@@ -156,8 +166,7 @@ fn sorted(value: Json) -> Json {
 
 #[test]
 fn timezone_is_identical_for_every_kind_of_tz() {
-    if !Path::new(QEMU_GA).exists() {
-        eprintln!("#### SKIPPED: {QEMU_GA} is not installed ####");
+    if !have_reference("timezone_is_identical_for_every_kind_of_tz") {
         return;
     }
     let zones = [
@@ -224,9 +233,7 @@ impl NetNs {
                 .is_ok_and(|s| s.success())
         };
         if !ok(&["netns", "add", &ns]) {
-            eprintln!(
-                "#### SKIPPED: cannot create a network namespace (needs root and iproute2) ####"
-            );
+            common::skip("cannot create a network namespace (needs root and iproute2)");
             return None;
         }
         let netns = NetNs(ns);
@@ -264,8 +271,7 @@ impl Drop for NetNs {
 
 #[test]
 fn network_interfaces_are_identical_in_a_known_namespace() {
-    if !Path::new(QEMU_GA).exists() {
-        eprintln!("#### SKIPPED: {QEMU_GA} is not installed ####");
+    if !have_reference("network_interfaces_are_identical_in_a_known_namespace") {
         return;
     }
     let Some(ns) = NetNs::new("ifaces") else {
@@ -468,4 +474,638 @@ fn disks_are_identical() {
         strip_serial(sorted(parse(&b))),
         "\nours:   {a}\ntheirs: {b}"
     );
+}
+
+// ---- guest-file-* and guest-exec ---------------------------------------------------------------
+
+/// Both agents, fresh, each with its own state directory (tinyqga's in `state`, qemu-ga's
+/// in its own temp dir), and a `work` directory for the files both are asked about: paths
+/// are the same for both, so are the texts that quote them.
+struct Pair {
+    ours: Conn,
+    theirs: Conn,
+    our_state: PathBuf,
+    their_state: PathBuf,
+    work: TempDir,
+    // Dropped last: the connections go first.
+    _agents: (Agent, Agent, TempDir),
+}
+
+impl Pair {
+    fn new(name: &str) -> Option<Pair> {
+        let reference = reference(name)?;
+        let state = TempDir::new(&format!("{name}-state"));
+        let ours = Agent::start_with(name, state.path(), |_| {});
+        let work = TempDir::new(&format!("{name}-work"));
+        Some(Pair {
+            ours: ours.connect(),
+            theirs: reference.connect(),
+            our_state: state.path().to_path_buf(),
+            their_state: reference.dir.path().to_path_buf(),
+            work,
+            _agents: (ours, reference, state),
+        })
+    }
+
+    /// Sends `request` to both; (tinyqga's reply, qemu-ga's reply).
+    fn both(&mut self, request: &str) -> (String, String) {
+        both(&mut self.ours, &mut self.theirs, request)
+    }
+
+    /// Sends `request` to both and asserts the replies are the same bytes.
+    #[track_caller]
+    fn same(&mut self, request: &str) -> String {
+        let (a, b) = self.both(request);
+        assert_eq!(a, b, "request: {request}");
+        a
+    }
+
+    /// Sends `request` to both and asserts the replies are the same JSON: member order aside
+    /// (tinyqga writes `buf-b64` first, since it streams it; qemu-ga's order follows its
+    /// QAPI visitor).
+    #[track_caller]
+    fn same_value(&mut self, request: &str) -> Json {
+        let (a, b) = self.both(request);
+        let (x, y) = (unordered(parse(&a)), unordered(parse(&b)));
+        assert_eq!(x, y, "request: {request}\n ours:   {a}\n theirs: {b}");
+        x
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.work
+            .join(name)
+            .to_str()
+            .expect("UTF-8 path")
+            .to_string()
+    }
+
+    /// The two `qga.state` files.
+    fn state_files(&self) -> (String, String) {
+        let read = |dir: &Path| std::fs::read_to_string(dir.join("qga.state")).unwrap_or_default();
+        (read(&self.our_state), read(&self.their_state))
+    }
+}
+
+fn open_request(path: &str, mode: Option<&str>) -> String {
+    let mode = mode.map_or(String::new(), |m| format!(r#","mode":{}"#, json_str(m)));
+    format!(
+        r#"{{"execute":"guest-file-open","arguments":{{"path":{}{mode}}}}}"#,
+        json_str(path)
+    )
+}
+
+fn handle_request(command: &str, handle: i64, more: &str) -> String {
+    format!(r#"{{"execute":"{command}","arguments":{{"handle":{handle}{more}}}}}"#)
+}
+
+fn read_request(handle: i64, count: Option<i64>) -> String {
+    let count = count.map_or(String::new(), |n| format!(r#","count":{n}"#));
+    handle_request("guest-file-read", handle, &count)
+}
+
+fn write_request(handle: i64, b64: &str, count: Option<i64>) -> String {
+    let count = count.map_or(String::new(), |n| format!(r#","count":{n}"#));
+    let more = format!(r#","buf-b64":{}{count}"#, json_str(b64));
+    handle_request("guest-file-write", handle, &more)
+}
+
+fn seek_request(handle: i64, offset: i64, whence: &str) -> String {
+    let more = format!(r#","offset":{offset},"whence":{whence}"#);
+    handle_request("guest-file-seek", handle, &more)
+}
+
+/// The handle in an open reply.
+#[track_caller]
+fn handle_of(reply: &str) -> i64 {
+    match parse(reply).get("return") {
+        Some(handle) => handle.i64(),
+        None => panic!("open failed: {reply}"),
+    }
+}
+
+#[test]
+fn file_errors_are_identical() {
+    let Some(mut p) = Pair::new("diff-file-errors") else {
+        return;
+    };
+    let data = p.path("data");
+    std::fs::write(&data, "0123456789").unwrap();
+    let dir = p.path("a-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let missing = p.path("no-dir/file");
+
+    let mut requests = Vec::new();
+    // Bad handles, for every command that takes one.
+    for h in [987654321, 1000, 0, -1, i64::MIN] {
+        requests.push(read_request(h, None));
+        requests.push(read_request(h, Some(-1)));
+        requests.push(write_request(h, "QUJD", None));
+        requests.push(seek_request(h, 0, r#""set""#));
+        requests.push(handle_request("guest-file-flush", h, ""));
+        requests.push(handle_request("guest-file-close", h, ""));
+    }
+    // Bad modes (refused before the file is looked at), missing paths, directories.
+    for mode in ["x", "rw", "", "R", "r+b+", "wa", "br", " r"] {
+        requests.push(open_request(&data, Some(mode)));
+        requests.push(open_request(&missing, Some(mode)));
+    }
+    for mode in [None, Some("r"), Some("w"), Some("a+"), Some("r+")] {
+        requests.push(open_request(&missing, mode));
+    }
+    for mode in ["w", "a", "r+", "w+"] {
+        requests.push(open_request(&dir, Some(mode)));
+    }
+    requests.push(open_request("", None));
+    // Arguments refused by the schema.
+    for args in [
+        r#"{}"#,
+        r#"{"mode":"r"}"#,
+        r#"{"path":1}"#,
+        r#"{"path":null}"#,
+        r#"{"path":"/","mode":true}"#,
+        r#"{"path":"/","flags":1}"#,
+    ] {
+        requests.push(format!(
+            r#"{{"execute":"guest-file-open","arguments":{args}}}"#
+        ));
+    }
+    for (command, args) in [
+        ("guest-file-read", r#"{}"#),
+        ("guest-file-read", r#"{"handle":"1000"}"#),
+        ("guest-file-read", r#"{"handle":1.5}"#),
+        ("guest-file-read", r#"{"handle":1000,"count":"1"}"#),
+        ("guest-file-write", r#"{"handle":1000}"#),
+        ("guest-file-write", r#"{"handle":1000,"buf-b64":5}"#),
+        ("guest-file-seek", r#"{"handle":1000}"#),
+        ("guest-file-seek", r#"{"handle":1000,"offset":0}"#),
+        (
+            "guest-file-seek",
+            r#"{"handle":1000,"offset":"0","whence":0}"#,
+        ),
+        ("guest-file-close", r#"{"handle":true}"#),
+        ("guest-file-flush", r#"{"handle":[]}"#),
+    ] {
+        requests.push(format!(r#"{{"execute":"{command}","arguments":{args}}}"#));
+    }
+    for request in &requests {
+        p.same(request);
+    }
+
+    // On an open file: a directory read, bad whence, bad counts, bad base64.
+    let dir_handle = handle_of(&p.same(&open_request(&dir, Some("r"))));
+    p.same(&read_request(dir_handle, None));
+    p.same(&handle_request("guest-file-close", dir_handle, ""));
+    let h = handle_of(&p.same(&open_request(&data, Some("r+"))));
+    let mut requests = Vec::new();
+    for whence in [
+        "3",
+        "-1",
+        "4096",
+        r#""bogus""#,
+        r#""SET""#,
+        r#""""#,
+        "true",
+        "null",
+        "1.5",
+        "[0]",
+    ] {
+        requests.push(seek_request(h, 0, whence));
+    }
+    // A position before the start of the file.
+    for (offset, whence) in [(-1, r#""set""#), (-100, r#""cur""#), (-11, r#""end""#)] {
+        requests.push(seek_request(h, offset, whence));
+    }
+    for count in [-1, 50331649, i64::MIN, i64::MAX] {
+        requests.push(read_request(h, Some(count)));
+    }
+    for count in [7, 1000, -1, i64::MIN] {
+        requests.push(write_request(h, "QUJDREVG", Some(count)));
+    }
+    for bad in [
+        "@@@@",
+        "QU JD",
+        "QUJD!",
+        "QUJD\t",
+        "QUJD\r\n",
+        "QU-_",
+        "é",
+        "QUJD=\u{1}",
+        "QUJD\0",
+        "\0QUJD",
+    ] {
+        requests.push(write_request(h, bad, None));
+        requests.push(write_request(h, bad, Some(0)));
+    }
+    for request in &requests {
+        p.same(request);
+    }
+    // None of it moved the position or wrote anything.
+    p.same_value(&seek_request(h, 0, r#""cur""#));
+    p.same(&handle_request("guest-file-close", h, ""));
+    assert_eq!(std::fs::read(&data).unwrap(), b"0123456789");
+    let (ours, theirs) = p.state_files();
+    assert_eq!(ours, theirs, "qga.state");
+}
+
+#[test]
+fn file_round_trips_are_identical() {
+    let Some(mut p) = Pair::new("diff-file-round-trips") else {
+        return;
+    };
+    // Both write the state file at start (once a reply came, it is there); both count
+    // from the same first handle.
+    p.same(r#"{"execute":"guest-ping"}"#);
+    let (ours, theirs) = p.state_files();
+    assert_eq!(ours, theirs, "qga.state at start");
+
+    // The same data through each agent into its own file, then read back in the same
+    // steps: every reply (handles included: both count from 1000) must agree.
+    let data: Vec<u8> = (0..=255u8).chain(common::lcg_bytes(3, 5000)).collect();
+    let files = [p.path("ours"), p.path("theirs")];
+    let opened = (
+        p.ours.call(&open_request(&files[0], Some("w+"))),
+        p.theirs.call(&open_request(&files[1], Some("w+"))),
+    );
+    assert_eq!(opened.0, opened.1);
+    let h = handle_of(&opened.0);
+    for chunk in data.chunks(1000) {
+        p.same(&write_request(h, &b64_encode(chunk), None));
+    }
+    // count takes a prefix of the decoded bytes.
+    p.same(&write_request(h, &b64_encode(b"ABCDEF"), Some(2)));
+    p.same(&write_request(h, "", None));
+    // GLib's lenient decoding of odd but valid characters: newlines skipped, an
+    // incomplete last group dropped, padding inside the text.
+    for odd in ["QUJD\nREVG\n", "QUJDRA", "Zg==Zm9v", "QQ", "\n"] {
+        p.same(&write_request(h, odd, None));
+    }
+    for (offset, whence) in [
+        (0, r#""cur""#),
+        (0, "0"),
+        (3, r#""set""#),
+        (5, "1"),
+        (-10, r#""end""#),
+        (0, "2"),
+        (10, r#""end""#),
+    ] {
+        p.same_value(&seek_request(h, offset, whence));
+    }
+    p.same(&write_request(h, &b64_encode(b"past the end"), None));
+    p.same_value(&seek_request(h, 0, r#""set""#));
+    // Reads in steps, through the end and past it: the same bytes, counts and eof flags.
+    for count in [
+        Some(1),
+        Some(0),
+        Some(100),
+        None,
+        Some(1000),
+        Some(2000),
+        Some(5000),
+        Some(1),
+        None,
+    ] {
+        p.same_value(&read_request(h, count));
+    }
+    p.same_value(&seek_request(h, -7, "2"));
+    p.same_value(&read_request(h, Some(7)));
+    p.same_value(&read_request(h, Some(1)));
+    p.same(&handle_request("guest-file-flush", h, ""));
+    p.same(&handle_request("guest-file-close", h, ""));
+    p.same(&handle_request("guest-file-close", h, ""));
+    let written = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+    assert!(written.0 == written.1, "the two files differ");
+
+    // Reading and writing in turns on a file both open read-write: stdio's rules (a write
+    // after a read goes where the read stopped; a read after a write starts where it ended).
+    for file in &files {
+        std::fs::write(file, "0123456789").unwrap();
+    }
+    let opened = (
+        p.ours.call(&open_request(&files[0], Some("r+"))),
+        p.theirs.call(&open_request(&files[1], Some("r+"))),
+    );
+    assert_eq!(opened.0, opened.1);
+    let h = handle_of(&opened.0);
+    p.same_value(&read_request(h, Some(4)));
+    p.same(&write_request(h, &b64_encode(b"AB"), None));
+    p.same_value(&seek_request(h, 0, r#""cur""#));
+    p.same_value(&read_request(h, Some(2)));
+    p.same_value(&read_request(h, None));
+    p.same_value(&read_request(h, None));
+    p.same(&write_request(h, &b64_encode(b"end"), None));
+    p.same_value(&seek_request(h, 0, r#""cur""#));
+    p.same(&handle_request("guest-file-close", h, ""));
+    let written = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+    assert_eq!(written.0, written.1);
+
+    // Every mode on an existing file: the handle, the first read or write, the position.
+    for mode in ["r", "rb", "w", "a", "ab", "r+", "w+", "a+", "a+b"] {
+        for file in &files {
+            std::fs::write(file, "hello").unwrap();
+        }
+        let opened = (
+            p.ours.call(&open_request(&files[0], Some(mode))),
+            p.theirs.call(&open_request(&files[1], Some(mode))),
+        );
+        assert_eq!(opened.0, opened.1, "mode {mode}");
+        let h = handle_of(&opened.0);
+        p.same_value(&read_request(h, None));
+        p.same(&write_request(h, &b64_encode(b"XY"), None));
+        p.same_value(&seek_request(h, 0, r#""cur""#));
+        p.same_value(&seek_request(h, 0, r#""set""#));
+        p.same_value(&read_request(h, None));
+        p.same(&handle_request("guest-file-close", h, ""));
+        let written = (
+            std::fs::read(&files[0]).unwrap(),
+            std::fs::read(&files[1]).unwrap(),
+        );
+        assert_eq!(written.0, written.1, "mode {mode}");
+    }
+
+    // The counter file after all those opens: the same text.
+    let (ours, theirs) = p.state_files();
+    assert_eq!(ours, theirs, "qga.state after the opens");
+    assert!(ours.contains("fd_counter=1011"), "{ours}");
+}
+
+/// Starts `args` (the inside of guest-exec's arguments) on both agents; the two pids.
+#[track_caller]
+fn exec_both(p: &mut Pair, args: &str) -> (i64, i64) {
+    let request = format!(r#"{{"execute":"guest-exec","arguments":{{{args}}}}}"#);
+    let (a, b) = p.both(&request);
+    let pid = |reply: &str| -> i64 {
+        let value = parse(reply);
+        match value.get("return") {
+            // The pid is the only member; its value is the child's, so it differs.
+            Some(ret) if ret.keys() == ["pid"] => ret.at("pid").i64(),
+            _ => panic!("guest-exec {args}: {reply}"),
+        }
+    };
+    (pid(&a), pid(&b))
+}
+
+/// Polls `guest-exec-status` until the child is reported as exited (every reply before must
+/// be exactly `{"exited": false}`), for at most 10 s.
+#[track_caller]
+fn exited_status(c: &mut Conn, pid: i64) -> Json {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let request = format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#);
+    loop {
+        let reply = c.call(&request);
+        if reply != r#"{"return": {"exited": false}}"# {
+            return unordered(parse(&reply));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child {pid} not reported as exited within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The two agents' final statuses of `args`, which must be the same (the decoded output
+/// is shown when they are not).
+#[track_caller]
+fn same_exit(p: &mut Pair, args: &str) -> Json {
+    let (a, b) = exec_both(p, args);
+    let (x, y) = (
+        exited_status(&mut p.ours, a),
+        exited_status(&mut p.theirs, b),
+    );
+    let shown = |s: &Json| {
+        let data = |m: &str| s.at("return").get(m).map(|d| b64_decode(d.str()));
+        format!(
+            "{s:?} out={:?} err={:?}",
+            data("out-data").map(|d| String::from_utf8_lossy(&d).into_owned()),
+            data("err-data").map(|d| String::from_utf8_lossy(&d).into_owned())
+        )
+    };
+    assert_eq!(
+        x,
+        y,
+        "guest-exec {args}\n ours:   {}\n theirs: {}",
+        shown(&x),
+        shown(&y)
+    );
+    x
+}
+
+fn argv(path: &str, args: &[&str]) -> String {
+    let list: Vec<String> = args.iter().map(|a| json_str(a)).collect();
+    format!(r#""path":{},"arg":[{}]"#, json_str(path), list.join(","))
+}
+
+/// qemu-ga before 9.1 wraps GLib's text of a failed spawn as `Guest agent command failed,
+/// error was '<text>'` (9.1 dropped the wrapper: "qga: Shorten several error messages");
+/// tinyqga gives the bare text, as 9.1 and later do. Unwrapped, the texts must agree.
+fn unwrapped(reply: &str) -> String {
+    let value = parse(reply);
+    let desc = value.at("error.desc").str();
+    let inner = desc
+        .strip_prefix("Guest agent command failed, error was '")
+        .and_then(|d| d.strip_suffix('\''))
+        .unwrap_or(desc);
+    format!("{} / {inner}", value.at("error.class").str())
+}
+
+#[test]
+fn exec_statuses_are_identical() {
+    let Some(mut p) = Pair::new("diff-exec") else {
+        return;
+    };
+    // qemu-ga 7.2 takes a boolean capture-output only (the modes came in 8.0), so only
+    // booleans are compared here.
+    let cases = [
+        argv("true", &[]),
+        argv("false", &[]),
+        format!(r#"{},"capture-output":false"#, argv("/bin/false", &[])),
+        format!(
+            r#"{},"capture-output":true"#,
+            argv("sh", &["-c", "echo out; echo err >&2; exit 3"])
+        ),
+        // Not captured: nothing is reported, whatever the program prints.
+        argv("sh", &["-c", "echo out; echo err >&2; exit 3"]),
+        format!(
+            r#"{},"capture-output":true"#,
+            argv("sh", &["-c", "exit 255"])
+        ),
+        format!(
+            r#"{},"capture-output":true"#,
+            argv("sh", &["-c", "printf '\\000\\377\\n'; printf x >&2"])
+        ),
+        format!(
+            r#"{},"capture-output":true"#,
+            argv("sh", &["-c", "kill -SEGV $$"])
+        ),
+        // input-data on stdin, the output as it came.
+        format!(
+            r#"{},"input-data":"{}","capture-output":true"#,
+            argv("cat", &[]),
+            b64_encode(&(0..=255u8).cycle().take(3000).collect::<Vec<_>>())
+        ),
+        format!(
+            r#"{},"input-data":"","capture-output":true"#,
+            argv("cat", &[])
+        ),
+        // GLib decodes input-data as leniently as file writes.
+        format!(
+            r#"{},"input-data":"QUJD\nREVG\nRw","capture-output":true"#,
+            argv("cat", &[])
+        ),
+        // The environment given replaces the agent's.
+        format!(
+            r#"{},"env":["A=1","B=two words","EMPTY="],"capture-output":true"#,
+            argv("env", &[])
+        ),
+        format!(
+            r#"{},"env":[],"capture-output":true"#,
+            argv("/usr/bin/env", &[])
+        ),
+        // argv passed verbatim, argv[0] the path as given.
+        format!(
+            r#"{},"capture-output":true"#,
+            argv(
+                "sh",
+                &[
+                    "-c",
+                    r#"for a; do printf '[%s]' "$a"; done; cat /proc/self/cmdline"#,
+                    "zero",
+                    "a b",
+                    "",
+                    "é 😀",
+                    "new\nline"
+                ]
+            )
+        ),
+    ];
+    for args in &cases {
+        same_exit(&mut p, args);
+    }
+
+    // Killed from outside by SIGTERM.
+    let (a, b) = exec_both(&mut p, &argv("sleep", &["5"]));
+    common::send_signal(a as i32, 15);
+    common::send_signal(b as i32, 15);
+    let (x, y) = (
+        exited_status(&mut p.ours, a),
+        exited_status(&mut p.theirs, b),
+    );
+    assert_eq!(x, y);
+    assert_eq!(x.at("return").get("signal"), Some(&Json::Num("15".into())));
+
+    // The record is gone once the exit was reported.
+    let status =
+        |pid: i64| format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#);
+    let (x, y) = (p.ours.call(&status(a)), p.theirs.call(&status(b)));
+    assert_eq!(x, y);
+    for pid in [987654321, 0, -1] {
+        p.same(&status(pid));
+    }
+}
+
+#[test]
+fn exec_errors_are_identical() {
+    let Some(mut p) = Pair::new("diff-exec-errors") else {
+        return;
+    };
+    // Refused before anything is started: the same bytes.
+    for args in [
+        r#"{}"#.to_string(),
+        r#"{"arg":["x"]}"#.to_string(),
+        r#"{"path":5}"#.to_string(),
+        r#"{"path":"true","arg":"x"}"#.to_string(),
+        r#"{"path":"true","arg":[1]}"#.to_string(),
+        r#"{"path":"true","arg":["a",null]}"#.to_string(),
+        r#"{"path":"true","env":{}}"#.to_string(),
+        r#"{"path":"true","input-data":7}"#.to_string(),
+        r#"{"path":"true","timeout":1}"#.to_string(),
+        format!(r#"{{{},"input-data":"@@@@"}}"#, argv("cat", &[])),
+        format!(r#"{{{},"input-data":"QUJD é"}}"#, argv("cat", &[])),
+    ] {
+        p.same(&format!(r#"{{"execute":"guest-exec","arguments":{args}}}"#));
+    }
+    for args in [
+        r#"{}"#,
+        r#"{"pid":"1"}"#,
+        r#"{"pid":1.5}"#,
+        r#"{"pid":1,"x":1}"#,
+    ] {
+        p.same(&format!(
+            r#"{{"execute":"guest-exec-status","arguments":{args}}}"#
+        ));
+    }
+    // Programs that cannot be started: GLib's texts, once 7.2's wrapper is taken off.
+    for args in [
+        argv("/nonexistent", &[]),
+        argv("qga-no-such-program", &[]),
+        argv("/", &[]),
+        format!(r#"{},"capture-output":true"#, argv("/nonexistent", &[])),
+        format!(
+            r#"{},"env":["PATH=/nonexistent"]"#,
+            argv("qga-no-such-program", &[])
+        ),
+    ] {
+        let (a, b) = p.both(&format!(
+            r#"{{"execute":"guest-exec","arguments":{{{args}}}}}"#
+        ));
+        assert_eq!(
+            unwrapped(&a),
+            unwrapped(&b),
+            "guest-exec {args}\n ours:   {a}\n theirs: {b}"
+        );
+    }
+    // capture-output is the GuestExecCaptureOutput alternate in tinyqga (a boolean or a
+    // mode, as in qemu-ga 8.0 and later); qemu-ga 7.2 has the boolean only. So a mode is
+    // refused by 7.2 and a wrong type is named differently: each side is checked on its
+    // own, not compared.
+    let request = |capture: &str| {
+        format!(
+            r#"{{"execute":"guest-exec","arguments":{{{},"capture-output":{capture}}}}}"#,
+            argv("true", &[])
+        )
+    };
+    let before_8 = version(&mut p.theirs).0 < 8;
+    let (a, b) = p.both(&request(r#""merged""#));
+    let pid = parse(&a).at("return.pid").i64();
+    exited_status(&mut p.ours, pid);
+    if before_8 {
+        assert_eq!(
+            b,
+            generic("Invalid parameter type for 'capture-output', expected: boolean")
+        );
+    } else {
+        let pid = parse(&b).at("return.pid").i64();
+        exited_status(&mut p.theirs, pid);
+    }
+    let (a, b) = p.both(&request("null"));
+    assert_eq!(
+        a,
+        generic("Invalid parameter type for 'capture-output', expected: GuestExecCaptureOutput")
+    );
+    if before_8 {
+        assert_eq!(
+            b,
+            generic("Invalid parameter type for 'capture-output', expected: boolean")
+        );
+    } else {
+        assert_eq!(a, b);
+    }
+}
+
+/// The agent's version from `guest-info`, as (major, minor).
+fn version(c: &mut Conn) -> (u32, u32) {
+    let info = parse(&c.call(r#"{"execute":"guest-info"}"#));
+    let mut parts = info.at("return.version").str().split('.');
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
+}
+
+fn generic(desc: &str) -> String {
+    common::generic_error(desc)
 }

@@ -658,6 +658,19 @@ fn seek_takes_whence_as_a_number_or_a_name() {
             "true",
             "Invalid parameter type for 'whence', expected: GuestFileWhence",
         ),
+        // A number takes the integer branch of the alternate, whose check it fails.
+        (
+            "1.5",
+            "Invalid parameter type for 'whence', expected: integer",
+        ),
+        (
+            "9223372036854775808",
+            "Invalid parameter type for 'whence', expected: integer",
+        ),
+        (
+            "null",
+            "Invalid parameter type for 'whence', expected: GuestFileWhence",
+        ),
     ] {
         assert_eq!(
             seek_reply(&mut f.c, h, 0, whence),

@@ -31,11 +31,20 @@ fn harmless_state() -> State {
     state
 }
 
-struct Collect(Vec<u8>);
+/// Collects the responses; nothing is ever sent, so a response can always be withdrawn
+/// (back to the mark its `begin_response` set), as `Collect` in the writer's tests.
+struct Collect(Vec<u8>, usize);
 
 impl Output for Collect {
     fn put(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
+    }
+    fn begin_response(&mut self) {
+        self.1 = self.0.len();
+    }
+    fn withdraw(&mut self) -> bool {
+        self.0.truncate(self.1);
+        true
     }
 }
 
@@ -47,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
     let mut arena = [Node::EMPTY; 64];
     let mut session = Session::new(&mut request, &mut arena, 16);
     let mut state = harmless_state();
-    let mut out = Collect(Vec::new());
+    let mut out = Collect(Vec::new(), 0);
 
     // seed 0: all at once; otherwise chunk lengths 1..=seed from a small xorshift.
     let mut rng = u32::from(seed) | 0x9e37_0000;

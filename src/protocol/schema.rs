@@ -22,7 +22,9 @@ pub enum Type {
     List(&'static Type),
     Struct(&'static [Member]),
     /// An alternate of an integer or boolean branch and an enum branch
-    /// (`GuestFileWhence`, `GuestExecCaptureOutput`): named in type errors.
+    /// (`GuestFileWhence`, `GuestExecCaptureOutput`). As in QAPI's generated visitors, the
+    /// JSON kind picks the branch, whose own check then applies (a number that is not an
+    /// int64 is "expected: integer"); a kind no branch takes names the alternate.
     Alternate {
         name: &'static str,
         scalar: Scalar,
@@ -166,7 +168,7 @@ fn check_value(value: Value<'_>, ty: &Type, path: &mut Path) -> Result<(), QmpEr
             values,
         } => match (value.kind(), scalar) {
             (Kind::String, _) => check_value(value, &Type::Enum(values), path),
-            (Kind::Number, Scalar::Int) if value.as_i64().is_some() => Ok(()),
+            (Kind::Number, Scalar::Int) => check_value(value, &Type::Int, path),
             (Kind::Bool, Scalar::Bool) => Ok(()),
             _ => Err(type_error(path, name)),
         },
