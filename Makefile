@@ -66,7 +66,9 @@ lint:
 test: setup
 	@failed=; \
 	for stage in lint test-host nostd-check test-cross vm-test; do \
+	    start=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
+	    echo "make test: stage $$stage took $$(( $$(date +%s) - start )) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all stages passed"
