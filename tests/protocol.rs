@@ -38,8 +38,10 @@ fn guest_info_lists_exactly_the_implemented_commands() {
         if i > 0 {
             expected.push_str(", ");
         }
+        // qemu-ga's rule: the commands that end or suspend the guest send nothing on success.
+        let responds = !(*name == "guest-shutdown" || name.starts_with("guest-suspend-"));
         expected.push_str(&format!(
-            r#"{{"name": "{name}", "enabled": true, "success-response": true}}"#
+            r#"{{"name": "{name}", "enabled": true, "success-response": {responds}}}"#
         ));
     }
     expected.push_str("]}}");

@@ -162,6 +162,18 @@ fn check_object(schema: &HashMap<String, Json>, def: &Json, value: &Json, at: &s
     }
 }
 
+/// Commands without required arguments that would change this machine if run here.
+const CHANGES_THE_SYSTEM: &[&str] = &[
+    "guest-set-time",
+    "guest-shutdown",
+    "guest-suspend-disk",
+    "guest-suspend-ram",
+    "guest-suspend-hybrid",
+    "guest-fstrim",
+    "guest-fsfreeze-freeze",
+    "guest-fsfreeze-thaw",
+];
+
 #[test]
 fn every_answer_validates_against_the_schema() {
     let schema = schema();
@@ -176,7 +188,9 @@ fn every_answer_validates_against_the_schema() {
             Json::Obj(m) => m.iter().any(|(k, _)| !k.starts_with('*')),
             _ => true,
         });
-        if needs_arguments {
+        // Commands that change the machine are never run on the host (they are checked in
+        // the throwaway guests of board/).
+        if needs_arguments || CHANGES_THE_SYSTEM.contains(&name) {
             continue;
         }
         let reply = parse(&c.call(&format!(r#"{{"execute":"{name}"}}"#)));

@@ -1,9 +1,13 @@
-//! vCPUs and CPU time: `guest-get-vcpus`, `guest-get-cpustats`.
+//! vCPUs and CPU time: `guest-get-vcpus`, `guest-set-vcpus`, `guest-get-cpustats`.
+
+use core::fmt::Write as _;
 
 use super::Call;
-use crate::protocol::{JsonWriter, QmpError};
+use crate::arguments;
+use crate::protocol::{JsonWriter, List, QmpError};
 use crate::qmp_error;
-use crate::sys::fs;
+use crate::sys::{AsFd, Errno, fs, uapi};
+use crate::text::FmtBuf;
 
 const CPU_DIR: &[u8] = b"/sys/devices/system/cpu";
 
@@ -178,4 +182,75 @@ mod tests {
         );
         assert_eq!(parse_cpu_line(b"cpu3 1 2"), CpuLine::Broken);
     }
+}
+
+arguments! {
+    /// `GuestLogicalProcessor`
+    pub struct LogicalProcessor {
+        "logical-id" => logical_id: i64,
+        "online" => online: bool,
+        "can-offline" => can_offline: Option<bool>,
+    }
+}
+
+arguments! {
+    /// `guest-set-vcpus`
+    pub struct SetVcpus<'d> {
+        "vcpus" => vcpus: List<'d, LogicalProcessor>,
+    }
+}
+
+/// `guest-set-vcpus {vcpus}` → how many were processed. Each CPU's `online` file is written
+/// only when its state differs. Processing stops at the first failure; that failure is the
+/// command's error only if nothing was processed before it (qemu-ga's partial success).
+pub fn guest_set_vcpus(call: &mut Call, args: SetVcpus<'_>) -> Result<(), QmpError> {
+    let mut processed = 0i64;
+    for vcpu in args.vcpus.iter() {
+        match set_vcpu(vcpu.logical_id, vcpu.online) {
+            Ok(()) => processed += 1,
+            Err(e) if processed == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    call.reply.write(|w| {
+        w.int(processed);
+        Ok(())
+    })
+}
+
+/// qemu-ga's `transfer_vcpu` towards the system, with its texts (paths as it builds them,
+/// `cpuN/` + `/online`).
+fn set_vcpu(id: i64, online: bool) -> Result<(), QmpError> {
+    let mut dir = FmtBuf::<64>::new();
+    let _ = write!(dir, "/sys/devices/system/cpu/cpu{id}/");
+    let dir = dir.as_bytes();
+    fs::open(dir, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)
+        .map_err(|e| qmp_error!("open(\"{}\"): {e}", text(dir)))?;
+    let mut path = FmtBuf::<72>::new();
+    let _ = write!(path, "/sys/devices/system/cpu/cpu{id}//online");
+    let path = path.as_bytes();
+    let file = match fs::open(path, uapi::O_RDWR, 0) {
+        Ok(file) => file,
+        Err(Errno::NOENT) if online => return Ok(()),
+        Err(Errno::NOENT) => return Err(qmp_error!("logical processor #{id} can't be offlined")),
+        Err(e) => return Err(qmp_error!("open(\"{}\"): {e}", text(path))),
+    };
+    let mut status = [0u8; 1];
+    match file.as_fd().pread(&mut status, 0) {
+        Err(e) => return Err(qmp_error!("pread(\"{}\"): {e}", text(path))),
+        Ok(0) => return Err(qmp_error!("pread(\"{}\"): unexpected EOF", text(path))),
+        Ok(_) => {}
+    }
+    if online != (status[0] != b'0') {
+        let wanted = [b'0' + u8::from(online)];
+        file.as_fd()
+            .pwrite(&wanted, 0)
+            .map_err(|e| qmp_error!("pwrite(\"{}\"): {e}", text(path)))?;
+    }
+    Ok(())
+}
+
+/// A path built from ASCII, as text.
+fn text(path: &[u8]) -> &str {
+    core::str::from_utf8(path).unwrap_or_default()
 }

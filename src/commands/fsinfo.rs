@@ -5,9 +5,9 @@ use core::fmt::Write as _;
 
 use super::Call;
 use super::disk_address::{self, DiskAddress};
+use super::mounts;
 use crate::protocol::{JsonWriter, QmpError};
-use crate::qmp_error;
-use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
+use crate::sys::{PATH_MAX, fs, mountinfo};
 use crate::text::FmtBuf;
 
 /// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device
@@ -20,22 +20,7 @@ pub const DISKS_PER_FS: usize = 32;
 /// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
 /// buffer (`TINYQGA_SCRATCH_BYTES`).
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let scratch = &mut *call.state.scratch;
-    let capacity = scratch.len();
-    let len = match fs::read_file(b"/proc/self/mountinfo", scratch) {
-        Ok(text) => text.len(),
-        Err(Errno::FBIG) => {
-            return Err(qmp_error!(
-                "/proc/self/mountinfo is larger than {capacity} bytes"
-            ));
-        }
-        Err(e) => {
-            return Err(qmp_error!(
-                "failed to open mtab file: '/proc/self/mountinfo': {e}"
-            ));
-        }
-    };
-    let text = &mut scratch[..len];
+    let text = mounts::read(call.state.scratch)?;
     call.reply.write(|w| write_filesystems(w, text))
 }
 
@@ -44,46 +29,17 @@ pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
 /// already sent).
 fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) -> Result<(), QmpError> {
     w.begin_array();
-    let mut end = text.len();
-    while end > 0 {
-        // The line before `end`, from the last one back.
-        let start = text[..end - 1]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let (before, rest) = text.split_at_mut(start);
-        let line_len = rest[..end - start]
-            .strip_suffix(b"\n")
-            .map_or(end - start, <[u8]>::len);
-        let line = &mut rest[..line_len];
-        if let Some(dev) = block_device(line) {
-            let first = !before
-                .split(|&b| b == b'\n')
-                .any(|earlier| block_device(earlier) == Some(dev));
-            if let Some(mount) = mountinfo::parse(line).filter(|_| first) {
-                write_filesystem(w, &mount, dev)?;
-            }
+    mounts::each_reversed(text, |before, mount, dev| {
+        let first = !before
+            .split(|&b| b == b'\n')
+            .any(|earlier| mounts::block_device(earlier) == Some(dev));
+        if first {
+            write_filesystem(w, mount, dev)?;
         }
-        end = start;
-    }
+        Ok(())
+    })?;
     w.end_array();
     Ok(())
-}
-
-/// The block device under a mount: its own device numbers, or for btrfs (which reports
-/// major 0) those of its source device. `None` for everything else (tmpfs, proc, nfs, ...).
-fn block_device(line: &[u8]) -> Option<(u32, u32)> {
-    let (major, minor, fstype, source) = mountinfo::device(line)?;
-    if major != 0 {
-        return Some((major, minor));
-    }
-    if fstype != b"btrfs" {
-        return None;
-    }
-    let mut buf = [0u8; PATH_MAX];
-    let st = fs::stat(mountinfo::unescaped(source, &mut buf)?).ok()?;
-    (st.stx_mode as u32 & uapi::S_IFMT == uapi::S_IFBLK)
-        .then_some((st.stx_rdev_major, st.stx_rdev_minor))
 }
 
 fn write_filesystem(

@@ -26,10 +26,14 @@ pub mod file;
 #[cfg(target_os = "linux")]
 pub mod fsinfo;
 #[cfg(target_os = "linux")]
+pub mod fstrim;
+#[cfg(target_os = "linux")]
 pub mod host;
 pub mod info;
 #[cfg(target_os = "linux")]
 pub mod memory;
+#[cfg(target_os = "linux")]
+pub mod mounts;
 #[cfg(target_os = "linux")]
 pub mod network;
 #[cfg(target_os = "linux")]
@@ -37,7 +41,11 @@ pub mod os;
 #[cfg(target_os = "linux")]
 pub mod password;
 #[cfg(target_os = "linux")]
+pub mod power;
+#[cfg(target_os = "linux")]
 pub mod route;
+#[cfg(target_os = "linux")]
+pub mod run;
 #[cfg(target_os = "linux")]
 pub mod ssh;
 pub mod sync;
@@ -95,6 +103,14 @@ macro_rules! command {
     };
 }
 
+/// A command that sends nothing when it succeeds (the guest is going away).
+const fn without_response(c: Command) -> Command {
+    Command {
+        success_response: false,
+        ..c
+    }
+}
+
 const fn freeze_safe(c: Command) -> Command {
     Command {
         allowed_while_frozen: true,
@@ -110,7 +126,11 @@ pub const COMMANDS: &[Command] = &[
     freeze_safe(command!("guest-ping", sync::guest_ping)),
     #[cfg(target_os = "linux")]
     command!("guest-get-time", time::guest_get_time),
+    #[cfg(target_os = "linux")]
+    command!("guest-set-time", time::guest_set_time),
     freeze_safe(command!("guest-info", info::guest_info)),
+    #[cfg(target_os = "linux")]
+    without_response(command!("guest-shutdown", power::guest_shutdown)),
     #[cfg(target_os = "linux")]
     command!("guest-file-open", file::guest_file_open),
     #[cfg(target_os = "linux")]
@@ -124,12 +144,25 @@ pub const COMMANDS: &[Command] = &[
     #[cfg(target_os = "linux")]
     command!("guest-file-flush", file::guest_file_flush),
     #[cfg(target_os = "linux")]
+    command!("guest-fstrim", fstrim::guest_fstrim),
+    #[cfg(target_os = "linux")]
+    without_response(command!("guest-suspend-disk", power::guest_suspend_disk)),
+    #[cfg(target_os = "linux")]
+    without_response(command!("guest-suspend-ram", power::guest_suspend_ram)),
+    #[cfg(target_os = "linux")]
+    without_response(command!(
+        "guest-suspend-hybrid",
+        power::guest_suspend_hybrid
+    )),
+    #[cfg(target_os = "linux")]
     command!(
         "guest-network-get-interfaces",
         network::guest_network_get_interfaces
     ),
     #[cfg(target_os = "linux")]
     command!("guest-get-vcpus", cpu::guest_get_vcpus),
+    #[cfg(target_os = "linux")]
+    command!("guest-set-vcpus", cpu::guest_set_vcpus),
     #[cfg(target_os = "linux")]
     command!("guest-get-disks", disks::guest_get_disks),
     #[cfg(target_os = "linux")]
@@ -138,6 +171,8 @@ pub const COMMANDS: &[Command] = &[
     command!("guest-set-user-password", password::guest_set_user_password),
     #[cfg(target_os = "linux")]
     command!("guest-get-memory-blocks", memory::guest_get_memory_blocks),
+    #[cfg(target_os = "linux")]
+    command!("guest-set-memory-blocks", memory::guest_set_memory_blocks),
     #[cfg(target_os = "linux")]
     command!(
         "guest-get-memory-block-info",

@@ -2,6 +2,8 @@
 //! or `readlink`), and the calls on a regular file's descriptor.
 
 use super::fd::{AsFd, BorrowedFd, OwnedFd};
+use linux_raw_sys::ioctl;
+
 use super::{Errno, PATH_MAX, syscall, uapi, with_cpath};
 
 const AT_FDCWD: isize = uapi::AT_FDCWD as isize;
@@ -218,6 +220,41 @@ pub fn chown(path: &[u8], uid: Option<u32>, gid: Option<u32>) -> Result<(), Errn
         // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
         unsafe { syscall!(__NR_fchownat, AT_FDCWD, p, uid, gid, 0) }.map(drop)
     })
+}
+
+impl BorrowedFd<'_> {
+    /// `ioctl(FIFREEZE)` on a file system's mount point: blocks writes to it until thawed.
+    pub fn freeze_fs(self) -> Result<(), Errno> {
+        // SAFETY: FIFREEZE takes no argument memory (the int argument is ignored).
+        unsafe { syscall!(__NR_ioctl, self.as_raw_fd(), ioctl::FIFREEZE, 0usize) }.map(drop)
+    }
+
+    /// `ioctl(FITHAW)`: undoes one FIFREEZE; fails once the file system is thawed.
+    pub fn thaw_fs(self) -> Result<(), Errno> {
+        // SAFETY: FITHAW takes no argument memory.
+        unsafe { syscall!(__NR_ioctl, self.as_raw_fd(), ioctl::FITHAW, 0usize) }.map(drop)
+    }
+
+    /// `ioctl(FITRIM, {0, u64::MAX, minlen})`: discards the file system's unused blocks;
+    /// returns (bytes trimmed, the minimum extent the kernel used), as it writes them back.
+    pub fn trim_fs(self, minlen: u64) -> Result<(u64, u64), Errno> {
+        let mut range = uapi::fstrim_range {
+            start: 0,
+            len: u64::MAX,
+            minlen,
+        };
+        // SAFETY: FITRIM reads and writes one struct fstrim_range at &mut range, a local
+        // that outlives the call.
+        unsafe {
+            syscall!(
+                __NR_ioctl,
+                self.as_raw_fd(),
+                ioctl::FITRIM,
+                &mut range as *mut uapi::fstrim_range
+            )
+        }?;
+        Ok((range.len, range.minlen))
+    }
 }
 
 /// `fchmodat(AT_FDCWD, path, mode, 0)` (follows symbolic links, as chmod(2)).

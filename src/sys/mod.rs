@@ -26,6 +26,7 @@ pub mod nvme;
 pub mod passwd;
 pub mod pipe;
 pub mod process;
+pub mod rtc;
 pub mod signal;
 pub mod socket;
 pub mod spawn;

@@ -158,6 +158,37 @@ pub fn wait4(which: WaitFor, nohang: bool) -> Result<Option<(i32, ExitStatus)>, 
     Ok((reaped != 0).then(|| (reaped as i32, ExitStatus::decode(status))))
 }
 
+/// What `reboot(2)` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reboot {
+    PowerOff,
+    Halt,
+    Restart,
+}
+
+/// `sync(2)` then `reboot(2)`: ends the system at once (needs CAP_SYS_BOOT); returns only
+/// on failure.
+pub fn reboot(how: Reboot) -> Errno {
+    super::fs::sync();
+    let cmd = match how {
+        Reboot::PowerOff => uapi::LINUX_REBOOT_CMD_POWER_OFF,
+        Reboot::Halt => uapi::LINUX_REBOOT_CMD_HALT,
+        Reboot::Restart => uapi::LINUX_REBOOT_CMD_RESTART,
+    };
+    // SAFETY: reboot takes the two magic numbers and a command; the argument pointer is
+    // unused for these commands (null).
+    let result = unsafe {
+        syscall!(
+            __NR_reboot,
+            uapi::LINUX_REBOOT_MAGIC1,
+            uapi::LINUX_REBOOT_MAGIC2,
+            cmd,
+            0usize
+        )
+    };
+    result.err().unwrap_or(Errno::INVAL)
+}
+
 /// The environment the kernel gave the process: `NAME=value` C strings, read in place
 /// (what `guest-exec` children inherit).
 #[derive(Clone, Copy)]

@@ -51,6 +51,9 @@ pub struct Invocation<'b> {
     env: Option<heapless::Vec<usize, MAX_ARGS>>,
     /// The value of `PATH=` in `env`, as (start, end).
     path_var: Option<(usize, usize)>,
+    /// The child starts a session of its own (`setsid`), so it and what it starts can be
+    /// signalled as one process group.
+    new_session: bool,
 }
 
 impl<'b> Invocation<'b> {
@@ -62,6 +65,7 @@ impl<'b> Invocation<'b> {
             args: heapless::Vec::new(),
             env: None,
             path_var: None,
+            new_session: false,
         };
         invocation.arg(program)?;
         Ok(invocation)
@@ -87,6 +91,11 @@ impl<'b> Invocation<'b> {
     pub fn arg(&mut self, s: &[u8]) -> Result<(), SpawnError> {
         let at = self.store(s)?;
         self.args.push(at).map_err(|_| SpawnError::TooManyArguments)
+    }
+
+    /// The child gets a session (and process group) of its own.
+    pub fn new_session(&mut self) {
+        self.new_session = true;
     }
 
     /// The program gets exactly the entries added with [`Invocation::env`] (possibly
@@ -161,6 +170,9 @@ pub fn spawn(
     let pid = process::fork().map_err(SpawnError::Fork)?;
     if pid == 0 {
         drop(report_read);
+        if invocation.new_session {
+            let _ = process::setsid();
+        }
         let errno = child(program, &argv, &envp, path, stdio);
         let _ = report_write.as_fd().write(&errno.0.to_ne_bytes());
         process::exit(127);

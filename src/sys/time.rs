@@ -55,3 +55,21 @@ pub fn sleep_ms(ms: u64) {
         )
     };
 }
+
+/// `clock_settime(CLOCK_REALTIME)`: sets the system clock.
+pub fn set_realtime(secs: i64, nanos: u32) -> Result<(), Errno> {
+    let ts = uapi::__kernel_timespec {
+        tv_sec: secs as _,
+        tv_nsec: nanos as _,
+    };
+    // SAFETY: the kernel reads one struct __kernel_timespec at &ts, a local that outlives
+    // the call.
+    unsafe {
+        syscall!(
+            __NR_clock_settime,
+            uapi::CLOCK_REALTIME,
+            &ts as *const uapi::__kernel_timespec
+        )
+    }
+    .map(drop)
+}
