@@ -115,6 +115,11 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 exec </dev/console >/dev/console 2>&1
 log() { read -r up _ < /proc/uptime; echo "board-init[$up]: $*"; }
+# busybox init's power signals, which busybox poweroff, halt and reboot send to PID 1
+# (QEMU runs with -no-reboot: a reboot ends it too).
+trap 'log "power off"; sync; poweroff -f' USR2
+trap 'log "halt"; sync; halt -f' USR1
+trap 'log "reboot"; sync; reboot -f' TERM
 for m in $(cat /lib/modules/modules.load); do
     insmod /lib/modules/$m.ko || log "insmod $m failed"
 done

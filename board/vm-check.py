@@ -448,6 +448,124 @@ def guest_write_checks():
     c.close()
 
 
+def system_checks():
+    """Commands that change the guest: time and RTC, vCPUs, memory blocks, fstrim, and a
+    suspend this guest cannot do. Each check says what the guest offers when it cannot
+    run (one vCPU, no RTC, no hotplug), instead of failing silently."""
+    import base64
+    try:
+        c = Conn(timeout=20, label="s")
+        _, dt, _, k = c.sync_retry()
+        if dt is None:
+            raise TimeoutError(f"no sync answer in {k} attempts")
+    except Exception as e:
+        result("s.connect", False, f"{type(e).__name__}: {e}")
+        return
+
+    def ask(cmd, args=None):
+        return c.call(cmd, args, timeout=30)
+
+    def ret(cmd, args=None):
+        r = ask(cmd, args)
+        if not (isinstance(r, dict) and "return" in r):
+            raise RuntimeError(f"{cmd}: {short(r)}")
+        return r["return"]
+
+    def sh(script):
+        pid = ret("guest-exec", {"path": "sh", "arg": ["-c", script], "capture-output": True})["pid"]
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = ret("guest-exec-status", {"pid": pid})
+            if st["exited"]:
+                return base64.b64decode(st.get("out-data", "")).decode(errors="replace")
+            time.sleep(0.1)
+        raise TimeoutError(script)
+
+    def attempt(name, fn):
+        try:
+            ok, detail = fn()
+        except Exception as e:
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        result(name, ok, detail)
+
+    def set_time():
+        if not sh("[ -e /dev/rtc0 ] && echo yes").strip():
+            return False, "the guest has no /dev/rtc0"
+        target = int(time.time()) + 86_400 * 3 + 1234          # three days ahead
+        ret("guest-set-time", {"time": target * 1_000_000_000})
+        rtc = int(sh("cat /sys/class/rtc/rtc0/since_epoch"))
+        now = ret("guest-get-time") // 1_000_000_000
+        with_arg = abs(rtc - target) <= 5 and abs(now - target) <= 5
+        # Without an argument: the system clock from the RTC. Move the clock away first.
+        sh("date -u -s '2001-09-09 01:46:40' >/dev/null")
+        ret("guest-set-time")
+        back = ret("guest-get-time") // 1_000_000_000
+        rtc2 = int(sh("cat /sys/class/rtc/rtc0/since_epoch"))
+        from_rtc = abs(back - rtc2) <= 5
+        # Leave the guest at the host's time.
+        ret("guest-set-time", {"time": time.time_ns()})
+        return with_arg and from_rtc, f"set {target}: rtc={rtc} clock={now}; from rtc: clock={back} rtc={rtc2}"
+    attempt("s.set-time-and-rtc", set_time)
+
+    def vcpus():
+        cpus = ret("guest-get-vcpus")
+        movable = [v for v in cpus if v["can-offline"]]
+        if not movable:
+            return False, f"no vCPU can go offline: {cpus}"
+        cpu = movable[-1]["logical-id"]
+        n = ret("guest-set-vcpus", {"vcpus": [{"logical-id": cpu, "online": False}]})
+        off = [v for v in ret("guest-get-vcpus") if v["logical-id"] == cpu][0]["online"]
+        m = ret("guest-set-vcpus", {"vcpus": [{"logical-id": cpu, "online": True}]})
+        on = [v for v in ret("guest-get-vcpus") if v["logical-id"] == cpu][0]["online"]
+        return (n, off, m, on) == (1, False, 1, True), f"cpu{cpu}: set={n} online={off}, set={m} online={on}"
+    attempt("s.vcpu-offline-online", vcpus)
+
+    def memory():
+        blocks = ret("guest-get-memory-blocks")
+        movable = [b for b in blocks if b["can-offline"] and b["online"]]
+        if not movable:
+            return False, f"{len(blocks)} blocks, none can go offline (no hotplug memory)"
+        idx = movable[-1]["phys-index"]
+        r1 = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": idx, "online": False}]})
+        r2 = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": idx, "online": True}]})
+        nf = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": 1 << 40, "online": True}]})
+        ok = (r1[0]["response"] == "success" and r2[0]["response"] == "success"
+              and nf == [{"phys-index": 1 << 40, "response": "not-found", "error-code": 2}])
+        return ok, f"block {idx}: {r1} then {r2}; missing: {nf}"
+    attempt("s.memory-block-offline-online", memory)
+
+    def fstrim():
+        paths = ret("guest-fstrim")["paths"]
+        scratch = [p for p in paths if p["path"] == "/mnt/scratch"]
+        ok = bool(scratch) and "trimmed" in scratch[0] and "minimum" in scratch[0]
+        return ok, f"{paths}"
+    attempt("s.fstrim", fstrim)
+
+    def suspend():
+        r = ask("guest-suspend-hybrid")
+        want = {"error": {"class": "GenericError",
+                          "desc": "the requested suspend mode is not supported by the guest"}}
+        return r == want, short(r)
+    attempt("s.suspend-hybrid-unsupported", suspend)
+    c.close()
+
+
+def shutdown_check():
+    """Last: guest-shutdown (powerdown) must end QEMU, without a reply."""
+    try:
+        pid = int(open(os.path.join(VMDIR, "qemu.pid")).read())
+        c = Conn(timeout=20, label="z")
+        c.sync_retry()
+        c.send({"execute": "guest-shutdown"})
+        deadline = time.time() + 60
+        while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.2)
+        gone = not os.path.exists(f"/proc/{pid}")
+        result("z.shutdown-ends-qemu", gone, f"QEMU pid {pid} {'exited' if gone else 'still running after 60 s'}")
+    except Exception as e:
+        result("z.shutdown-ends-qemu", False, f"{type(e).__name__}: {e}")
+
+
 def main():
     first_pid = None
     for _ in range(50):   # the first AGENTSTAT line follows READY by up to a second
@@ -566,6 +684,7 @@ def main():
     # (f) what the agent reports about the guest (disks, identity, cpu, network)
     guest_info_checks()
     guest_write_checks()
+    system_checks()
 
     # the agent was never restarted by the guest's supervisor
     last_pid = agent_pid()
@@ -573,6 +692,7 @@ def main():
         exits = f.read().count(b"AGENT-EXITED")
     result("agent-not-restarted", first_pid is not None and first_pid == last_pid and exits == 0,
            f"pid {first_pid} -> {last_pid}, {exits} exits")
+    shutdown_check()
 
     print(f"vm-{ARCH}: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
