@@ -171,6 +171,7 @@ const CHANGES_THE_SYSTEM: &[&str] = &[
     "guest-suspend-hybrid",
     "guest-fstrim",
     "guest-fsfreeze-freeze",
+    "guest-fsfreeze-freeze-list",
     "guest-fsfreeze-thaw",
 ];
 

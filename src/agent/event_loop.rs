@@ -8,6 +8,8 @@ use super::output::ChannelOutput;
 use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
 use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
+use crate::commands::fsfreeze::{self, Freezer};
+
 use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
 use crate::session::Session;
@@ -177,8 +179,19 @@ pub(super) fn run(
         env: environment,
         files: Files::new(counter),
         execs: Default::default(),
+        freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
         scratch: SCRATCH.take().map_or(&mut [][..], |s| &mut s[..]),
     };
+    if state.freezer.left_frozen() {
+        // qemu-ga's rule: a marker left by an agent that stopped while frozen means the
+        // file systems may still be frozen; start frozen until the host thaws them.
+        log_at!(
+            Warning,
+            "previous instance appears to have exited while frozen; starting in frozen state"
+        );
+        state.policy.frozen = true;
+        log::set_paused(true);
+    }
     for name in options
         .blocked()
         .chain(options.allowed().into_iter().flatten())
@@ -356,6 +369,11 @@ impl Agent<'_, '_> {
         while let Ok(Some(signo)) = signal::read_signal(self.signal_fd) {
             match signo {
                 signal::TERM | signal::INT => {
+                    // Never leave the guest's file systems frozen behind us.
+                    if self.state.policy.frozen {
+                        let _ = fsfreeze::thaw(self.state);
+                        log::set_paused(false);
+                    }
                     log_at!(Debug, "received signal num {signo}, quitting");
                     return Some(Exit::Signal);
                 }
@@ -429,6 +447,8 @@ impl Agent<'_, '_> {
                     }
                     self.session
                         .feed(&chunk[..n], self.state, &mut self.out.to(fd));
+                    // The log follows the frozen state the requests left.
+                    log::set_paused(self.state.policy.frozen);
                     if self.out.closed() {
                         // The host left while we answered: what it sent is void. What a
                         // departed virtio host left unread in the port is void too, up

@@ -3,7 +3,7 @@
 //! and every layer above `sys` may want to log.
 
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
 use crate::sys::{time, uapi};
@@ -44,8 +44,16 @@ pub fn set_max_level(level: Level) {
     MAX_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// Logging pauses while file systems are frozen, as in qemu-ga: a write to a log file on
+/// a frozen file system would block the agent until the thaw that only it can do.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_paused(paused: bool) {
+    PAUSED.store(paused, Ordering::Relaxed);
+}
+
 pub fn enabled(level: Level) -> bool {
-    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
+    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed) && !PAUSED.load(Ordering::Relaxed)
 }
 
 /// Sends log lines to `file` from now on; the previous log file, if any, is closed.

@@ -24,6 +24,8 @@ pub mod exec;
 #[cfg(target_os = "linux")]
 pub mod file;
 #[cfg(target_os = "linux")]
+pub mod fsfreeze;
+#[cfg(target_os = "linux")]
 pub mod fsinfo;
 #[cfg(target_os = "linux")]
 pub mod fstrim;
@@ -143,6 +145,23 @@ pub const COMMANDS: &[Command] = &[
     command!("guest-file-seek", file::guest_file_seek),
     #[cfg(target_os = "linux")]
     command!("guest-file-flush", file::guest_file_flush),
+    #[cfg(target_os = "linux")]
+    freeze_safe(command!(
+        "guest-fsfreeze-status",
+        fsfreeze::guest_fsfreeze_status
+    )),
+    #[cfg(target_os = "linux")]
+    command!("guest-fsfreeze-freeze", fsfreeze::guest_fsfreeze_freeze),
+    #[cfg(target_os = "linux")]
+    command!(
+        "guest-fsfreeze-freeze-list",
+        fsfreeze::guest_fsfreeze_freeze_list
+    ),
+    #[cfg(target_os = "linux")]
+    freeze_safe(command!(
+        "guest-fsfreeze-thaw",
+        fsfreeze::guest_fsfreeze_thaw
+    )),
     #[cfg(target_os = "linux")]
     command!("guest-fstrim", fstrim::guest_fstrim),
     #[cfg(target_os = "linux")]
@@ -310,6 +329,9 @@ pub struct State {
     /// Processes started by `guest-exec`.
     #[cfg(target_os = "linux")]
     pub execs: exec::Execs,
+    /// Where the frozen state is kept, and the fsfreeze hook.
+    #[cfg(target_os = "linux")]
+    pub freezer: fsfreeze::Freezer,
     /// Room for kernel files a command reads whole (`TINYQGA_SCRATCH_BYTES`).
     pub scratch: &'static mut [u8],
 }
