@@ -188,7 +188,9 @@ done
 INIT
 chmod 755 "$STAGE/init"
 # Extra agent arguments for debugging, e.g. AGENT_ARGS=-v (logs to the console).
-printf '%s\n' "${AGENT_ARGS:-}" > "$STAGE/etc/agent.args"
+# By default the agent logs verbosely to the scratch disk, so that freezing that disk
+# shows the log pausing (board/vm-check.py, g.*).
+printf '%s\n' "${AGENT_ARGS--v -l /mnt/scratch/qga.log}" > "$STAGE/etc/agent.args"
 
 mkdir -p "$(dirname "$OUT")"
 if command -v cpio >/dev/null; then

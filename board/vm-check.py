@@ -569,6 +569,85 @@ def system_checks():
     c.close()
 
 
+def freeze_checks():
+    """fsfreeze on the scratch disk, which also holds the agent's log (-l, see
+    board/initramfs.sh): a write waits for the thaw, the agent answers while frozen, and
+    SIGTERM while frozen leaves the file systems thawed. Runs after agent-not-restarted:
+    the SIGTERM check restarts the agent."""
+    import base64
+    try:
+        c = Conn(timeout=30, label="g")
+        c.sync_retry()
+    except Exception as e:
+        result("g.connect", False, f"{type(e).__name__}: {e}")
+        return
+
+    def ret(cmd, args=None):
+        r = c.call(cmd, args, timeout=30)
+        if not (isinstance(r, dict) and "return" in r):
+            raise RuntimeError(f"{cmd}: {short(r)}")
+        return r["return"]
+
+    def start(script):
+        return ret("guest-exec", {"path": "sh", "arg": ["-c", script], "capture-output": True})["pid"]
+
+    def finish(pid):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = ret("guest-exec-status", {"pid": pid})
+            if st["exited"]:
+                return st.get("exitcode"), base64.b64decode(st.get("out-data", "")).decode()
+            time.sleep(0.1)
+        raise TimeoutError("exec did not end")
+
+    def write_waits_for_thaw():
+        writer = start("sleep 1; echo x > /mnt/scratch/frozen-write && sync && date +%s")
+        frozen = ret("guest-fsfreeze-freeze")
+        status = ret("guest-fsfreeze-status")
+        time.sleep(4)
+        refused = c.call("guest-get-time", timeout=30)
+        still = ret("guest-fsfreeze-status")      # answered although the log is frozen
+        thaw_at = time.time()
+        thawed = ret("guest-fsfreeze-thaw")
+        code, out = finish(writer)
+        written_at = int(out.strip() or 0)
+        ok = (frozen >= 1 and status == still == "frozen" and thawed >= 1 and code == 0
+              and written_at >= int(thaw_at) - 1
+              and "the agent is in frozen state" in json.dumps(refused))
+        return ok, (f"froze {frozen}, thawed {thawed}; write finished at {written_at}, "
+                    f"thaw at {thaw_at:.0f}; while frozen: {short(refused)}")
+
+    def sigterm_thaws():
+        # A helper sends SIGTERM to the agent while it holds the file systems frozen.
+        start("sleep 3; kill -TERM $(cat /run/agent.pid)")
+        ret("guest-fsfreeze-freeze")
+        c.close()
+        time.sleep(8)                                 # the agent thaws, exits, /init restarts it
+        c2 = Conn(timeout=30, label="g2")
+        c2.sync_retry(attempts=8)
+        st = c2.call("guest-fsfreeze-status", timeout=30)
+        pid = c2.call("guest-exec", {"path": "sh", "arg": ["-c", "echo y > /mnt/scratch/after-term && echo ok"],
+                                     "capture-output": True}, timeout=30)["return"]["pid"]
+        deadline = time.time() + 15
+        out = b""
+        while time.time() < deadline:
+            s = c2.call("guest-exec-status", {"pid": pid}, timeout=30)["return"]
+            if s["exited"]:
+                out = base64.b64decode(s.get("out-data", ""))
+                break
+            time.sleep(0.2)
+        c2.close()
+        return st == {"return": "thawed"} and out == b"ok\n", f"status after restart {st}, write: {out!r}"
+
+    for name, fn in [("g.freeze-write-waits-for-thaw", write_waits_for_thaw),
+                     ("g.sigterm-while-frozen-thaws", sigterm_thaws)]:
+        try:
+            ok, detail = fn()
+        except Exception as e:
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        result(name, ok, detail)
+
+
 def shutdown_check():
     """Last: guest-shutdown (powerdown) must end QEMU, without a reply."""
     try:
@@ -711,6 +790,7 @@ def main():
         exits = f.read().count(b"AGENT-EXITED")
     result("agent-not-restarted", first_pid is not None and first_pid == last_pid and exits == 0,
            f"pid {first_pid} -> {last_pid}, {exits} exits")
+    freeze_checks()
     shutdown_check()
 
     skipped_note = f", {skipped_count} skipped" if skipped_count else ""
