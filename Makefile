@@ -9,7 +9,7 @@ NOSTD_TARGET := thumbv7em-none-eabihf
 BIN          := target/$(HOST_TARGET)/release/tinyqga
 SOCK         ?= ./qga.sock
 FUZZ_SECONDS ?= 60
-VM_ARCHES    ?= x86_64 aarch64
+VM_ARCHES    ?= x86_64 aarch64 s390x riscv64
 MARKER       := target/.cross-unavailable
 
 .DEFAULT_GOAL := build
@@ -60,7 +60,7 @@ lint:
 
 # test: everything CI checks, in order: setup, lint, host tests, no_std build, the four
 # architectures under qemu-user (+ integration tests on the release binary), then whole
-# guests booted under QEMU (x86_64 and aarch64) with the agent on virtio-serial.
+# guests booted under QEMU (x86_64, aarch64, s390x, riscv64) with the agent on virtio-serial.
 # A failing stage does not stop the later ones (so one run shows every problem), but
 # makes `make test` fail.
 test: setup
@@ -73,8 +73,9 @@ test: setup
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all stages passed"
 
-# vm-test: boot throwaway guests (board/) and check the agent on a real virtio-serial port:
-# sync, reconnects, a host that leaves with replies pending, CPU while the host is away.
+# vm-test: boot throwaway guests (board/, one at a time, ~30 s each) and check the agent on a
+# real virtio-serial port: sync, reconnects, a host that leaves with replies pending, CPU while
+# the host is away, what the agent reports, the guest's hardware, the write side.
 vm-test:
 	@failed=; \
 	for arch in $(VM_ARCHES); do board/vm-test.sh $$arch || failed="$$failed $$arch"; done; \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Download and unpack (never install) a Debian guest kernel, plus busybox-static for
 # foreign architectures, into the git-ignored cache target/board/ARCH/.  Idempotent.
-#   board/fetch-kernel.sh ARCH        (x86_64 | aarch64)
+#   board/fetch-kernel.sh ARCH        (x86_64 | aarch64 | s390x | riscv64)
 # Result: target/board/ARCH/kernel/{vmlinuz,modules-dir} (symlinks into the unpacked .deb),
 #         target/board/ARCH/busybox (static busybox for the guest).
 set -euo pipefail
@@ -22,7 +22,7 @@ if [ "$DEB_ARCH" != "$(dpkg --print-architecture)" ]; then
     S=$CACHE/apt-state
     mkdir -p "$S/lists/partial" "$S/cache/archives/partial"
     : > "$S/status"
-    [ -s "$S/sources.list" ] || echo "deb http://deb.debian.org/debian bookworm main" > "$S/sources.list"
+    [ -s "$S/sources.list" ] || echo "deb http://deb.debian.org/debian ${DEB_SUITE:-bookworm} main" > "$S/sources.list"
     APT+=(-o APT::Architecture="$DEB_ARCH" -o APT::Architectures="$DEB_ARCH"
           -o Dir::State="$S" -o Dir::State::Lists="$S/lists" -o Dir::State::status="$S/status"
           -o Dir::Etc::SourceList="$S/sources.list" -o Dir::Etc::SourceParts=/nonexistent
@@ -44,7 +44,11 @@ fi
 rm -rf kernel.tmp && mkdir kernel.tmp
 dpkg-deb -x debs/"${IMG}"_*.deb kernel.tmp
 KVER=${IMG#linux-image-}
-ln -sfn "boot/vmlinuz-$KVER" kernel.tmp/vmlinuz
+# riscv64 ships the uncompressed Image as boot/vmlinux-KVER; the others boot/vmlinuz-KVER.
+KIMG=
+for k in "boot/vmlinuz-$KVER" "boot/vmlinux-$KVER"; do [ -e "kernel.tmp/$k" ] && { KIMG=$k; break; }; done
+[ -n "$KIMG" ] || { echo "no boot/vmlinu[zx]-$KVER in $IMG" >&2; exit 1; }
+ln -sfn "$KIMG" kernel.tmp/vmlinuz
 MD=$(ls -d kernel.tmp/lib/modules/* kernel.tmp/usr/lib/modules/* 2>/dev/null | head -1 || true)
 ln -sfn "${MD#kernel.tmp/}" kernel.tmp/modules-dir
 rm -rf kernel && mv kernel.tmp kernel
@@ -55,7 +59,9 @@ if [ ! -x busybox ]; then
     else
         (cd debs && ls busybox-static_*.deb >/dev/null 2>&1 || "${APT[@]}" download busybox-static >&2)
         rm -rf bb.tmp && dpkg-deb -x debs/busybox-static_*.deb bb.tmp
-        cp bb.tmp/bin/busybox busybox && rm -rf bb.tmp
+        # bookworm ships /bin/busybox, trixie (merged /usr) /usr/bin/busybox
+        for b in bb.tmp/bin/busybox bb.tmp/usr/bin/busybox; do [ -e "$b" ] && cp "$b" busybox; done
+        rm -rf bb.tmp
     fi
     chmod +x busybox
 fi

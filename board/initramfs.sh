@@ -132,10 +132,18 @@ if [ -e /sys/class/net/eth0 ]; then
 else
     log "no eth0"
 fi
-# Scratch disk (virtio-blk serial qga-scratch, ext4) on /mnt/scratch; vdb (MBR, vdb1) stays unmounted.
-i=0
-while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-mount -t ext4 /dev/vda /mnt/scratch || log "mount /dev/vda on /mnt/scratch failed"
+# Scratch disk (virtio-blk serial qga-scratch, ext4) on /mnt/scratch; the partitioned disk
+# (serial qga-parted, MBR) stays unmounted. Found by serial, not by name: on s390x the vd
+# letters follow the order in which the ccw devices come online, which varies.
+i=0; scratch=
+while [ $i -lt 50 ]; do
+    for b in /sys/block/vd*; do
+        [ "$(cat $b/serial 2>/dev/null)" = qga-scratch ] && scratch=${b##*/}
+    done
+    [ -n "$scratch" ] && [ -b /dev/$scratch ] && break
+    sleep 0.1; i=$((i+1))
+done
+mount -t ext4 /dev/${scratch:-vda} /mnt/scratch || log "mount /dev/${scratch:-vda} (serial qga-scratch) on /mnt/scratch failed"
 for b in /sys/block/*; do
     case ${b##*/} in loop*|ram*) continue;; esac
     log "disk ${b##*/} serial=$(cat $b/serial 2>/dev/null || cat $b/device/serial 2>/dev/null) size=$(cat $b/size)"

@@ -34,12 +34,16 @@ mbr[510:512] = b"\x55\xaa"
 with open(path, "r+b") as f:
     f.write(mbr)
 PY
+# discard=unmap: the guest's discards (guest-fstrim) reach the image; virtio-blk offers
+# VIRTIO_BLK_F_DISCARD (queue/discard_max_bytes > 0 in the guest) on all four machines.
+# SCRATCH_DEV_OPTS/PARTED_DEV_OPTS (env.sh): fixed addresses where the bus has them (ccw devno).
 scratch=(-drive "if=none,id=scratch,file=$VMDIR/scratch.img,format=raw,cache=unsafe,discard=unmap"
-         -device "$VBLK_DEV,drive=scratch,serial=qga-scratch")
+         -device "$VBLK_DEV,drive=scratch,serial=qga-scratch,discard=on${SCRATCH_DEV_OPTS:-}")
 parted=(-drive "if=none,id=parted,file=$VMDIR/parted.img,format=raw,cache=unsafe"
-        -device "$VBLK_DEV,drive=parted,serial=qga-parted")
-# scratch must become vda and parted vdb. On PCI the guest probes in command-line order; on
-# virtio-mmio (arm virt) the last -device gets the first probed transport, so it is reversed there.
+        -device "$VBLK_DEV,drive=parted,serial=qga-parted${PARTED_DEV_OPTS:-}")
+# scratch must become vda and parted vdb. On PCI and riscv virt the guest probes in command-line
+# order; on arm virt the last -device gets the first probed transport, so it is reversed there.
+# On s390x (ccw) the order is not fixed at all: the devnos are, and everyone goes by serial.
 if [ "${VIRTIO_MMIO_REVERSED:-0}" = 1 ]; then disks=("${parted[@]}" "${scratch[@]}"); else disks=("${scratch[@]}" "${parted[@]}"); fi
 if [ "${WITH_NVME:-0}" = 1 ]; then
     truncate -s 16M "$VMDIR/nvme.img"
@@ -48,12 +52,22 @@ if [ "${WITH_NVME:-0}" = 1 ]; then
 fi
 # User networking with restrict=on: the guest can't reach anything; it only needs an eth0.
 net=(-netdev user,id=net0,restrict=on -device "$VNET_DEV,netdev=net0,mac=52:54:00:12:34:56")
+# The console: a serial port, or (s390x) a console device such as sclpconsole on a chardev.
+if [ -n "${CONSOLE_DEV:-}" ]; then
+    console=(-chardev "file,id=con0,path=$VMDIR/console.log" -device "$CONSOLE_DEV,chardev=con0")
+else
+    console=(-serial "file:$VMDIR/console.log")
+fi
+# Memory: 256M of boot memory everywhere; qemu_memory_args (env.sh) adds hotplug room and
+# hotplugged memory where the machine has it (x86_64 pc-dimm, aarch64 virtio-mem).
+# memhp_default_state=online has the kernel online hot-added memory blocks itself (there
+# is no udev rule to do it). Two vCPUs unless SMP says otherwise (vm-check.py reads SMP too).
 # shellcheck disable=SC2046
-exec "$QEMU_BIN" $(qemu_machine_args) -m 256M -smp 1 \
+exec "$QEMU_BIN" $(qemu_machine_args) $(qemu_memory_args) -smp "${SMP:-2}" \
     -nodefaults -display none -monitor none -no-reboot \
-    -serial "file:$VMDIR/console.log" \
+    "${console[@]}" \
     -kernel "$CACHE/kernel/vmlinuz" -initrd "$INITRD" \
-    -append "console=$CONSOLE panic=-1 ${KERNEL_APPEND:-quiet}" \
+    -append "console=$CONSOLE panic=-1 memhp_default_state=online ${KERNEL_APPEND:-quiet}" \
     -qmp "unix:$VMDIR/qmp.sock,server=on,wait=off" \
     -device "$VSER_DEV,id=vser0" \
     -chardev "socket,id=qga0,path=$VMDIR/qga.sock,server=on,wait=off" \

@@ -28,6 +28,37 @@ FLOOD_AWAY_S = float(os.environ.get("FLOOD_AWAY_S", "5"))
 # ticks/s and ~10 wakeups/s idle-disconnected, and ~83-100 ticks/s with replies pending.
 MAX_TICKS_PER_S = float(os.environ.get("MAX_TICKS_PER_S", "0.2"))
 MAX_WAKEUPS_PER_S = float(os.environ.get("MAX_WAKEUPS_PER_S", "0.5"))
+# vCPUs: board/qemu.sh boots with -smp ${SMP:-2}.
+SMP = int(os.environ.get("SMP", "2"))
+MiB = 1 << 20
+BOOT_MEM = 256 * MiB
+# What board/qemu.sh and board/ARCH/env.sh give each guest besides vCPUs, disk and network,
+# as the guest should see it (the hw.* checks):
+#   rtc      /dev/rtc0 exists (x86_64 rtc_cmos, aarch64 rtc-pl031, riscv64 rtc-goldfish, all
+#            built into the kernel). s390x has no RTC: the machine has none (the TOD clock is
+#            the time source) and the kernel has no RTC class.
+#   hotplug  memory added beyond the 256M of boot memory, online at boot (memhp_default_state):
+#            x86_64 a cold-plugged 128M pc-dimm (slots=2, maxmem=1G); aarch64 virtio-mem-pci
+#            with 128M plugged (pc-dimm on virt needs ACPI, i.e. UEFI firmware); none on
+#            s390x and riscv64 (QEMU 7.2 has no pc-dimm or virtio-mem for ccw or riscv virt;
+#            both kernels still have memory blocks in sysfs).
+#   ccw      disks are on channel I/O (s390x): ccw-address with the devno board/s390x/env.sh
+#            gives (scratch fe.0.0010, parted fe.0.0011; the guest sees cssid 0), and no PCI.
+#            The vd letters are not fixed there: virtio_ccw sets each device online from
+#            async_schedule(), so the virtio devices register (and virtio_blk later names
+#            them) in whatever order that work finishes; the scratch disk was vdb once in
+#            ~25 boots. On s390x the checks take the names from the console's `board-init: disk
+#            NAME serial=SERIAL` lines; elsewhere (PCI, virtio-mmio) the order is fixed by
+#            board/qemu.sh and the scratch disk must be vda and the partitioned one vdb.
+#   pci      the scratch disk is a PCI function (x86_64); elsewhere virtio-mmio or ccw, so
+#            pci-controller is all -1.
+HW = {
+    "x86_64": dict(rtc=True, hotplug=128 * MiB, how="pc-dimm 128M", pci=True, ccw=False),
+    "aarch64": dict(rtc=True, hotplug=128 * MiB, how="virtio-mem 128M", pci=False, ccw=False),
+    "s390x": dict(rtc=False, hotplug=0, how="none", pci=False, ccw=True),
+    "riscv64": dict(rtc=True, hotplug=0, how="none", pci=False, ccw=False),
+}[ARCH]
+CCW_DEVNO = {"qga-scratch": 0x10, "qga-parted": 0x11}
 
 passed = failed = 0
 numbers = {}
@@ -191,6 +222,42 @@ def short(obj, n=600):
     return t if len(t) <= n else t[:n] + "..."
 
 
+def disk_names():
+    """(scratch, parted) kernel disk names: vda and vdb where board/qemu.sh fixes the order;
+    on s390x (ccw) the names /init printed for serials qga-scratch and qga-parted."""
+    if not HW["ccw"]:
+        return "vda", "vdb"
+    with open(CONSOLE, "rb") as f:
+        by_serial = {m.group(2).decode(): m.group(1).decode()
+                     for m in re.finditer(rb"board-init\[[\d.]+\]: disk (\S+) serial=(\S+)", f.read())}
+    return by_serial.get("qga-scratch", "?scratch"), by_serial.get("qga-parted", "?parted")
+
+
+def call_ok(c, cmd, args=None):
+    """The return value of cmd, or RuntimeError with the whole reply."""
+    r = c.call(cmd, args, timeout=20)
+    if not (isinstance(r, dict) and "return" in r):
+        raise RuntimeError(f"{cmd}: {short(r)}")
+    return r["return"]
+
+
+def guest_run(c, path, args, stdin=None):
+    """guest-exec with captured output, polled to its end: (exitcode, out, err)."""
+    import base64
+    a = {"path": path, "arg": args, "capture-output": True}
+    if stdin is not None:
+        a["input-data"] = base64.b64encode(stdin).decode()
+    pid = call_ok(c, "guest-exec", a)["pid"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        st = call_ok(c, "guest-exec-status", {"pid": pid})
+        if st["exited"]:
+            return (st.get("exitcode"), base64.b64decode(st.get("out-data", "")),
+                    base64.b64decode(st.get("err-data", "")))
+        time.sleep(0.1)
+    raise TimeoutError(f"{path} did not end")
+
+
 def guest_info_checks():
     """One request per command on a fresh connection; each answer is checked against what
     board/qemu.sh attached and board/initramfs.sh put into the image."""
@@ -203,6 +270,7 @@ def guest_info_checks():
         result("f.connect", False, f"{type(e).__name__}: {e}")
         return
     is_x86 = ARCH == "x86_64"
+    sd, pd = disk_names()   # vda, vdb except on s390x
 
     def ask(cmd):
         """(return value, None) or (None, the whole reply / exception text)."""
@@ -240,8 +308,8 @@ def guest_info_checks():
         f = scratch[0]
         if f.get("type") != "ext4":
             p.append(f"type={f.get('type')!r}")
-        if f.get("name") != "vda":
-            p.append(f"name={f.get('name')!r}")
+        if f.get("name") != sd:
+            p.append(f"name={f.get('name')!r}, want {sd!r}")
         used, total = f.get("used-bytes"), f.get("total-bytes")
         if not (isinstance(used, int) and isinstance(total, int) and 0 <= used <= total and total > 50_000_000):
             p.append(f"used-bytes={used!r} total-bytes={total!r}")
@@ -250,43 +318,63 @@ def guest_info_checks():
             p.append(f"{len(disks)} disks")
         else:
             d = disks[0]
-            for k, v in (("bus-type", "virtio"), ("serial", "qga-scratch"), ("dev", "/dev/vda")):
+            for k, v in (("bus-type", "virtio"), ("serial", "qga-scratch"), ("dev", f"/dev/{sd}")):
                 if d.get(k) != v:
                     p.append(f"disk {k}={d.get(k)!r}, want {v!r}")
             pc = d.get("pci-controller", {})
-            if is_x86:
+            if HW["pci"]:
                 if pc.get("domain") != 0 or not isinstance(pc.get("slot"), int) or pc["slot"] < 0:
                     p.append(f"pci-controller={pc} (want domain 0, slot >= 0)")
             elif pc != {"domain": -1, "bus": -1, "slot": -1, "function": -1}:
-                p.append(f"pci-controller={pc} (virtio-mmio: want all -1)")
+                p.append(f"pci-controller={pc} (virtio-mmio or ccw: want all -1)")
+            p += ccw_problems("scratch disk", d, "qga-scratch")
         return p, (f"{len(ret)} filesystems ({', '.join(x.get('mountpoint', '?') for x in ret)}); "
-                   f"/mnt/scratch ext4 on vda, {used}/{total} bytes, disk {short(disks)}")
+                   f"/mnt/scratch ext4 on {sd}, {used}/{total} bytes, disk {short(disks)}")
+
+    def ccw_problems(what, addr, serial):
+        """s390x: a ccw-address with cssid 0, ssid 0, a subchannel number and the devno
+        board/s390x/env.sh gives; elsewhere no ccw-address at all."""
+        ccw = addr.get("ccw-address")
+        if not HW["ccw"]:
+            return [f"{what} has a ccw-address {ccw}"] if ccw is not None else []
+        if not isinstance(ccw, dict):
+            return [f"{what} has no ccw-address"]
+        want = {"cssid": 0, "ssid": 0, "devno": CCW_DEVNO[serial]}
+        p = [f"{what} ccw-address {k}={ccw.get(k)!r}, want {v}" for k, v in want.items() if ccw.get(k) != v]
+        if not isinstance(ccw.get("subchno"), int) or ccw["subchno"] < 0:
+            p.append(f"{what} ccw-address subchno={ccw.get('subchno')!r}")
+        return p
     check("f.fsinfo", "guest-get-fsinfo", fsinfo)
 
     # --- guest-get-disks ---
     def disks(ret):
         p = []
         by = {d.get("name"): d for d in ret}
-        vda, vdb, vdb1 = by.get("/dev/vda"), by.get("/dev/vdb"), by.get("/dev/vdb1")
+        vda, vdb, vdb1 = by.get(f"/dev/{sd}"), by.get(f"/dev/{pd}"), by.get(f"/dev/{pd}1")
         if not vda:
-            p.append("no /dev/vda")
+            p.append(f"no /dev/{sd}")
         else:
             if vda.get("partition") is not False:
-                p.append(f"/dev/vda partition={vda.get('partition')!r}")
+                p.append(f"/dev/{sd} partition={vda.get('partition')!r}")
             if (vda.get("address") or {}).get("serial") != "qga-scratch":
-                p.append(f"/dev/vda address={short(vda.get('address'))}")
+                p.append(f"/dev/{sd} address={short(vda.get('address'))}")
+            p += ccw_problems(f"/dev/{sd}", vda.get("address") or {}, "qga-scratch")
         if not vdb:
-            p.append("no /dev/vdb")
-        elif vdb.get("partition") is not False:
-            p.append(f"/dev/vdb partition={vdb.get('partition')!r}")
+            p.append(f"no /dev/{pd}")
+        else:
+            if vdb.get("partition") is not False:
+                p.append(f"/dev/{pd} partition={vdb.get('partition')!r}")
+            if (vdb.get("address") or {}).get("serial") != "qga-parted":
+                p.append(f"/dev/{pd} address={short(vdb.get('address'))}")
+            p += ccw_problems(f"/dev/{pd}", vdb.get("address") or {}, "qga-parted")
         if not vdb1:
-            p.append("no /dev/vdb1")
+            p.append(f"no /dev/{pd}1")
         else:
             if vdb1.get("partition") is not True:
-                p.append(f"/dev/vdb1 partition={vdb1.get('partition')!r}")
-            if vdb1.get("dependencies") != ["/dev/vdb"]:
-                p.append(f"/dev/vdb1 dependencies={vdb1.get('dependencies')!r}")
-        if is_x86:
+                p.append(f"/dev/{pd}1 partition={vdb1.get('partition')!r}")
+            if vdb1.get("dependencies") != [f"/dev/{pd}"]:
+                p.append(f"/dev/{pd}1 dependencies={vdb1.get('dependencies')!r}")
+        if is_x86:   # WITH_NVME=1 only on x86_64; the aarch64, s390x and riscv64 guests have no NVMe
             nv = by.get("/dev/nvme0n1")
             if not nv:
                 p.append("no /dev/nvme0n1")
@@ -321,8 +409,10 @@ def guest_info_checks():
     check("f.users", "guest-get-users", lambda r: ([] if r == [] else ["want []"], short(r)))
 
     def vcpus(r):
-        ok = (len(r) == 1 and r[0].get("logical-id") == 0 and r[0].get("online") is True)
-        return ([] if ok else ["want exactly one vcpu, logical-id 0, online true"]), short(r)
+        # -smp SMP: logical ids 0..SMP-1, all online; in sysfs directory order, as qemu-ga lists them
+        ids = sorted(v.get("logical-id") for v in r)
+        ok = ids == list(range(SMP)) and all(v.get("online") is True for v in r)
+        return ([] if ok else [f"want {SMP} vcpus, logical-ids 0..{SMP - 1}, all online"]), short(r)
     check("f.vcpus", "guest-get-vcpus", vcpus)
 
     def load(r):
@@ -342,13 +432,19 @@ def guest_info_checks():
         result("f.memory-block-info", isinstance(sz, int) and sz > 0, f"{short(ret)}")
 
     def cpustats(r):
-        ok = len(r) == 1 and r[0].get("type") == "linux" and r[0].get("cpu") == 0
-        return ([] if ok else ["want one entry, type linux, cpu 0"]), short(r, 300)
+        ok = sorted(x.get("cpu") for x in r) == list(range(SMP)) and all(x.get("type") == "linux" for x in r)
+        # s390x under TCG: the second CPU's /proc/stat line carries absurd system and steal
+        # times (10^12 ticks; the guest kernel's CPU-timer accounting, not the agent), so the
+        # values themselves are only reported.
+        up = max((sum(v for k, v in x.items() if isinstance(v, int) and k != "cpu") for x in r), default=0)
+        if up > 10**9:
+            print(f"INFO {ARCH} cpustats: implausible counters from the guest's /proc/stat: {short(r, 400)}", flush=True)
+        return ([] if ok else [f"want {SMP} entries, type linux, cpu 0..{SMP - 1}"]), short(r, 300)
     check("f.cpustats", "guest-get-cpustats", cpustats)
 
     def diskstats(r):
         names = [d.get("name") for d in r]
-        miss = [n for n in ("vda", "vdb") if n not in names]
+        miss = [n for n in (sd, pd) if n not in names]
         return ([f"missing {miss}"] if miss else []), f"names: {', '.join(map(str, names))}"
     check("f.diskstats", "guest-get-diskstats", diskstats)
 
@@ -382,6 +478,83 @@ def guest_info_checks():
     c.close()
 
 
+# Run in the guest by hardware_checks(); one `key=value` line per fact.
+HW_SCRIPT = r"""
+echo "cpus-online=$(cat /sys/devices/system/cpu/online)"
+if [ -c /dev/rtc0 ]; then echo "rtc0=$(cat /sys/class/rtc/rtc0/name 2>/dev/null)"; else echo "rtc0="; fi
+[ -c /dev/rtc0 ] && echo "rtc0-time=$(hwclock -r -u -f /dev/rtc0 2>&1)"
+for b in /sys/block/*; do
+    [ "$(cat $b/serial 2>/dev/null)" = qga-scratch ] || continue
+    echo "scratch=${b##*/}"
+    echo "discard-max-bytes=$(cat $b/queue/discard_max_bytes)"
+done
+echo "block-size=$(cat /sys/devices/system/memory/block_size_bytes 2>/dev/null)"
+for m in /sys/devices/system/memory/memory*; do
+    [ -e "$m/state" ] && echo "block=${m##*/memory} $(cat $m/state)"
+done
+echo "memtotal-kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+"""
+
+
+def cpu_list_count(text):
+    """Number of CPUs in a sysfs cpu list such as `0-1,4`."""
+    n = 0
+    for part in filter(None, text.strip().split(",")):
+        a, _, b = part.partition("-")
+        n += int(b or a) - int(a) + 1
+    return n
+
+
+def hardware_checks():
+    """What the guest has (board/qemu.sh: -smp, the RTC, discard on the scratch disk, memory
+    hotplug), read inside the guest with one guest-exec, against HW's expectation for ARCH."""
+    try:
+        c = Conn(timeout=20, label="hw")
+        _, dt, _, k = c.sync_retry()
+        if dt is None:
+            raise TimeoutError(f"no sync answer in {k} attempts")
+        code, out, err = guest_run(c, "sh", ["-c", HW_SCRIPT])
+        facts, blocks = {}, []
+        for line in out.decode(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key == "block":
+                blocks.append(value.split())
+            else:
+                facts[key] = value
+        agent_blocks = call_ok(c, "guest-get-memory-blocks")
+        c.close()
+    except Exception as e:
+        result("hw.exec", False, f"{type(e).__name__}: {e}")
+        return
+
+    cpus = cpu_list_count(facts.get("cpus-online", ""))
+    result("hw.cpus", cpus == SMP, f"{cpus} online ({facts.get('cpus-online')!r}), want {SMP} (-smp {SMP})")
+
+    rtc = facts.get("rtc0", "")
+    if HW["rtc"]:
+        result("hw.rtc", bool(rtc), f"/dev/rtc0: {rtc or 'MISSING'}, reads {facts.get('rtc0-time', '-')!r}")
+    else:
+        result("hw.rtc", not rtc, f"/dev/rtc0: {rtc or 'absent'}, as expected on {ARCH} (no RTC device, "
+               "no RTC class in the kernel; the TOD clock is the time source)")
+
+    dmax = facts.get("discard-max-bytes", "")
+    result("hw.discard", facts.get("scratch") == disk_names()[0] and dmax.isdigit() and int(dmax) > 0,
+           f"scratch disk {facts.get('scratch')}: queue/discard_max_bytes={dmax} (discard=unmap, want > 0)")
+
+    try:
+        bsize = int(facts.get("block-size") or "0", 16)
+    except ValueError:
+        bsize = 0
+    online = [b for b in blocks if len(b) == 2 and b[1] == "online"]
+    want_bytes = BOOT_MEM + HW["hotplug"]
+    want = want_bytes // bsize if bsize else None
+    detail = (f"{len(online)} of {len(blocks)} memory blocks online, block size {bsize // MiB if bsize else '?'}M, "
+              f"want {want} ({want_bytes // MiB}M: 256M boot + hotplug {HW['how']}); "
+              f"blocks {' '.join(b[0] for b in online)}; MemTotal {facts.get('memtotal-kb')} kB; "
+              f"guest-get-memory-blocks lists {len(agent_blocks)}")
+    result("hw.memory-blocks", bool(bsize) and len(online) == len(blocks) == want == len(agent_blocks), detail)
+
+
 def guest_write_checks():
     """The write side in a busybox guest: files, exec, SSH keys, and a password set
     without chpasswd (which this guest does not have; qemu-ga fails here)."""
@@ -396,25 +569,10 @@ def guest_write_checks():
         return
 
     def ret(cmd, args=None):
-        r = c.call(cmd, args, timeout=20)
-        if not (isinstance(r, dict) and "return" in r):
-            raise RuntimeError(f"{cmd}: {short(r)}")
-        return r["return"]
+        return call_ok(c, cmd, args)
 
     def run(path, args, stdin=None):
-        """guest-exec with captured output, polled to its end: (exitcode, out, err)."""
-        a = {"path": path, "arg": args, "capture-output": True}
-        if stdin is not None:
-            a["input-data"] = base64.b64encode(stdin).decode()
-        pid = ret("guest-exec", a)["pid"]
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            st = ret("guest-exec-status", {"pid": pid})
-            if st["exited"]:
-                return (st.get("exitcode"), base64.b64decode(st.get("out-data", "")),
-                        base64.b64decode(st.get("err-data", "")))
-            time.sleep(0.1)
-        raise TimeoutError(f"{path} did not end")
+        return guest_run(c, path, args, stdin)
 
     def attempt(name, fn):
         try:
@@ -781,6 +939,8 @@ def main():
 
     # (f) what the agent reports about the guest (disks, identity, cpu, network)
     guest_info_checks()
+    # (hw) what the guest has: vCPUs, RTC, discard, memory blocks (via guest-exec)
+    hardware_checks()
     guest_write_checks()
     system_checks()
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end: build the agent, boot it in a throwaway TCG guest, and run board/vm-check.py
-# against its virtio-serial port.   board/vm-test.sh [ARCH]   (x86_64 default; aarch64)
+# against its virtio-serial port.   board/vm-test.sh [ARCH]   (x86_64 default; aarch64, s390x, riscv64)
 # Last line: `vm-ARCH: N passed, M failed`; exit status non-zero if any check failed.
 set -euo pipefail
 ARCH=${1:-x86_64}

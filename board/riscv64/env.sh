@@ -1,0 +1,28 @@
+# Per-arch facts for board/*.sh (sourced).
+DEB_ARCH=riscv64
+# bookworm has no riscv64 port: kernel and busybox come from trixie (see vm-rig.md); the
+# trixie kernel boots under bookworm's QEMU 7.2 with its bundled OpenSBI 1.1.
+DEB_SUITE=trixie
+RUST_TARGET=riscv64gc-unknown-linux-gnu
+KERNEL_META=linux-image-riscv64
+QEMU_PKG=qemu-system-misc
+QEMU_BIN=qemu-system-riscv64
+CONSOLE=ttyS0
+# virtio_pci, virtio_console and rtc_goldfish (virt's Goldfish RTC, /dev/rtc0) are built
+# in; virtio_mmio and ext4 are modules (.ko.xz, decompressed by initramfs.sh).
+MODULES="virtio_mmio virtio_console virtio_blk ext4 crc32c_generic virtio_net rtc_goldfish"
+qemu_machine_args() {
+    # -bios default: OpenSBI (fw_dynamic) from qemu-system-data, a Depends of qemu-system-misc
+    echo "-M virt -accel tcg -cpu rv64 -bios default"
+}
+# No memory hotplug: QEMU 7.2's riscv virt has no pc-dimm or virtio-mem device (the kernel
+# has CONFIG_MEMORY_HOTPLUG, so the 256M still show as two 128M memory blocks).
+qemu_memory_args() {
+    echo "-m 256M"
+}
+VSER_DEV=virtio-serial-device
+VBLK_DEV=virtio-blk-device
+VNET_DEV=virtio-net-device
+WITH_NVME=0
+# riscv virt probes virtio-mmio transports in -device order (unlike arm virt): no reversal.
+VIRTIO_MMIO_REVERSED=0
