@@ -957,5 +957,43 @@ def main():
     return 1 if failed else 0
 
 
+def power_check(mode):
+    """A fresh guest told `guest-shutdown {mode}`: no reply comes; `reboot` ends QEMU (it
+    runs with -no-reboot); `halt` stops the guest (the kernel says "System halted" and the
+    agent answers no more) while QEMU, which has no halt of its own, stays up."""
+    name = f"z.shutdown-{mode}"
+    try:
+        pid = int(open(os.path.join(VMDIR, "qemu.pid")).read())
+        c = Conn(timeout=20, label="p")
+        c.sync_retry()
+        c.send({"execute": "guest-shutdown", "arguments": {"mode": mode}})
+        deadline = time.time() + 60
+        if mode == "reboot":
+            while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.2)
+            gone = not os.path.exists(f"/proc/{pid}")
+            result(name, gone, f"QEMU pid {pid} {'exited' if gone else 'still running after 60 s'}")
+        else:
+            halted = False
+            while time.time() < deadline and not halted:
+                halted = "System halted" in open(CONSOLE, errors="replace").read()
+                time.sleep(0.2)
+            answered = None
+            if halted:
+                try:
+                    _, dt, _, _ = c.sync_retry(attempts=2, timeout=2.0)
+                    answered = dt is not None
+                except Exception:
+                    answered = False
+            result(name, halted and answered is False,
+                   f"console says System halted: {halted}; agent still answers: {answered}")
+    except Exception as e:
+        result(name, False, f"{type(e).__name__}: {e}")
+    print(f"vm-{ARCH}-{mode}: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 4 and sys.argv[3] == "--power":
+        sys.exit(power_check(sys.argv[4]))
     sys.exit(main())
