@@ -197,8 +197,16 @@ INIT
 chmod 755 "$STAGE/init"
 # Extra agent arguments for debugging, e.g. AGENT_ARGS=-v (logs to the console).
 # By default the agent logs verbosely to the scratch disk, so that freezing that disk
-# shows the log pausing (board/vm-check.py, g.*).
-printf '%s\n' "${AGENT_ARGS--v -l /mnt/scratch/qga.log}" > "$STAGE/etc/agent.args"
+# shows the log pausing (board/vm-check.py, g.*), and has an fsfreeze hook that hangs
+# while /tmp/hang-hook exists (the hung-hook check).
+mkdir -p "$STAGE/etc/qemu"
+cat > "$STAGE/etc/qemu/fsfreeze-hook" <<'HOOK'
+#!/bin/sh
+[ -e /tmp/hang-hook ] && sleep 1000
+exit 0
+HOOK
+chmod 755 "$STAGE/etc/qemu/fsfreeze-hook"
+printf '%s\n' "${AGENT_ARGS--v -l /mnt/scratch/qga.log -F}" > "$STAGE/etc/agent.args"
 
 mkdir -p "$(dirname "$OUT")"
 if command -v cpio >/dev/null; then

@@ -796,8 +796,25 @@ def freeze_checks():
         c2.close()
         return st == {"return": "thawed"} and out == b"ok\n", f"status after restart {st}, write: {out!r}"
 
-    for name, fn in [("g.freeze-write-waits-for-thaw", write_waits_for_thaw),
-                     ("g.sigterm-while-frozen-thaws", sigterm_thaws)]:
+    def hung_hook():
+        # The rig's hook (board/initramfs.sh) hangs while /tmp/hang-hook exists.
+        code, _ = finish(start("touch /tmp/hang-hook"))
+        began = time.time()
+        r = c.call("guest-fsfreeze-freeze", timeout=90)
+        took = time.time() - began
+        ping = c.call("guest-ping", timeout=10)
+        status = ret("guest-fsfreeze-status")
+        finish(start("rm -f /tmp/hang-hook"))
+        desc = json.dumps(r)
+        ok = ("fsfreeze hook" in desc and "timed out" in desc and took < 60
+              and ping == {"return": {}} and status == "thawed")
+        return ok, f"after {took:.0f} s: {short(r)}; then ping={ping}, status={status}"
+
+    checks = [("g.freeze-write-waits-for-thaw", write_waits_for_thaw)]
+    if ARCH == "x86_64":                      # 30 s of waiting: one architecture shows it
+        checks.append(("g.hung-hook-is-killed", hung_hook))
+    checks.append(("g.sigterm-while-frozen-thaws", sigterm_thaws))
+    for name, fn in checks:
         try:
             ok, detail = fn()
         except Exception as e:
@@ -928,6 +945,53 @@ def main():
     result("e.20-cycles", not errors and len(times) == 20,
            f"{len(times)}/20 ok, sync median {statistics.median(times)*1000:.0f} ms max {max(times)*1000:.0f} ms"
            + ("; " + "; ".join(errors[:5]) if errors else "") if times else "; ".join(errors[:5]))
+
+    # (e2) 100 disconnects and reconnects, requests left in flight at every 4th; then the
+    # agent's CPU time while the host stays away, read from /proc through guest-exec.
+    errors = []
+    for i in range(100):
+        try:
+            c = Conn(timeout=5, label=f"r{i}")
+            if i % 4 == 3:
+                for j in range(3):
+                    c.send({"execute": "guest-sync", "arguments": {"id": 9_000_000 + i * 10 + j}})
+                c.close()                       # gone before reading the replies
+                continue
+            _, dt, _, _ = c.sync_retry(attempts=3, timeout=1.0)
+            ping = c.call("guest-ping", timeout=5)
+            c.close()
+            if dt is None or ping != {"return": {}}:
+                errors.append(f"cycle {i}: sync={dt} ping={ping}")
+        except Exception as e:
+            errors.append(f"cycle {i}: {type(e).__name__}: {e}")
+    result("e.100-reconnects-in-flight", not errors,
+           f"{100 - len(errors)}/100 cycles fine (25 left 3 requests unread)"
+           + ("; " + "; ".join(errors[:3]) if errors else ""))
+
+    def agent_ticks():
+        import base64
+        c = Conn(timeout=10, label="cpu")
+        c.sync_retry()
+        script = "set -- $(cat /proc/$(cat /run/agent.pid)/stat); echo $(( ${14} + ${15} ))"
+        pid = c.call("guest-exec", {"path": "sh", "arg": ["-c", script], "capture-output": True})["return"]["pid"]
+        for _ in range(100):
+            st = c.call("guest-exec-status", {"pid": pid})["return"]
+            if st["exited"]:
+                c.close()
+                return int(base64.b64decode(st["out-data"]))
+            time.sleep(0.1)
+        raise TimeoutError("no answer from the ticks script")
+    try:
+        before = agent_ticks()
+        away_from = time.time()
+        time.sleep(AWAY_S)
+        away = time.time() - away_from
+        after = agent_ticks()
+        pct = (after - before) / 100 / away * 100      # USER_HZ 100
+        result("e.away-cpu-through-exec", pct < 1.0,
+               f"{after - before} ticks in {away:.1f} s away (and two guest-exec reads): {pct:.2f} % CPU")
+    except Exception as e:
+        result("e.away-cpu-through-exec", False, f"{type(e).__name__}: {e}")
 
     # the first request on a fresh connection must not be lost (a client that does not
     # retry its sync would hang)
