@@ -15,6 +15,7 @@
 #[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
 mod arch;
 
+pub mod calendar;
 pub mod epoll;
 mod errno;
 pub mod fd;

@@ -2,9 +2,10 @@
 //! `guest-set-time` needs no `hwclock` binary. The RTC keeps UTC, as `hwclock` assumes
 //! without an /etc/adjtime saying otherwise.
 //!
-//! The calendar conversions are pure (proleptic Gregorian, days from civil dates and back),
-//! so they are unit-tested on the host.
+//! The conversions to and from calendar time are pure (see [`super::calendar`]), so they
+//! are unit-tested on the host.
 
+use super::calendar::{civil_from_days, days_from_civil};
 use super::fd::{AsFd, OwnedFd};
 use super::{Errno, fs, syscall, uapi};
 use linux_raw_sys::ioctl;
@@ -67,31 +68,6 @@ pub fn set(rtc: &OwnedFd, tm: &RtcTime) -> Result<(), Errno> {
         )
     }
     .map(drop)
-}
-
-/// Days since 1970-01-01 of a civil date (month 1-12).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date (year, month 1-12, day) of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The UTC calendar time of `secs` since the epoch.
