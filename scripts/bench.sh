@@ -98,3 +98,7 @@ if [ -x "$QEMU_GA" ]; then
     echo "qemu-ga:"
     python3 scripts/payload-rss.py "$QEMU_GA" || echo "qemu-ga: payload run failed"
 fi
+
+echo
+echo "guest-network-get-interfaces with 513 interfaces (scripts/scale-interfaces.sh)"
+scripts/scale-interfaces.sh "$BIN" || echo "scale-interfaces: could not run (needs root and ip netns)"

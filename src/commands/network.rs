@@ -5,8 +5,8 @@ use core::fmt::Write as _;
 use super::Call;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
+use crate::sys::Errno;
 use crate::sys::netlink::{self, Address, Dump, RTM_NEWADDR, RTM_NEWLINK};
-use crate::sys::{Errno, fs};
 use crate::text::FmtBuf;
 
 const AF_INET: u8 = 2;
@@ -17,36 +17,143 @@ const DUMP_BUFFER: usize = 32 * 1024;
 /// `guest-network-get-interfaces` → `[{name, hardware-address?, ip-addresses?,
 /// statistics?}]`. As in qemu-ga (which walks getifaddrs): every link in index order,
 /// then IPv4 alias labels (`eth0:1`) as interfaces of their own; addresses in the kernel's
-/// order; statistics from /proc/net/dev for interfaces that have an address.
+/// order; statistics for interfaces that have an address.
+///
+/// Two dumps in all, one of the links (names, hardware addresses and counters come with
+/// them) and one of the addresses, each kept whole in the scratch buffer and then walked in
+/// memory: no socket or file per interface. If either dump fails, nothing has been written.
 pub fn guest_network_get_interfaces(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let failed = |e| qmp_error!("getifaddrs failed: {e}");
+    let scratch = &mut *call.state.scratch;
+    let (recv, rest) = scratch.split_at_mut(DUMP_BUFFER.min(scratch.len() / 4));
+    let (link_room, address_room) = rest.split_at_mut(rest.len() / 4);
+    let links = collect_links(recv, link_room).map_err(failed)?;
+    let addresses = netlink::Socket::dump(Dump::Addresses)
+        .and_then(|dump| dump.collect(recv, address_room))
+        .map_err(failed)?;
+    let tables = Tables {
+        links: &link_room[..links],
+        addresses: &address_room[..addresses],
+    };
     call.reply.write(|w| {
         w.begin_array();
-        let mut links = [0u8; DUMP_BUFFER];
-        let mut written = Ok(());
-        each_link(&mut links, |index, name| {
-            if written.is_ok() {
-                written = write_interface(w, name, Owner::Link { index, name });
-            }
-        })
-        .and(written)
-        .map_err(failed)?;
-        let mut written = Ok(());
-        each_address(|position, a| {
-            let Some(label) = alias_label(&a).filter(|_| written.is_ok()) else {
-                return;
+        for link in tables.links() {
+            let owner = Owner::Link {
+                index: link.index,
+                name: link.name,
             };
-            written = nth_addresses(position, |earlier| alias_label(earlier) == Some(label))
-                .and_then(|seen_before| match seen_before {
-                    true => Ok(()),
-                    false => write_interface(w, label, Owner::Alias { label }),
-                });
-        })
-        .and(written)
-        .map_err(failed)?;
+            write_interface(w, &tables, link.name, &link, owner);
+        }
+        for (position, a) in tables.addresses().enumerate() {
+            let Some(label) = tables.alias_label(&a) else {
+                continue;
+            };
+            let seen_before = tables
+                .addresses()
+                .take(position)
+                .any(|earlier| tables.alias_label(&earlier) == Some(label));
+            let link = tables.links().find(|l| l.index == a.index);
+            if let (false, Some(link)) = (seen_before, link) {
+                write_interface(w, &tables, label, &link, Owner::Alias { label });
+            }
+        }
         w.end_array();
         Ok(())
     })
+}
+
+/// What an interface entry needs of a link, kept as a fixed-size record (a link message
+/// itself is 1-2 KiB, mostly per-protocol settings the agent does not report).
+struct LinkInfo<'r> {
+    index: u32,
+    name: &'r [u8],
+    /// The hardware address as SIOCGIFHWADDR gives it: `IFLA_ADDRESS`, cut or padded to 6.
+    mac: [u8; 6],
+    /// `/proc/net/dev`'s counters, when the kernel sent `IFLA_STATS64`.
+    stats: Option<[u64; 8]>,
+}
+
+/// Bytes of one link record: index 4, name length 1, name 16, mac 6, stats flag 1,
+/// 8 counters of 8.
+const LINK_RECORD: usize = 4 + 1 + 16 + 6 + 1 + 64;
+
+/// Dumps the links into fixed-size records in `room`; returns the bytes used.
+fn collect_links(recv: &mut [u8], room: &mut [u8]) -> Result<usize, Errno> {
+    let mut used = 0;
+    let mut full = false;
+    netlink::Socket::dump(Dump::Links)?.for_each(recv, |kind, body| {
+        let Some(link) = (kind == RTM_NEWLINK)
+            .then(|| netlink::parse_link(body))
+            .flatten()
+        else {
+            return;
+        };
+        let Some(record) = room.get_mut(used..used + LINK_RECORD) else {
+            full = true;
+            return;
+        };
+        let name = link.name.get(..16).unwrap_or(link.name);
+        record[..4].copy_from_slice(&(link.index as u32).to_ne_bytes());
+        record[4] = name.len() as u8;
+        record[5..5 + name.len()].copy_from_slice(name);
+        let mut mac = [0u8; 6];
+        for (slot, b) in mac.iter_mut().zip(link.address.unwrap_or_default()) {
+            *slot = *b;
+        }
+        record[21..27].copy_from_slice(&mac);
+        record[27] = u8::from(link.stats.is_some());
+        let counters = link.stats.map_or([0; 8], proc_net_dev_counters);
+        for (i, c) in counters.iter().enumerate() {
+            record[28 + i * 8..36 + i * 8].copy_from_slice(&c.to_ne_bytes());
+        }
+        used += LINK_RECORD;
+    })?;
+    if full {
+        return Err(Errno::NOBUFS);
+    }
+    Ok(used)
+}
+
+/// The link records and the address dump.
+struct Tables<'t> {
+    links: &'t [u8],
+    addresses: &'t [u8],
+}
+
+impl<'t> Tables<'t> {
+    fn links(&self) -> impl Iterator<Item = LinkInfo<'t>> + 't {
+        self.links.chunks_exact(LINK_RECORD).map(|r| {
+            let word = |at: usize| u64::from_ne_bytes(r[at..at + 8].try_into().unwrap_or([0; 8]));
+            let mut counters = [0u64; 8];
+            for (i, c) in counters.iter_mut().enumerate() {
+                *c = word(28 + i * 8);
+            }
+            LinkInfo {
+                index: u32::from_ne_bytes(r[..4].try_into().unwrap_or([0; 4])),
+                name: &r[5..5 + usize::from(r[4]).min(16)],
+                mac: r[21..27].try_into().unwrap_or([0; 6]),
+                stats: (r[27] != 0).then_some(counters),
+            }
+        })
+    }
+
+    /// Every IPv4 and IPv6 address, in the kernel's order.
+    fn addresses(&self) -> impl Iterator<Item = Address<'t>> + 't {
+        netlink::messages(self.addresses)
+            .filter(|&(kind, _, _)| kind == RTM_NEWADDR)
+            .filter_map(|(_, _, body)| netlink::parse_address(body))
+            .filter(|a| {
+                a.family == AF_INET && a.address.len() == 4
+                    || a.family == AF_INET6 && a.address.len() == 16
+            })
+    }
+
+    /// An IPv4 address's label when it names an alias, not its link.
+    fn alias_label(&self, a: &Address<'t>) -> Option<&'t [u8]> {
+        let label = a.label.filter(|_| a.family == AF_INET)?;
+        let link = self.links().find(|l| l.index == a.index).map(|l| l.name);
+        (Some(label) != link).then_some(label)
+    }
 }
 
 /// Which addresses an interface entry shows.
@@ -71,67 +178,27 @@ impl Owner<'_> {
     }
 }
 
-/// An IPv4 address's label when it names an alias, not its link.
-fn alias_label<'a>(a: &Address<'a>) -> Option<&'a [u8]> {
-    let label = a.label.filter(|_| a.family == AF_INET)?;
-    let mut name = [0u8; 16];
-    let link = netlink::interface_name(a.index, &mut name).ok();
-    (Some(label) != link).then_some(label)
-}
-
-fn each_link(buf: &mut [u8], mut f: impl FnMut(u32, &[u8])) -> Result<(), Errno> {
-    netlink::Socket::dump(Dump::Links)?.for_each(buf, |kind, body| {
-        if kind == RTM_NEWLINK
-            && let Some(link) = netlink::parse_link(body)
-        {
-            f(link.index as u32, link.name);
-        }
-    })
-}
-
-/// Calls `f(position, address)` for every IPv4 and IPv6 address.
-fn each_address(mut f: impl FnMut(usize, Address<'_>)) -> Result<(), Errno> {
-    let mut buf = [0u8; DUMP_BUFFER];
-    let mut position = 0;
-    netlink::Socket::dump(Dump::Addresses)?.for_each(&mut buf, |kind, body| {
-        let Some(a) = (kind == RTM_NEWADDR)
-            .then(|| netlink::parse_address(body))
-            .flatten()
-        else {
-            return;
-        };
-        if a.family == AF_INET && a.address.len() == 4
-            || a.family == AF_INET6 && a.address.len() == 16
-        {
-            f(position, a);
-            position += 1;
-        }
-    })
-}
-
-/// Whether any of the first `count` addresses satisfies `test`.
-fn nth_addresses(count: usize, mut test: impl FnMut(&Address<'_>) -> bool) -> Result<bool, Errno> {
-    let mut found = false;
-    each_address(|position, a| found |= position < count && test(&a))?;
-    Ok(found)
-}
-
-fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) -> Result<(), Errno> {
+/// One interface entry. The hardware address is the link's (an alias shows its link's),
+/// the first six bytes of `IFLA_ADDRESS` padded with zeros, which is what qemu-ga's
+/// SIOCGIFHWADDR gives; the counters are `/proc/net/dev`'s, from the same kernel
+/// counters, for links only (an alias has no line there).
+fn write_interface(
+    w: &mut JsonWriter<'_>,
+    tables: &Tables<'_>,
+    name: &[u8],
+    link: &LinkInfo<'_>,
+    owner: Owner<'_>,
+) {
     w.begin_object();
     w.key("name");
     w.bytes_as_str(name);
-    if let Ok(Some(mac)) = netlink::hardware_address(name) {
-        let mut text = FmtBuf::<17>::new();
-        let [a, b, c, d, e, f] = mac;
-        let _ = write!(text, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}");
-        w.key("hardware-address");
-        w.bytes_as_str(text.as_bytes());
-    }
+    let mut text = FmtBuf::<17>::new();
+    let [a, b, c, d, e, f] = link.mac;
+    let _ = write!(text, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}");
+    w.key("hardware-address");
+    w.bytes_as_str(text.as_bytes());
     let mut any = false;
-    each_address(|_, a| {
-        if !owner.owns(&a) {
-            return;
-        }
+    for a in tables.addresses().filter(|a| owner.owns(a)) {
         if !any {
             w.key("ip-addresses");
             w.begin_array();
@@ -158,10 +225,11 @@ fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) -> Res
         w.key("prefix");
         w.int(a.prefix as i64);
         w.end_object();
-    })?;
+    }
     if any {
         w.end_array();
-        if let Some(stats) = interface_statistics(name) {
+        let stats = link.stats.filter(|_| matches!(owner, Owner::Link { .. }));
+        if let Some(stats) = stats {
             w.key("statistics");
             w.begin_object();
             for (key, value) in STAT_NAMES.iter().zip(stats) {
@@ -172,7 +240,6 @@ fn write_interface(w: &mut JsonWriter<'_>, name: &[u8], owner: Owner<'_>) -> Res
         }
     }
     w.end_object();
-    Ok(())
 }
 
 const STAT_NAMES: [&str; 8] = [
@@ -186,35 +253,11 @@ const STAT_NAMES: [&str; 8] = [
     "tx-dropped",
 ];
 
-/// The interface's counters from /proc/net/dev (qemu-ga's source for them). Without them
-/// the interface is reported without `statistics`, as qemu-ga does.
-fn interface_statistics(name: &[u8]) -> Option<[u64; 8]> {
-    let mut found = None;
-    let _ = fs::for_each_line(b"/proc/net/dev", |line| {
-        found = parse_net_dev_line(line, name);
-        found.is_none()
-    });
-    found
-}
-
-/// `  eth0: rx_bytes rx_packets rx_errs rx_drop fifo frame compressed multicast tx_bytes
-/// tx_packets tx_errs tx_drop ...` → the eight counters qemu-ga reports, if the line is
-/// `name`'s.
-pub fn parse_net_dev_line(line: &[u8], name: &[u8]) -> Option<[u64; 8]> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let (head, rest) = line.split_at(colon);
-    if head.trim_ascii() != name {
-        return None;
-    }
-    let text = core::str::from_utf8(rest.get(1..)?).ok()?;
-    let mut fields = text.split_ascii_whitespace().map(|f| f.parse::<u64>().ok());
-    let mut all = [0u64; 16];
-    for slot in all.iter_mut() {
-        *slot = fields.next()??;
-    }
-    Some([
-        all[0], all[1], all[2], all[3], all[8], all[9], all[10], all[11],
-    ])
+/// The eight counters qemu-ga reads from /proc/net/dev, from the `rtnl_link_stats64` the
+/// kernel prints there (its "drop" for receiving adds the missed packets).
+fn proc_net_dev_counters(stats: &[u8]) -> [u64; 8] {
+    let c = |i| netlink::link_counter(stats, i);
+    [c(2), c(0), c(4), c(6) + c(15), c(3), c(1), c(5), c(7)]
 }
 
 /// An IPv6 address as glibc's inet_ntop writes it: lower-case hex, the longest run of two
@@ -290,32 +333,6 @@ mod tests {
         ] {
             assert_eq!(v6(input), want, "{input}");
         }
-    }
-
-    #[test]
-    fn net_dev_lines() {
-        let text = std::fs::read_to_string("tests/fixtures/proc/net-dev").unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines
-                .iter()
-                .find_map(|l| parse_net_dev_line(l.as_bytes(), b"eth0")),
-            Some([123456789, 1234, 1, 2, 987654321, 4321, 3, 4])
-        );
-        assert_eq!(
-            lines
-                .iter()
-                .find_map(|l| parse_net_dev_line(l.as_bytes(), b"lo")),
-            Some([100, 2, 0, 0, 100, 2, 0, 0])
-        );
-        assert_eq!(
-            lines
-                .iter()
-                .find_map(|l| parse_net_dev_line(l.as_bytes(), b"eth")),
-            None
-        );
-        assert_eq!(parse_net_dev_line(b"eth0: 1 2 3", b"eth0"), None);
-        assert_eq!(parse_net_dev_line(b"Inter-|   Receive", b"eth0"), None);
     }
 
     #[test]

@@ -78,6 +78,7 @@ errnos! {
     STALE = ESTALE, "Stale file handle";
     DQUOT = EDQUOT, "Disk quota exceeded";
     CANCELED = ECANCELED, "Operation canceled";
+    NOBUFS = ENOBUFS, "No buffer space available";
 }
 
 impl Errno {

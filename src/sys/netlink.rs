@@ -66,8 +66,39 @@ impl Socket {
         Ok(Socket { fd, seq })
     }
 
+    /// Reads the whole dump through `recv`, storing its messages (header and body, as
+    /// [`messages`] walks them) one after another in `store`; returns the bytes stored.
+    /// A dump larger than `store` fails with ENOBUFS.
+    pub fn collect(&self, recv: &mut [u8], store: &mut [u8]) -> Result<usize, Errno> {
+        let mut len = 0;
+        let mut full = false;
+        self.each_message(recv, |message| {
+            match store.get_mut(len..len + message.len()) {
+                Some(dst) if !full => {
+                    dst.copy_from_slice(message);
+                    len += align(message.len());
+                }
+                _ => full = true,
+            }
+        })?;
+        if full {
+            return Err(Errno::NOBUFS);
+        }
+        Ok(len.min(store.len()))
+    }
+
     /// Calls `f` with each message (type, body) of the dump until it is done.
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(u16, &[u8])) -> Result<(), Errno> {
+        self.each_message(buf, |message| {
+            if let Some((kind, _, body)) = messages(message).next() {
+                f(kind, body);
+            }
+        })
+    }
+
+    /// Calls `f` with each whole message (header included) of this dump, reading
+    /// datagrams through `buf`, until the dump is done.
+    fn each_message(&self, buf: &mut [u8], mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
         loop {
             let n = match self.fd.as_fd().read(buf) {
                 Ok(n) => n,
@@ -77,7 +108,11 @@ impl Socket {
             if n == 0 {
                 return Err(Errno::IO);
             }
-            for (kind, seq, body) in messages(buf.get(..n).unwrap_or_default()) {
+            let mut rest = buf.get(..n).unwrap_or_default();
+            while let Some((kind, seq, body)) = messages(rest).next() {
+                let len = HEADER + body.len();
+                let message = rest.get(..len).unwrap_or_default();
+                rest = rest.get(align(len)..).unwrap_or_default();
                 if seq != self.seq {
                     continue;
                 }
@@ -90,7 +125,7 @@ impl Socket {
                             .map_or(0, i32::from_ne_bytes);
                         return Err(Errno(code.unsigned_abs().min(4095) as u16));
                     }
-                    _ => f(kind, body),
+                    _ => f(message),
                 }
             }
         }
@@ -138,17 +173,44 @@ pub fn c_string(payload: &[u8]) -> &[u8] {
 pub struct Link<'m> {
     pub index: i32,
     pub name: &'m [u8],
+    /// `IFLA_ADDRESS`: the hardware address, as long as the device's (absent: none).
+    pub address: Option<&'m [u8]>,
+    /// `IFLA_STATS64`: `struct rtnl_link_stats64`, as u64 counters in its order.
+    pub stats: Option<&'m [u8]>,
 }
 
+const IFLA_STATS64: u16 = 23;
+
+/// An `RTM_NEWLINK` body: index, name, hardware address and counters.
 pub fn parse_link(body: &[u8]) -> Option<Link<'_>> {
     let index = i32::from_ne_bytes(body.get(4..8)?.try_into().ok()?);
-    let name = attributes(body, 16)
-        .find(|(k, _)| *k == IFLA_IFNAME)
-        .map(|(_, p)| c_string(p))?;
-    Some(Link { index, name })
+    let (mut name, mut address, mut stats) = (None, None, None);
+    for (kind, payload) in attributes(body, 16) {
+        match kind {
+            IFLA_IFNAME => name = Some(c_string(payload)),
+            IFLA_ADDRESS => address = Some(payload),
+            IFLA_STATS64 => stats = Some(payload),
+            _ => {}
+        }
+    }
+    Some(Link {
+        index,
+        name: name?,
+        address,
+        stats,
+    })
 }
 
-/// One address of an RTM_NEWADDR message.
+/// Counter `i` of a `struct rtnl_link_stats64` (0 rx_packets, 1 tx_packets, 2 rx_bytes,
+/// 3 tx_bytes, 4 rx_errors, 5 tx_errors, 6 rx_dropped, 7 tx_dropped, ... 15
+/// rx_missed_errors).
+pub fn link_counter(stats: &[u8], i: usize) -> u64 {
+    stats
+        .get(i * 8..i * 8 + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
+}
+
 pub struct Address<'m> {
     pub family: u8,
     pub prefix: u8,
@@ -182,53 +244,4 @@ pub fn parse_address(body: &[u8]) -> Option<Address<'_>> {
         address,
         label,
     })
-}
-
-/// An `ioctl` taking a `struct ifreq` (name[16], then a sockaddr or an int), made on a
-/// throwaway `AF_INET` socket as interface ioctls are.
-fn ifreq_ioctl(request: u32, ifreq: &mut [u8; 40]) -> Result<(), Errno> {
-    // SAFETY: socket takes no pointer.
-    let fd = unsafe {
-        syscall!(
-            __NR_socket,
-            net::AF_INET,
-            net::SOCK_DGRAM | uapi::O_CLOEXEC,
-            0
-        )
-    }?;
-    // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    // SAFETY: the interface ioctls read and write one struct ifreq, 40 bytes on 64-bit
-    // Linux, at ifreq: a 40-byte buffer that is ours (a `&mut`) for the call.
-    unsafe { syscall!(__NR_ioctl, fd.as_raw_fd(), request, ifreq.as_mut_ptr()) }.map(drop)
-}
-
-/// `ioctl(SIOCGIFHWADDR)`: the first six bytes of the interface's hardware address, as
-/// qemu-ga reads it. `Ok(None)` when the interface has none (EADDRNOTAVAIL).
-pub fn hardware_address(name: &[u8]) -> Result<Option<[u8; 6]>, Errno> {
-    const SIOCGIFHWADDR: u32 = 0x8927;
-    let mut ifreq = [0u8; 40];
-    let Some(dst) = ifreq.get_mut(..name.len()).filter(|_| name.len() < 16) else {
-        return Err(Errno::NODEV);
-    };
-    dst.copy_from_slice(name);
-    match ifreq_ioctl(SIOCGIFHWADDR, &mut ifreq) {
-        Ok(()) => {
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(&ifreq[18..24]);
-            Ok(Some(mac))
-        }
-        Err(Errno::ADDRNOTAVAIL) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// `ioctl(SIOCGIFNAME)`: the name of the interface with index `index` (if_indextoname).
-pub fn interface_name(index: u32, out: &mut [u8; 16]) -> Result<&[u8], Errno> {
-    const SIOCGIFNAME: u32 = 0x8910;
-    let mut ifreq = [0u8; 40];
-    ifreq[16..20].copy_from_slice(&(index as i32).to_ne_bytes());
-    ifreq_ioctl(SIOCGIFNAME, &mut ifreq)?;
-    out.copy_from_slice(&ifreq[..16]);
-    Ok(c_string(out))
 }
