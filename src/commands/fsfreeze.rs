@@ -82,7 +82,7 @@ pub fn guest_fsfreeze_freeze_list(call: &mut Call, args: FreezeList<'_>) -> Resu
 fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError> {
     let state = &mut *call.state;
     run_hook(state, b"freeze")?;
-    let text = mounts::read(state.scratch)?;
+    let (text, _) = mounts::read(state.scratch)?;
     enter_frozen(&mut state.policy, &state.freezer);
     let mut frozen = 0i64;
     let mut failure = None;
@@ -128,7 +128,7 @@ pub fn guest_fsfreeze_thaw(call: &mut Call, _: ()) -> Result<(), QmpError> {
 /// counting the mounts thawed at least once; then the frozen state ends and the hook runs
 /// with `thaw` (its failure is the error). Also what the agent does before it exits.
 pub fn thaw(state: &mut State) -> Result<i64, QmpError> {
-    let text = mounts::read(state.scratch)?;
+    let (text, _) = mounts::read(state.scratch)?;
     let mut thawed = 0i64;
     let _ = mounts::each_reversed(text, |_, mount, _| {
         if let Ok(fd) = fs::open(mount.mountpoint, uapi::O_RDONLY, 0) {

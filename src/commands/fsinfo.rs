@@ -20,20 +20,22 @@ pub const DISKS_PER_FS: usize = 32;
 /// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
 /// buffer (`TINYQGA_SCRATCH_BYTES`).
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let text = mounts::read(call.state.scratch)?;
-    call.reply.write(|w| write_filesystems(w, text))
+    let (text, room) = mounts::read(call.state.scratch)?;
+    let first = mounts::FirstMounts::new(text, room)?;
+    call.reply.write(|w| write_filesystems(w, text, &first))
 }
 
 /// The list. An error resolving a file system's disks fails the whole command, as in
 /// qemu-ga's qmp_guest_get_fsinfo (the reply becomes the error unless part of it was
 /// already sent).
-fn write_filesystems(w: &mut JsonWriter<'_>, text: &mut [u8]) -> Result<(), QmpError> {
+fn write_filesystems(
+    w: &mut JsonWriter<'_>,
+    text: &mut [u8],
+    first: &mounts::FirstMounts<'_>,
+) -> Result<(), QmpError> {
     w.begin_array();
     mounts::each_reversed(text, |before, mount, dev| {
-        let first = !before
-            .split(|&b| b == b'\n')
-            .any(|earlier| mounts::block_device(earlier) == Some(dev));
-        if first {
+        if first.is_first(dev, before.len()) {
             write_filesystem(w, mount, dev)?;
         }
         Ok(())
@@ -101,7 +103,9 @@ mod tests {
         use crate::protocol::writer::tests::Collect;
         let mut text = std::fs::read("tests/fixtures/proc/mountinfo").unwrap();
         let mut out = Collect::default();
-        write_filesystems(&mut JsonWriter::new(&mut out), &mut text).unwrap();
+        let mut room = vec![0u8; 4096];
+        let first = mounts::FirstMounts::new(&text, &mut room).unwrap();
+        write_filesystems(&mut JsonWriter::new(&mut out), &mut text, &first).unwrap();
         let out = String::from_utf8(out.0).unwrap();
         let order: Vec<&str> = out
             .match_indices("\"mountpoint\": \"")

@@ -7,8 +7,8 @@ use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
 
-/// Reads /proc/self/mountinfo whole into `scratch`.
-pub fn read(scratch: &mut [u8]) -> Result<&mut [u8], QmpError> {
+/// Reads /proc/self/mountinfo whole into `scratch`: (the text, the room left after it).
+pub fn read(scratch: &mut [u8]) -> Result<(&mut [u8], &mut [u8]), QmpError> {
     let capacity = scratch.len();
     let len = match fs::read_file(b"/proc/self/mountinfo", scratch) {
         Ok(text) => text.len(),
@@ -23,7 +23,77 @@ pub fn read(scratch: &mut [u8]) -> Result<&mut [u8], QmpError> {
             ));
         }
     };
-    Ok(&mut scratch[..len])
+    Ok(scratch.split_at_mut(len))
+}
+
+/// Which line is the first mount of each block device, found in one pass: a small
+/// open-addressing table (device numbers → offset of the first line) in the room after
+/// the text. `guest-get-fsinfo` lists only first mounts, as current qemu-ga does.
+pub struct FirstMounts<'r> {
+    table: &'r [u8],
+}
+
+/// Bytes of a slot: major + 1 (0: empty), minor, line offset.
+const SLOT: usize = 12;
+
+impl<'r> FirstMounts<'r> {
+    pub fn new(text: &[u8], room: &'r mut [u8]) -> Result<FirstMounts<'r>, QmpError> {
+        let mounts = text.split(|&b| b == b'\n').count();
+        let slots = (mounts * 2).next_power_of_two().max(16);
+        let table = room
+            .get_mut(..slots * SLOT)
+            .ok_or_else(|| qmp_error!("/proc/self/mountinfo has too many mounts ({mounts})"))?;
+        table.fill(0);
+        let mut offset = 0;
+        for line in text.split(|&b| b == b'\n') {
+            if let Some(dev) = block_device(line) {
+                let slot = Self::slot(table, dev);
+                if slot_word(table, slot, 0) == 0 {
+                    put_word(table, slot, 0, dev.0.wrapping_add(1));
+                    put_word(table, slot, 1, dev.1);
+                    put_word(table, slot, 2, offset as u32);
+                }
+            }
+            offset += line.len() + 1;
+        }
+        Ok(FirstMounts { table })
+    }
+
+    /// Whether the line at `offset` is the first mount of `dev`.
+    pub fn is_first(&self, dev: (u32, u32), offset: usize) -> bool {
+        let slot = Self::slot(self.table, dev);
+        slot_word(self.table, slot, 0) != 0 && slot_word(self.table, slot, 2) == offset as u32
+    }
+
+    /// The slot holding `dev`, or the empty one where it goes (linear probing).
+    fn slot(table: &[u8], (major, minor): (u32, u32)) -> usize {
+        let slots = table.len() / SLOT;
+        let mut at =
+            (major.wrapping_mul(0x9E37_79B9) ^ minor.wrapping_mul(0x85EB_CA6B)) as usize % slots;
+        for _ in 0..slots {
+            let key = slot_word(table, at, 0);
+            if key == 0 || (key == major.wrapping_add(1) && slot_word(table, at, 1) == minor) {
+                return at;
+            }
+            at = (at + 1) % slots;
+        }
+        at
+    }
+}
+
+fn slot_word(table: &[u8], slot: usize, word: usize) -> u32 {
+    let at = slot * SLOT + word * 4;
+    table
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+fn put_word(table: &mut [u8], slot: usize, word: usize, value: u32) {
+    let at = slot * SLOT + word * 4;
+    if let Some(dst) = table.get_mut(at..at + 4) {
+        dst.copy_from_slice(&value.to_ne_bytes());
+    }
 }
 
 /// Calls `f(earlier_lines, mount, (major, minor))` for each block-device mount of `text`
@@ -69,4 +139,32 @@ pub fn block_device(line: &[u8]) -> Option<(u32, u32)> {
     let st = fs::stat(mountinfo::unescaped(source, &mut buf)?).ok()?;
     (st.stx_mode as u32 & uapi::S_IFMT == uapi::S_IFBLK)
         .then_some((st.stx_rdev_major, st.stx_rdev_minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_mounts_in_one_pass() {
+        // 3000 mounts of 1000 devices (each mounted three times), with virtual ones between.
+        let mut text = String::new();
+        let mut offsets = Vec::new();
+        for i in 0..3000u32 {
+            let dev = (8 + i % 1000 % 7, i % 1000);
+            offsets.push((text.len(), dev, i < 1000));
+            text += &format!(
+                "{i} 1 {}:{} / /mnt/m{i} rw shared:1 - ext4 /dev/x{i} rw\n",
+                dev.0, dev.1
+            );
+            text += &format!("{} 1 0:{i} / /proc{i} rw - proc proc rw\n", i + 10_000);
+        }
+        let mut room = vec![0u8; 256 * 1024];
+        let first = FirstMounts::new(text.as_bytes(), &mut room).unwrap();
+        for (offset, dev, is_first) in offsets {
+            assert_eq!(first.is_first(dev, offset), is_first, "{dev:?} at {offset}");
+        }
+        // Too little room is a clear error, not a wrong answer.
+        assert!(FirstMounts::new(text.as_bytes(), &mut [0u8; 64]).is_err());
+    }
 }
