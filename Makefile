@@ -25,7 +25,7 @@ build:
 	$(CARGO) build --release --target $(HOST_TARGET) --bin tinyqga
 
 # run: build for this machine and serve on a unix socket in the current folder (Ctrl-C to
-# stop). The host build is the same static, libc-free program; it needs no extra rustup
+# stop); its state (qga.state, the guest-file handle counter) goes to target/. The host build is the same static, libc-free program; it needs no extra rustup
 # target, so it works on a fresh machine before `make setup`.
 run:
 	$(CARGO) build --release --bin tinyqga
@@ -33,7 +33,7 @@ run:
 	@echo "tinyqga listening on $(SOCK); from another shell try:"
 	@echo "    python3 scripts/qga-client.py $(SOCK) guest-info"
 	@echo "    python3 scripts/qga-client.py $(SOCK) guest-sync '{\"id\": 42}'"
-	target/release/tinyqga -m unix-listen -p $(SOCK) -v
+	target/release/tinyqga -m unix-listen -p $(SOCK) -t target -v
 
 # cross: release binaries for the other guest architectures (aarch64, s390x, riscv64).
 cross:
