@@ -25,8 +25,9 @@ build:
 	$(CARGO) build --release --target $(HOST_TARGET) --bin tinyqga
 
 # run: build for this machine and serve on a unix socket in the current folder (Ctrl-C to
-# stop); its state (qga.state, the guest-file handle counter) goes to target/. The host build is the same static, libc-free program; it needs no extra rustup
-# target, so it works on a fresh machine before `make setup`.
+# stop); its state (qga.state, the guest-file handle counter) goes to target/. The host
+# build is the same static, libc-free program; it needs no extra rustup target, so it
+# works on a fresh machine before `make setup`.
 run:
 	$(CARGO) build --release --bin tinyqga
 	@rm -f $(SOCK)
