@@ -20,6 +20,16 @@ pub fn write_lossy(f: &mut dyn core::fmt::Write, mut bytes: &[u8]) -> core::fmt:
     Ok(())
 }
 
+/// Bytes shown as text in messages (`format!("{}", Lossy(path))`), lossily as
+/// [`write_lossy`] writes them.
+pub struct Lossy<'b>(pub &'b [u8]);
+
+impl core::fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write_lossy(f, self.0)
+    }
+}
+
 /// Decimal digits of `n` at the end of `buf`.
 pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();

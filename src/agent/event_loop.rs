@@ -5,7 +5,7 @@
 use super::channel::{self, Channel, Method};
 use super::options::Options;
 use super::output::ChannelOutput;
-use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, lossy, process};
+use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, process};
 use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
 use crate::commands::fsfreeze::{self, Freezer};
@@ -14,6 +14,7 @@ use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
 use crate::session::Session;
 use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, epoll, fs, signal, time};
+use crate::text::Lossy;
 
 use super::log;
 
@@ -69,7 +70,7 @@ pub(super) fn run(
                 log_at!(
                     Critical,
                     "unsupported channel method/type: {}",
-                    lossy(options.method())
+                    Lossy(options.method())
                 );
                 log_at!(Critical, "failed to initialize guest agent channel");
                 return 1;

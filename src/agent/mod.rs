@@ -18,7 +18,7 @@ use crate::protocol::Node;
 use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
 use crate::sys::process::Environ;
 use crate::sys::{Errno, fs};
-use crate::text::FmtBuf;
+use crate::text::{FmtBuf, Lossy};
 
 use channel::Method;
 use options::{Action, Options};
@@ -108,16 +108,6 @@ fn printf(out: BorrowedFd<'_>, args: core::fmt::Arguments<'_>) {
     let _ = Direct(out).write_fmt(args);
 }
 
-fn lossy(bytes: &[u8]) -> impl core::fmt::Display + '_ {
-    struct Lossy<'b>(&'b [u8]);
-    impl core::fmt::Display for Lossy<'_> {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            crate::text::write_lossy(f, self.0)
-        }
-    }
-    Lossy(bytes)
-}
-
 /// The whole program: returns the exit status.
 pub fn main(cargs: &CArgs) -> i32 {
     let argv0 = cargs.arg(0).unwrap_or(b"qemu-ga");
@@ -127,7 +117,7 @@ pub fn main(cargs: &CArgs) -> i32 {
         if args.push(arg).is_err() {
             printf(
                 fd::stderr(),
-                format_args!("{}: too many arguments\n", lossy(argv0)),
+                format_args!("{}: too many arguments\n", Lossy(argv0)),
             );
             return 1;
         }
@@ -147,7 +137,7 @@ pub fn main(cargs: &CArgs) -> i32 {
         log_at!(
             Critical,
             "error loading configuration from path: {}, {message}",
-            lossy(config_path)
+            Lossy(config_path)
         );
         return 1;
     }
@@ -174,12 +164,12 @@ pub fn main(cargs: &CArgs) -> i32 {
             return 0;
         }
         Action::Usage(error) => {
-            printf(fd::stderr(), format_args!("{}: {error}\n", lossy(argv0)));
+            printf(fd::stderr(), format_args!("{}: {error}\n", Lossy(argv0)));
             printf(
                 fd::stdout(),
                 format_args!(
                     "Unknown option, try '{} --help' for more information.\n",
-                    lossy(argv0)
+                    Lossy(argv0)
                 ),
             );
             return 1;

@@ -25,6 +25,7 @@
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs};
+use crate::text::Lossy;
 
 /// How deep device-mapper/md stacks are followed.
 const MAX_STACK: usize = 8;
@@ -369,16 +370,7 @@ pub fn pci_address(
 
 /// qemu-ga's text for a failed system call on a path: `opendir("/sys/…"): Permission denied`.
 fn failed(call: &str, path: &[u8], e: Errno) -> QmpError {
-    qmp_error!("{call}(\"{}\"): {e}", Shown(path))
-}
-
-/// A path in an error message (sysfs paths are ASCII; other bytes show as U+FFFD).
-struct Shown<'p>(&'p [u8]);
-
-impl core::fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        crate::text::write_lossy(f, self.0)
-    }
+    qmp_error!("{call}(\"{}\"): {e}", Lossy(path))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -273,14 +273,8 @@ fn stdin_from_base64(text: &[u8]) -> Result<OwnedFd, QmpError> {
     base64::decoded_len(text).map_err(|e| qmp_error!("{e}"))?;
     let failed = |e| qmp_error!("Failed to create pipe for communicating with child process ({e})");
     let store = fs::memfd_create(b"guest-exec-input").map_err(failed)?;
-    let mut decoder = base64::Decoder::new();
-    let mut rest = text;
     let mut step = [0u8; 12 << 10];
-    while !rest.is_empty() {
-        let (used, n) = decoder.decode(rest, &mut step);
-        rest = rest.get(used..).unwrap_or_default();
-        store.as_fd().write_all(&step[..n]).map_err(failed)?;
-    }
+    base64::decode_each(text, &mut step, |bytes| store.as_fd().write_all(bytes)).map_err(failed)?;
     store.as_fd().lseek(SeekFrom::Start(0)).map_err(failed)?;
     Ok(store)
 }

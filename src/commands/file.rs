@@ -352,20 +352,20 @@ pub fn guest_file_write(call: &mut Call, args: FileWrite<'_>) -> Result<(), QmpE
     };
     // A write ends stdio's end-of-file state (qemu-ga seeks before writing after a read).
     file.eof = false;
-    let mut decoder = base64::Decoder::new();
-    let mut rest = text;
     let mut written = 0;
     let mut step = [0u8; WRITE_STEP / 4 * 3];
-    while written < count {
-        let (used, n) = decoder.decode(rest, &mut step);
-        rest = rest.get(used..).unwrap_or_default();
-        let data = step.get(..n.min(count - written)).unwrap_or_default();
-        write_all(&file.fd, data).map_err(|e| qmp_error!("failed to write to file: {e}"))?;
-        written += data.len();
-        if used == 0 {
-            break;
+    // A full pipe (the file is opened non-blocking) is an error, as for qemu-ga's fwrite.
+    base64::decode_each(text, &mut step, |bytes| {
+        let data = bytes
+            .get(..bytes.len().min(count - written))
+            .unwrap_or_default();
+        if !data.is_empty() {
+            file.fd.as_fd().write_all(data)?;
+            written += data.len();
         }
-    }
+        Ok::<(), Errno>(())
+    })
+    .map_err(|e| qmp_error!("failed to write to file: {e}"))?;
     call.reply.write(|w| {
         w.begin_object();
         w.key("count");
@@ -375,20 +375,6 @@ pub fn guest_file_write(call: &mut Call, args: FileWrite<'_>) -> Result<(), QmpE
         w.end_object();
         Ok(())
     })
-}
-
-/// Writes all of `data`; a file opened non-blocking (a pipe) that is full is an error, as
-/// for qemu-ga's `fwrite`.
-fn write_all(fd: &OwnedFd, mut data: &[u8]) -> Result<(), Errno> {
-    while !data.is_empty() {
-        match fd.as_fd().write(data) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => data = data.get(n..).unwrap_or_default(),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 qapi_enum! {

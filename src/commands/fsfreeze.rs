@@ -15,6 +15,7 @@ use crate::arguments;
 use crate::protocol::{List, QmpError};
 use crate::qmp_error;
 use crate::sys::{AsFd, Errno, PATH_MAX, fs, uapi};
+use crate::text::Lossy;
 
 /// How long the freeze hook may run before it is killed.
 pub const HOOK_TIMEOUT_MS: u64 = 30_000;
@@ -91,7 +92,7 @@ fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError>
         if !wanted || failure.is_some() {
             return Ok::<(), ()>(());
         }
-        let shown = Shown(mount.mountpoint);
+        let shown = Lossy(mount.mountpoint);
         match fs::open(mount.mountpoint, uapi::O_RDONLY, 0) {
             Err(e) => failure = Some(qmp_error!("failed to open {shown}: {e}")),
             Ok(fd) => match fd.as_fd().freeze_fs() {
@@ -173,17 +174,5 @@ fn run_hook(state: &mut State, action: &[u8]) -> Result<(), QmpError> {
     };
     let env: &Environment = &state.env;
     let result = run::run(&[hook, action], state.scratch, env, HOOK_TIMEOUT_MS);
-    let mut shown = crate::text::FmtBuf::<256>::new();
-    let _ = core::fmt::Write::write_fmt(&mut shown, format_args!("{}", Shown(hook)));
-    let program = core::str::from_utf8(shown.as_bytes()).unwrap_or_default();
-    run::check(result, "execute fsfreeze hook", program)
-}
-
-/// A path in a message (lossy UTF-8).
-struct Shown<'p>(&'p [u8]);
-
-impl core::fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        crate::text::write_lossy(f, self.0)
-    }
+    run::check(result, "execute fsfreeze hook", hook)
 }

@@ -35,8 +35,7 @@ arguments! {
 
 /// `guest-set-user-password {username, password (base64), crypted}`.
 pub fn guest_set_user_password(call: &mut Call, args: SetUserPassword<'_>) -> Result<(), QmpError> {
-    // Room for one more group than the limit: the decoder writes whole groups.
-    let mut raw = [0u8; PASSWORD_MAX + 3];
+    let mut raw = [0u8; PASSWORD_MAX];
     let password = decode_password(args.password.as_bytes(), &mut raw)?;
     if password.contains(&b'\n') {
         return Err(qmp_error!("forbidden characters in raw password"));
@@ -99,18 +98,16 @@ fn decode_password<'r>(text: &[u8], raw: &'r mut [u8]) -> Result<&'r [u8], QmpEr
             "password too long (more than {PASSWORD_MAX} bytes)"
         ));
     }
-    let mut decoder = base64::Decoder::new();
-    let mut rest = text;
     let mut filled = 0;
-    while !rest.is_empty() {
-        let room = raw.get_mut(filled..).unwrap_or_default();
-        let (used, n) = decoder.decode(rest, room);
-        rest = rest.get(used..).unwrap_or_default();
-        filled += n;
-        if used == 0 {
-            break;
+    let mut step = [0u8; 3 << 10];
+    let _ = base64::decode_each(text, &mut step, |bytes| {
+        // The length was checked: the bytes fit.
+        if let Some(dst) = raw.get_mut(filled..filled + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            filled += bytes.len();
         }
-    }
+        Ok::<(), ()>(())
+    });
     let password = raw.get(..filled).unwrap_or_default();
     let end = password
         .iter()

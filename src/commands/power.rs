@@ -63,7 +63,7 @@ pub fn guest_shutdown(call: &mut Call, args: Shutdown<'_>) -> Result<(), QmpErro
     let env = &call.state.env;
     if executable(program) {
         let result = run::run(&[program.as_bytes()], scratch, env, HELPER_TIMEOUT_MS);
-        return run::check(result, "shutdown", program);
+        return run::check(result, "shutdown", program.as_bytes());
     }
     const SHUTDOWN: &str = "/sbin/shutdown";
     if executable(SHUTDOWN) {
@@ -74,7 +74,7 @@ pub fn guest_shutdown(call: &mut Call, args: Shutdown<'_>) -> Result<(), QmpErro
             b"hypervisor initiated shutdown",
         ];
         let result = run::run(&argv, scratch, env, HELPER_TIMEOUT_MS);
-        return run::check(result, "shutdown", SHUTDOWN);
+        return run::check(result, "shutdown", SHUTDOWN.as_bytes());
     }
     if process::getpid() != 1 {
         let mut comm = [0u8; 32];

@@ -10,6 +10,7 @@ use crate::qmp_error;
 use crate::sys::process::{self, ExitStatus, WaitFor};
 use crate::sys::spawn::{self, Invocation, SpawnError, Stdio};
 use crate::sys::{AsFd, Errno, epoll, fs, time, uapi};
+use crate::text::Lossy;
 
 /// Output kept for messages.
 pub const OUTPUT_MAX: usize = 1024;
@@ -97,8 +98,9 @@ pub fn run(
 pub fn check(
     result: Result<Finished, RunError>,
     action: &str,
-    program: &str,
+    program: &[u8],
 ) -> Result<(), QmpError> {
+    let program = Lossy(program);
     let finished = match result {
         Ok(finished) => finished,
         Err(RunError::Start(SpawnError::Exec(e))) => {
@@ -116,7 +118,7 @@ pub fn check(
             ));
         }
     };
-    let output = Shown(&finished.output);
+    let output = Lossy(&finished.output);
     match finished.status {
         ExitStatus::Exited(0) => Ok(()),
         ExitStatus::Exited(code) if finished.output.is_empty() => Err(qmp_error!(
@@ -129,13 +131,5 @@ pub fn check(
         _ => Err(qmp_error!(
             "child process has terminated abnormally: {output}"
         )),
-    }
-}
-
-struct Shown<'b>(&'b [u8]);
-
-impl core::fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        crate::text::write_lossy(f, self.0)
     }
 }

@@ -14,6 +14,7 @@ use crate::protocol::{List, QmpError};
 use crate::qmp_error;
 use crate::sys::fd::BorrowedFd;
 use crate::sys::{Errno, PATH_MAX, fs, uapi};
+use crate::text::Lossy;
 
 arguments! {
     /// `guest-ssh-get-authorized-keys`
@@ -147,7 +148,7 @@ fn keys_path(user: &User) -> Result<Path, QmpError> {
 
 /// Reads the whole file, with GLib's `g_file_get_contents` texts in qemu-ga's message.
 fn read_keys<'s>(path: &[u8], scratch: &'s mut [u8]) -> Result<&'s [u8], QmpError> {
-    let shown = Shown(path);
+    let shown = Lossy(path);
     fs::read_file(path, scratch).map_err(|e| match e {
         Errno::FBIG => qmp_error!("failed to read '{shown}': File too large"),
         e => qmp_error!("failed to read '{shown}': Failed to open file “{shown}”: {e}"),
@@ -157,7 +158,7 @@ fn read_keys<'s>(path: &[u8], scratch: &'s mut [u8]) -> Result<&'s [u8], QmpErro
 /// Creates `~/.ssh` (0700, owned by the user) unless it is a directory already.
 fn ensure_ssh_dir(user: &User) -> Result<(), QmpError> {
     let dir = path_of(&[&user.home, b"/.ssh"])?;
-    let shown = Shown(&dir);
+    let shown = Lossy(&dir);
     let is_dir = fs::stat(&dir).is_ok_and(|st| st.stx_mode as u32 & uapi::S_IFMT == uapi::S_IFDIR);
     if is_dir {
         return Ok(());
@@ -185,7 +186,7 @@ fn write_keys(
         fill(&mut out)?;
         out.flush()
     })
-    .map_err(|e| qmp_error!("failed to write to '{}': {e}", Shown(path)))
+    .map_err(|e| qmp_error!("failed to write to '{}': {e}", Lossy(path)))
 }
 
 /// Lines joined with `\n`, written through a small buffer.
@@ -255,15 +256,6 @@ impl<'t> Iterator for Lines<'t> {
                 Some(rest)
             }
         }
-    }
-}
-
-/// A path in a message (lossy UTF-8).
-struct Shown<'p>(&'p [u8]);
-
-impl core::fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        crate::text::write_lossy(f, self.0)
     }
 }
 

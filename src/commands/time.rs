@@ -60,7 +60,6 @@ struct RtcError(&'static [u8], crate::sys::Errno);
 
 impl core::fmt::Display for RtcError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        crate::text::write_lossy(f, self.0)?;
-        write!(f, ": {}", self.1)
+        write!(f, "{}: {}", crate::text::Lossy(self.0), self.1)
     }
 }

@@ -197,6 +197,27 @@ impl Decoder {
     }
 }
 
+/// Decodes `text` (checked with [`decoded_len`] first) through `step`, handing the bytes to
+/// `f` a step at a time: a payload of any size passes through a fixed buffer. `step`
+/// must hold at least one group (3 bytes).
+pub fn decode_each<E>(
+    text: &[u8],
+    step: &mut [u8],
+    mut f: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut decoder = Decoder::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (used, n) = decoder.decode(rest, step);
+        if used == 0 {
+            break;
+        }
+        rest = rest.get(used..).unwrap_or_default();
+        f(step.get(..n).unwrap_or_default())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,15 +234,12 @@ mod tests {
 
     fn decode(text: &str, out_room: usize) -> Result<Vec<u8>, DecodeError> {
         let len = decoded_len(text.as_bytes())?;
-        let mut decoder = Decoder::new();
-        let mut rest = text.as_bytes();
         let mut data = Vec::new();
         let mut out = vec![0u8; out_room];
-        while !rest.is_empty() {
-            let (used, n) = decoder.decode(rest, &mut out);
-            data.extend_from_slice(&out[..n]);
-            rest = &rest[used..];
-        }
+        let _ = decode_each(text.as_bytes(), &mut out, |bytes| {
+            data.extend_from_slice(bytes);
+            Ok::<(), ()>(())
+        });
         assert_eq!(data.len(), len, "decoded_len agrees with the decoder");
         Ok(data)
     }
