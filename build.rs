@@ -30,8 +30,8 @@ const KNOBS: &[(&str, &str, usize, &str)] = &[
     (
         "TINYQGA_MAX_DEPTH",
         "MAX_DEPTH",
-        64,
-        "Deepest nesting of objects and arrays accepted in a request.",
+        1024,
+        "Deepest nesting of objects and arrays accepted in a request (qemu-ga: 1024).",
     ),
     (
         "TINYQGA_SCRATCH_BYTES",

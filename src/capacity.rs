@@ -11,9 +11,9 @@ const_assert!(REQUEST_BYTES >= 4096);
 const_assert!(REQUEST_BYTES <= u32::MAX as usize);
 // Room for a whole error response with its message before the first flush.
 const_assert!(RESPONSE_CHUNK >= 1024);
-// The parser recurses once per level: keep the stack bounded (qemu-ga's own limit is 1024).
-const_assert!(MAX_DEPTH >= 4 && MAX_DEPTH <= 1024);
-// The arena must hold the deepest accepted request and a useful argument list.
-const_assert!(ARENA_BYTES >= 16 * MAX_DEPTH * 4);
+// Nesting is tracked one bit per level, up to qemu-ga's own limit.
+const_assert!(MAX_DEPTH >= 4 && MAX_DEPTH <= crate::protocol::json::DEPTH_LIMIT);
+// The arena must hold a useful argument list (an id costs none of it).
+const_assert!(ARENA_BYTES >= 4096);
 const_assert!(FILE_HANDLES >= 1);
 const_assert!(EXEC_SLOTS >= 1);

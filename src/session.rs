@@ -9,7 +9,7 @@
 use crate::commands::{self, State};
 use crate::protocol::framer::{Event, FrameError, Framer};
 use crate::protocol::json::{self, Node, ParseError};
-use crate::protocol::request::{envelope, id_of};
+use crate::protocol::request::{ID, envelope, id_of};
 use crate::protocol::{Output, QmpError};
 use crate::qmp_error;
 
@@ -51,7 +51,7 @@ impl<'b> Session<'b> {
 
     fn run(&mut self, state: &mut State, out: &mut dyn Output) {
         let text = self.framer.value();
-        match json::parse(text, self.arena, self.max_depth) {
+        match json::parse(text, self.arena, self.max_depth, Some(ID)) {
             Err(error) => commands::write_error(out, &parse_error(&error), None),
             Ok(document) => {
                 let root = document.root();
@@ -421,9 +421,9 @@ mod tests {
     }
 
     #[test]
-    fn too_many_nodes_is_an_error_then_recovery() {
+    fn too_many_nodes_in_arguments_is_an_error_then_recovery() {
         let many = format!(
-            "{{\"execute\":\"guest-ping\",\"id\":[{}0]}}",
+            "{{\"execute\":\"guest-ping\",\"arguments\":{{\"a\":[{}0]}}}}",
             "0,".repeat(600)
         );
         let replies = converse(format!("{many}{{\"execute\":\"guest-ping\"}}").as_bytes());
@@ -433,6 +433,115 @@ mod tests {
                 error("JSON token count limit exceeded"),
                 "{\"return\": {}}\n".into()
             ]
+        );
+    }
+
+    /// Runs one request with qemu-ga's limits (nesting 1024) and a 512-node arena.
+    fn converse_big(request: &str) -> Vec<String> {
+        converse_with(&[request.as_bytes()], 4 << 20, 1024, &mut State::default())
+    }
+
+    #[test]
+    fn an_id_of_any_size_costs_no_arena() {
+        // qemu-ga echoes a 100 000-element id; the arena here holds 512 nodes.
+        let elements: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+        let request = format!(
+            "{{\"execute\":\"guest-ping\",\"id\":[{}]}}",
+            elements.join(",")
+        );
+        let want = format!("{{\"return\": {{}}, \"id\": [{}]}}\n", elements.join(", "));
+        assert_eq!(converse_big(&request), [want]);
+        // Objects inside it are checked and forgotten one by one.
+        let objects = vec!["{\"a\":{\"b\":[1,2]}}"; 20_000].join(",");
+        let request = format!("{{\"execute\":\"guest-ping\",\"id\":[{objects}]}}");
+        let reply = &converse_big(&request)[0];
+        assert!(reply.starts_with("{\"return\": {}, \"id\": [{\"a\": {\"b\": [1, 2]}}, {\"a\""));
+        assert_eq!(reply.matches("{\"a\": {\"b\": [1, 2]}}").count(), 20_000);
+    }
+
+    #[test]
+    fn nesting_up_to_qemus_limit_of_1024() {
+        // The envelope is level 1: an id 1023 deep is the deepest accepted, as in qemu-ga.
+        let id = format!("{}{}", "[".repeat(1023), "]".repeat(1023));
+        let want = format!("{{\"return\": {{}}, \"id\": {id}}}\n");
+        assert_eq!(
+            converse_big(&format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}")),
+            [want]
+        );
+        let id = format!("{}{}", "[".repeat(1024), "]".repeat(1024));
+        assert_eq!(
+            converse_big(&format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}")),
+            [error("JSON nesting depth limit exceeded")]
+        );
+        // Arguments nest as deep as the arena allows, with no recursion (and are then
+        // refused by the schema, as in qemu-ga).
+        let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        assert_eq!(
+            converse_big(&format!(
+                "{{\"execute\":\"guest-ping\",\"arguments\":{{\"a\":{deep}}}}}"
+            )),
+            [error("Parameter 'a' is unexpected")]
+        );
+    }
+
+    #[test]
+    fn an_id_is_echoed_in_qemus_style() {
+        let cases = [
+            // Separators and white space are the writer's; member order is the request's.
+            ("[1 , {\"b\" :2,\"a\":[]}]", "[1, {\"b\": 2, \"a\": []}]"),
+            // Strings are re-escaped as every string the agent writes.
+            (
+                "\"\\u00e9\\ud83d\\ude00 x\\/\"",
+                "\"\\u00E9\\uD83D\\uDE00 x/\"",
+            ),
+            ("'a\"b\\''", "\"a\\\"b'\""),
+            ("{'k\\n':'v'}", "{\"k\\n\": \"v\"}"),
+            // The same key in different objects is no duplicate.
+            ("[{\"a\":1},{\"a\":1}]", "[{\"a\": 1}, {\"a\": 1}]"),
+        ];
+        for (id, echoed) in cases {
+            let request = format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}");
+            assert_eq!(
+                converse(request.as_bytes()),
+                [format!("{{\"return\": {{}}, \"id\": {echoed}}}\n")],
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_id_is_a_parse_error() {
+        let cases = [
+            ("[1,]", "JSON parse error, expecting value"),
+            ("{\"a\":1,\"a\":2}", "JSON parse error, duplicate key"),
+            // Keys are compared as the text they stand for.
+            (
+                "{\"a\\u0062\":1,\"ab\":2}",
+                "JSON parse error, duplicate key",
+            ),
+            (
+                "[{\"a\":[{\"x\":1,\"x\":1}]}]",
+                "JSON parse error, duplicate key",
+            ),
+            ("{1:2}", "JSON parse error, key is not a string in object"),
+            (
+                "\"\\ud800\"",
+                "JSON parse error, \\\\ud800 is not a valid Unicode character",
+            ),
+            (
+                "\"\\q\"",
+                "JSON parse error, invalid escape sequence in string",
+            ),
+            ("tru", "JSON parse error, invalid keyword 'tru'"),
+        ];
+        for (id, desc) in cases {
+            let request = format!("{{\"execute\":\"guest-ping\",\"id\":{id}}}");
+            assert_eq!(converse(request.as_bytes()), [error(desc)], "{id}");
+        }
+        // The id member itself is a key like any other.
+        assert_eq!(
+            converse(b"{\"id\":1,\"execute\":\"guest-ping\",\"id\":2}"),
+            [error("JSON parse error, duplicate key")]
         );
     }
 

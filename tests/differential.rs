@@ -96,6 +96,33 @@ fn error_replies_are_identical() {
 }
 
 #[test]
+fn ids_at_qemus_limits_are_echoed_identically() {
+    let Some(reference) = reference("diff-ids") else {
+        return;
+    };
+    let agent = Agent::start("diff-ids", &[]);
+    let (mut ours, mut theirs) = (agent.connect(), reference.connect());
+    let deep = format!("{}{}", "[".repeat(1023), "]".repeat(1023));
+    let long: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    let long = format!("[{}]", long.join(","));
+    let ids = [
+        deep.as_str(),
+        long.as_str(),
+        r#""\u00e9\ud83d\ude00 x\/\n""#,
+        r#"'a"b\''"#,
+        r#"[{"a":1},{"a":[{}]},"", -5, true, null]"#,
+        r#"{"a":1,"a":2}"#,
+        r#"{"a\u0062":1,"ab":2}"#,
+        r#"[1,]"#,
+    ];
+    for id in ids {
+        let request = format!(r#"{{"execute":"guest-ping","id":{id}}}"#);
+        let (a, b) = both(&mut ours, &mut theirs, &request);
+        assert_eq!(a, b, "id: {}", &id[..id.len().min(80)]);
+    }
+}
+
+#[test]
 fn host_name_and_osinfo_are_identical() {
     let Some(reference) = reference("diff-os") else {
         return;

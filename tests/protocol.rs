@@ -354,15 +354,23 @@ fn oversized_request_is_rejected_then_connection_recovers() {
 fn nesting_limit() {
     let a = agent("depth");
     let mut c = a.connect();
-    let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+    // qemu-ga's limit: 1024 levels in all.
+    let deep = format!("{}{}", "[".repeat(1025), "]".repeat(1025));
     c.send(&deep);
     assert_eq!(
         c.read_line(),
         generic_error("JSON nesting depth limit exceeded")
     );
     assert_eq!(c.sync_collect(5), Vec::<String>::new());
-    // 60 levels inside "id" (61 with the request object) are fine and echoed back.
-    let id = format!("{}{}", "[".repeat(60), "]".repeat(60));
+    // 1023 levels inside "id" (1024 with the request object) are fine and echoed back,
+    // as is an id of 100 000 elements (neither costs the parse arena anything).
+    let id = format!("{}{}", "[".repeat(1023), "]".repeat(1023));
+    let reply = c.call(&format!(
+        r#"{{"execute":"guest-sync","arguments":{{"id":6}},"id":{id}}}"#
+    ));
+    assert_eq!(reply, format!(r#"{{"return": 6, "id": {id}}}"#));
+    let elements: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    let id = format!("[{}]", elements.join(", "));
     let reply = c.call(&format!(
         r#"{{"execute":"guest-sync","arguments":{{"id":6}},"id":{id}}}"#
     ));

@@ -639,7 +639,7 @@ fn check_directly(
 ) -> Option<Result<(), String>> {
     let mut buf = text.to_vec();
     let mut arena = vec![Node::EMPTY; 1024];
-    let document = json::parse(&mut buf, &mut arena, 64).ok()?;
+    let document = json::parse(&mut buf, &mut arena, 64, None).ok()?;
     let root = document.root();
     let request = request::envelope(root).ok()?;
     let (_, command) = commands::find(request.command)?;
@@ -747,7 +747,7 @@ fn well_formed_requests(u: &mut Unstructured) {
             // The id as this dialect reads it (single quotes become double).
             let mut buf = text.as_bytes().to_vec();
             let mut arena = vec![Node::EMPTY; 64];
-            let doc = json::parse(&mut buf, &mut arena, 16).expect("id parses");
+            let doc = json::parse(&mut buf, &mut arena, 16, None).expect("id parses");
             to_serde(doc.root())
         });
         assert_eq!(reply.get("id"), id.as_ref(), "id of {}: {reply}", g.text);
@@ -789,6 +789,7 @@ fn to_serde(v: Value<'_>) -> JsonValue {
                 .map(|(k, m)| (k.to_string(), to_serde(m)))
                 .collect(),
         ),
+        Kind::Verbatim => unreachable!("parsed without a verbatim member"),
     }
 }
 

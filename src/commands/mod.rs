@@ -402,11 +402,11 @@ impl<'a> Reply<'a> {
     }
 
     /// Ends the response: the `id`, the closing brace, the newline; then sends it.
-    fn finish(&mut self, id: Option<Value<'_>>) {
+    fn finish(&mut self, id: Option<&[u8]>) {
         self.w.close_to(1);
         if let Some(id) = id {
             self.w.key("id");
-            self.w.value(id);
+            self.w.json_text(id);
         }
         self.w.end_object();
         self.w.raw(b"\n");
@@ -416,7 +416,7 @@ impl<'a> Reply<'a> {
     /// Sends `error` in place of the reply, if the reply can still be taken back. If part
     /// of it has already been sent, the reply is ended as it stands (the host has begun
     /// reading it; a second response would break the request-response pairing).
-    fn fail(&mut self, error: &QmpError, id: Option<Value<'_>>) {
+    fn fail(&mut self, error: &QmpError, id: Option<&[u8]>) {
         if !self.started || self.w.out().withdraw() {
             write_error(self.w.out(), error, id);
         } else {
@@ -426,13 +426,13 @@ impl<'a> Reply<'a> {
 }
 
 /// Writes an error response: `{"id": ..., "error": {"class": ..., "desc": ...}}`.
-pub fn write_error(out: &mut dyn Output, error: &QmpError, id: Option<Value<'_>>) {
+pub fn write_error(out: &mut dyn Output, error: &QmpError, id: Option<&[u8]>) {
     out.begin_response();
     let mut w = JsonWriter::new(out);
     w.begin_object();
     if let Some(id) = id {
         w.key("id");
-        w.value(id);
+        w.json_text(id);
     }
     w.key("error");
     w.begin_object();
@@ -447,12 +447,7 @@ pub fn write_error(out: &mut dyn Output, error: &QmpError, id: Option<Value<'_>>
 }
 
 /// Runs one request that passed the envelope checks and writes its response (if any).
-pub fn dispatch(
-    request: Request<'_>,
-    id: Option<Value<'_>>,
-    state: &mut State,
-    out: &mut dyn Output,
-) {
+pub fn dispatch(request: Request<'_>, id: Option<&[u8]>, state: &mut State, out: &mut dyn Output) {
     let Some((index, command)) = find(request.command) else {
         let error = QmpError::new(
             ErrorClass::CommandNotFound,

@@ -20,6 +20,9 @@ pub enum Kind {
     String,
     Array,
     Object,
+    /// A value checked but kept as the JSON text it was sent as (the request `id`; see
+    /// [`parse`]).
+    Verbatim,
 }
 
 /// One value. Containers are followed by their children (an object by key, value, key,
@@ -117,21 +120,38 @@ impl<'d> Document<'d> {
     }
 }
 
-/// Parses one complete JSON value. `text` is rewritten in place; `arena` receives the nodes
-/// and bounds their number; `max_depth` bounds nesting (and the parser's recursion).
+/// The deepest nesting any build can accept: qemu-ga's own limit. A request's nesting is
+/// tracked one bit per level, so this costs 128 bytes.
+pub const DEPTH_LIMIT: usize = 1024;
+
+/// Parses one complete JSON value. `text` is rewritten in place (strings unescaped);
+/// `arena` receives the nodes and bounds their number; `max_depth` (at most
+/// [`DEPTH_LIMIT`]) bounds nesting.
+///
+/// The value of the top-level member named `verbatim` (the request `id`) is only checked,
+/// not built: it becomes one [`Kind::Verbatim`] node holding its text as sent, so an id of
+/// any length costs no arena. (Objects inside it are built while they are open, for the
+/// duplicate-key check, and forgotten when they close.) The parser never recurses.
 pub fn parse<'d>(
     text: &'d mut [u8],
     arena: &'d mut [Node],
     max_depth: usize,
+    verbatim: Option<&'static str>,
 ) -> Result<Document<'d>, ParseError> {
     let mut p = Parser {
         text,
         pos: 0,
         nodes: arena,
         used: 0,
-        max_depth,
+        max_depth: max_depth.min(DEPTH_LIMIT),
+        containers: Containers::default(),
+        open: NONE,
+        verbatim_member: verbatim.map(str::as_bytes),
+        verbatim_next: false,
+        verbatim: None,
+        bad_key_at: None,
     };
-    p.value(0)?;
+    p.run()?;
     p.skip_space();
     if p.pos < p.text.len() {
         // The framer hands over exactly one value; anything after it is a grammar error.
@@ -146,12 +166,91 @@ pub fn parse<'d>(
     })
 }
 
+/// No container (the parent link of the root).
+const NONE: u32 = u32::MAX;
+
+/// The open containers, innermost last: one bit each, set for an array.
+#[derive(Default)]
+struct Containers {
+    arrays: [u64; DEPTH_LIMIT / 64],
+    depth: usize,
+}
+
+impl Containers {
+    fn push(&mut self, array: bool) {
+        let level = self.depth;
+        if let Some(word) = self.arrays.get_mut(level / 64) {
+            let bit = 1u64 << (level % 64);
+            if array {
+                *word |= bit;
+            } else {
+                *word &= !bit;
+            }
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Whether the innermost open container is an array.
+    fn in_array(&self) -> bool {
+        let Some(level) = self.depth.checked_sub(1) else {
+            return false;
+        };
+        self.arrays
+            .get(level / 64)
+            .is_some_and(|w| w & (1 << (level % 64)) != 0)
+    }
+}
+
+/// The verbatim value being checked.
+struct Verbatim {
+    start: usize,
+    /// Nesting around it: it is complete when a value ends at this depth.
+    depth: usize,
+    /// Objects open inside it (built while open, for their duplicate-key check).
+    objects: usize,
+    /// Arena use when it began: its objects' nodes are dropped back to here.
+    mark: usize,
+}
+
+/// What the grammar allows next.
+#[derive(Clone, Copy)]
+enum Expect {
+    Value,
+    /// After `[`: an element or `]`.
+    FirstElement,
+    /// After `{`: a key or `}`.
+    FirstMember,
+    /// After `,` in an object.
+    Member,
+    Colon,
+    /// After a value inside a container: `,` or the closing bracket.
+    Separator,
+    /// The top-level value is complete.
+    End,
+}
+
 struct Parser<'p> {
     text: &'p mut [u8],
     pos: usize,
     nodes: &'p mut [Node],
     used: usize,
     max_depth: usize,
+    containers: Containers,
+    /// The innermost open container that has a node (NONE at top level). While a container
+    /// is open its node's `next` links to the one around it, and an object's `start` holds
+    /// the node of the key being read.
+    open: u32,
+    verbatim_member: Option<&'static [u8]>,
+    /// The key just read names the verbatim member.
+    verbatim_next: bool,
+    verbatim: Option<Verbatim>,
+    /// A key that is not a string is parsed as a value first (errors inside it come first,
+    /// as in qemu-ga) and refused when it ends, at this depth.
+    bad_key_at: Option<usize>,
 }
 
 fn is_bare(b: u8) -> bool {
@@ -201,6 +300,15 @@ fn is_noncharacter(cp: u32) -> bool {
     (0xFDD0..=0xFDEF).contains(&cp) || (cp & 0xFFFE) == 0xFFFE
 }
 
+/// Literal text of a string: valid UTF-8 without noncharacters.
+fn check_run(run: &[u8]) -> Result<(), ParseError> {
+    let valid = str::from_utf8(run).map_err(|_| ParseError::InvalidUtf8)?;
+    if valid.chars().any(|c| is_noncharacter(c as u32)) {
+        return Err(ParseError::InvalidUtf8);
+    }
+    Ok(())
+}
+
 impl Parser<'_> {
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
@@ -212,6 +320,12 @@ impl Parser<'_> {
         }
     }
 
+    /// Whether values are being built as nodes here (always, except in the verbatim value
+    /// outside its objects).
+    fn building(&self) -> bool {
+        self.verbatim.as_ref().is_none_or(|v| v.objects > 0)
+    }
+
     fn push(&mut self, node: Node) -> Result<usize, ParseError> {
         let idx = self.used;
         let slot = self.nodes.get_mut(idx).ok_or(ParseError::TooManyTokens)?;
@@ -220,21 +334,85 @@ impl Parser<'_> {
         Ok(idx)
     }
 
-    fn set(&mut self, idx: usize, len: usize) {
-        let next = self.used as u32;
-        if let Some(node) = self.nodes.get_mut(idx) {
-            node.len = len as u32;
-            node.next = next;
+    /// Adds a node for a scalar (when building): it ends right after itself.
+    fn scalar(&mut self, kind: Kind, start: usize, len: usize) -> Result<(), ParseError> {
+        if self.building() {
+            let next = self.used as u32 + 1;
+            self.push(Node {
+                kind,
+                start: start as u32,
+                len: len as u32,
+                next,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn node_mut(&mut self, idx: u32) -> Option<&mut Node> {
+        self.nodes.get_mut(idx as usize)
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
+        let mut expect = Expect::Value;
+        loop {
+            self.skip_space();
+            let b = self.peek();
+            expect = match expect {
+                Expect::End => return Ok(()),
+                Expect::Value => self.value(b)?,
+                Expect::FirstElement if b == Some(b']') => self.close()?,
+                Expect::FirstElement => self.value(b)?,
+                Expect::FirstMember if b == Some(b'}') => self.close()?,
+                Expect::FirstMember | Expect::Member => self.key(b)?,
+                Expect::Colon if b == Some(b':') => {
+                    self.pos += 1;
+                    Expect::Value
+                }
+                Expect::Colon => return Err(ParseError::MissingColon),
+                Expect::Separator => {
+                    let in_array = self.containers.in_array();
+                    match b {
+                        Some(b',') => {
+                            self.pos += 1;
+                            if in_array {
+                                Expect::Value
+                            } else {
+                                Expect::Member
+                            }
+                        }
+                        Some(b']') if in_array => self.close()?,
+                        Some(b'}') if !in_array => self.close()?,
+                        None => return Err(ParseError::ExpectingValue),
+                        Some(_) if in_array => return Err(ParseError::SeparatorInList),
+                        Some(_) => return Err(ParseError::SeparatorInDict),
+                    }
+                }
+            };
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<(), ParseError> {
-        self.skip_space();
-        match self.peek() {
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
-            Some(q @ (b'"' | b'\'')) => self.string(q).map(drop),
-            Some(b) if is_bare(b) => self.bare(),
+    /// A value starting with `b`.
+    fn value(&mut self, b: Option<u8>) -> Result<Expect, ParseError> {
+        if core::mem::take(&mut self.verbatim_next) {
+            self.verbatim = Some(Verbatim {
+                start: self.pos,
+                depth: self.containers.depth,
+                objects: 0,
+                mark: self.used,
+            });
+        }
+        match b {
+            Some(b'{') => self.open(false),
+            Some(b'[') => self.open(true),
+            Some(q @ (b'"' | b'\'')) => {
+                let (start, len) = self.string(q)?;
+                self.scalar(Kind::String, start, len)?;
+                self.ended()
+            }
+            Some(b) if is_bare(b) => {
+                self.bare()?;
+                self.ended()
+            }
             Some(b'}' | b']' | b':' | b',') | None => Err(ParseError::ExpectingValue),
             Some(b) => Err(ParseError::Stray(b)),
         }
@@ -246,96 +424,137 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let token = &self.text[start..self.pos];
-        let node = match token {
-            b"null" => Node {
-                kind: Kind::Null,
-                ..Node::EMPTY
-            },
-            b"true" => Node {
-                kind: Kind::Bool,
-                start: 1,
-                ..Node::EMPTY
-            },
-            b"false" => Node {
-                kind: Kind::Bool,
-                ..Node::EMPTY
-            },
-            _ if is_number(token) => Node {
-                kind: Kind::Number,
-                start: start as u32,
-                len: token.len() as u32,
-                next: 0,
-            },
+        let (kind, start, len) = match token {
+            b"null" => (Kind::Null, 0, 0),
+            b"true" => (Kind::Bool, 1, 0),
+            b"false" => (Kind::Bool, 0, 0),
+            _ if is_number(token) => (Kind::Number, start, token.len()),
             _ => {
                 let mut word = heapless::Vec::new();
                 let _ = word.extend_from_slice(&token[..token.len().min(64)]);
                 return Err(ParseError::InvalidKeyword(word));
             }
         };
-        let idx = self.push(node)?;
-        self.set(idx, node.len as usize);
-        Ok(())
+        self.scalar(kind, start, len)
     }
 
-    fn object(&mut self, depth: usize) -> Result<(), ParseError> {
-        if depth > self.max_depth {
+    fn open(&mut self, array: bool) -> Result<Expect, ParseError> {
+        if self.containers.depth >= self.max_depth {
             return Err(ParseError::TooDeep);
         }
-        self.pos += 1; // '{'
-        let idx = self.push(Node {
-            kind: Kind::Object,
-            ..Node::EMPTY
-        })?;
-        let mut count = 0;
-        self.skip_space();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.set(idx, 0);
-            return Ok(());
+        self.pos += 1;
+        if let (false, Some(v)) = (array, &mut self.verbatim) {
+            v.objects += 1;
         }
-        loop {
-            self.skip_space();
-            let key = match self.peek() {
-                Some(q @ (b'"' | b'\'')) => self.string(q)?,
-                _ => {
-                    // qemu-ga parses any value here and then complains about its type.
-                    self.value(depth)?;
-                    return Err(ParseError::KeyNotString);
-                }
-            };
-            self.skip_space();
-            if self.peek() != Some(b':') {
-                return Err(ParseError::MissingColon);
-            }
-            self.pos += 1;
-            self.value(depth)?;
-            if self.has_earlier_key(idx, key) {
-                return Err(ParseError::DuplicateKey);
-            }
-            count += 1;
-            self.skip_space();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    self.set(idx, count);
-                    return Ok(());
-                }
-                None => return Err(ParseError::ExpectingValue),
-                Some(_) => return Err(ParseError::SeparatorInDict),
+        if self.building() {
+            let kind = if array { Kind::Array } else { Kind::Object };
+            let parent = self.open;
+            let idx = self.push(Node {
+                kind,
+                start: 0,
+                len: 0,
+                next: parent,
+            })?;
+            self.open = idx as u32;
+        }
+        self.containers.push(array);
+        Ok(if array {
+            Expect::FirstElement
+        } else {
+            Expect::FirstMember
+        })
+    }
+
+    fn close(&mut self) -> Result<Expect, ParseError> {
+        self.pos += 1;
+        let array = self.containers.in_array();
+        if self.building() {
+            let next = self.used as u32;
+            if let Some(node) = self.nodes.get_mut(self.open as usize) {
+                self.open = node.next;
+                node.start = 0;
+                node.next = next;
             }
         }
+        self.containers.pop();
+        if let (false, Some(v)) = (array, &mut self.verbatim) {
+            v.objects -= 1;
+            if v.objects == 0 {
+                // Checked: its nodes are not needed any more.
+                self.used = v.mark;
+            }
+        }
+        self.ended()
+    }
+
+    /// An object's key (or, wrongly, another value in its place).
+    fn key(&mut self, b: Option<u8>) -> Result<Expect, ParseError> {
+        let Some(q @ (b'"' | b'\'')) = b else {
+            // qemu-ga parses any value here and then complains about its type.
+            self.bad_key_at = Some(self.containers.depth);
+            return self.value(b);
+        };
+        let (start, len) = self.string(q)?;
+        let key = self.used as u32;
+        self.scalar(Kind::String, start, len)?;
+        let open = self.open;
+        if let Some(object) = self.node_mut(open) {
+            object.start = key;
+        }
+        self.verbatim_next = self.verbatim.is_none()
+            && self.containers.depth == 1
+            && self.verbatim_member == Some(&self.text[start..start + len]);
+        Ok(Expect::Colon)
+    }
+
+    /// A value inside the innermost container (or the whole document) has ended.
+    fn ended(&mut self) -> Result<Expect, ParseError> {
+        let depth = self.containers.depth;
+        if self.bad_key_at == Some(depth) {
+            return Err(ParseError::KeyNotString);
+        }
+        if let Some(v) = self.verbatim.as_ref().filter(|v| v.depth == depth) {
+            let (start, len) = (v.start, self.pos - v.start);
+            self.verbatim = None;
+            self.scalar(Kind::Verbatim, start, len)?;
+        }
+        if depth == 0 {
+            return Ok(Expect::End);
+        }
+        if !self.building() {
+            // An array inside the verbatim value: nothing to count.
+            return Ok(Expect::Separator);
+        }
+        let open = self.open;
+        let Some(&container) = self.nodes.get(open as usize) else {
+            return Ok(Expect::Separator);
+        };
+        if container.kind == Kind::Object && self.has_earlier_key(open as usize, container.start) {
+            return Err(ParseError::DuplicateKey);
+        }
+        if let Some(node) = self.node_mut(open) {
+            node.len += 1;
+        }
+        Ok(Expect::Separator)
     }
 
     /// Whether the object at `obj` already has a member named like the key node `key`.
-    fn has_earlier_key(&self, obj: usize, key: usize) -> bool {
+    fn has_earlier_key(&self, obj: usize, key: u32) -> bool {
+        let key = key as usize;
         let name = |i: usize| {
             let n = &self.nodes[i];
             &self.text[n.start as usize..(n.start + n.len) as usize]
         };
+        // Keys inside the verbatim value are still escaped.
+        let escaped = self.verbatim.is_some();
         let mut at = obj + 1;
         while at < key {
-            if name(at) == name(key) {
+            let same = if escaped {
+                Unescaped::new(name(at)).eq(Unescaped::new(name(key)))
+            } else {
+                name(at) == name(key)
+            };
+            if same {
                 return true;
             }
             let value = at + 1;
@@ -344,96 +563,70 @@ impl Parser<'_> {
         false
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), ParseError> {
-        if depth > self.max_depth {
-            return Err(ParseError::TooDeep);
-        }
-        self.pos += 1; // '['
-        let idx = self.push(Node {
-            kind: Kind::Array,
-            ..Node::EMPTY
-        })?;
-        let mut count = 0;
-        self.skip_space();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            self.set(idx, 0);
-            return Ok(());
-        }
-        loop {
-            self.value(depth)?;
-            count += 1;
-            self.skip_space();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    self.set(idx, count);
-                    return Ok(());
-                }
-                None => return Err(ParseError::ExpectingValue),
-                Some(_) => return Err(ParseError::SeparatorInList),
-            }
-        }
-    }
-
-    /// Parses a string starting at the quote, unescaping it in place. Returns its node.
-    fn string(&mut self, quote: u8) -> Result<usize, ParseError> {
+    /// Parses a string starting at its quote: `(start, len)` of its text. Outside the
+    /// verbatim value the text is unescaped in place; inside it, only checked.
+    fn string(&mut self, quote: u8) -> Result<(usize, usize), ParseError> {
+        let unescape = self.verbatim.is_none();
         self.pos += 1;
         let start = self.pos;
         let mut out = start;
         loop {
+            // A run of literal text, up to the closing quote or an escape.
+            let run = self.pos;
+            while self
+                .peek()
+                .is_some_and(|b| b != quote && b != b'\\' && b >= 0x20)
+            {
+                self.pos += 1;
+            }
+            check_run(&self.text[run..self.pos])?;
+            if unescape {
+                self.text.copy_within(run..self.pos, out);
+            }
+            out += self.pos - run;
             let b = self.peek().ok_or(ParseError::ExpectingValue)?;
             self.pos += 1;
             if b == quote {
                 break;
             }
-            if b < 0x20 {
+            if b != b'\\' {
                 // The framer reports raw control characters before we see them.
                 return Err(ParseError::Stray(b));
             }
-            if b != b'\\' {
-                self.text[out] = b;
-                out += 1;
-                continue;
-            }
-            let e = self.peek().ok_or(ParseError::InvalidEscape)?;
-            self.pos += 1;
-            let plain = match e {
-                b'"' | b'\\' | b'/' | b'\'' => e,
-                b'b' => 0x08,
-                b'f' => 0x0C,
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b't' => b'\t',
-                b'u' => {
-                    let ch = self.unicode_escape()?;
-                    let mut utf8 = [0u8; 4];
-                    for &byte in ch.encode_utf8(&mut utf8).as_bytes() {
-                        self.text[out] = byte;
-                        out += 1;
-                    }
-                    continue;
+            let mut utf8 = [0u8; 4];
+            let plain = match self.escape()? {
+                Escaped::Byte(byte) => {
+                    utf8[0] = byte;
+                    &utf8[..1]
                 }
-                _ => return Err(ParseError::InvalidEscape),
+                Escaped::Char(ch) => ch.encode_utf8(&mut utf8).as_bytes(),
             };
-            self.text[out] = plain;
-            out += 1;
+            if unescape {
+                self.text[out..out + plain.len()].copy_from_slice(plain);
+            }
+            out += plain.len();
         }
-        let content = &self.text[start..out];
-        let valid = str::from_utf8(content).map_err(|_| ParseError::InvalidUtf8)?;
-        if valid.chars().any(|c| is_noncharacter(c as u32)) {
-            return Err(ParseError::InvalidUtf8);
+        if unescape {
+            Ok((start, out - start))
+        } else {
+            Ok((start, self.pos - 1 - start))
         }
-        let node = Node {
-            kind: Kind::String,
-            start: start as u32,
-            len: (out - start) as u32,
-            next: 0,
-        };
-        let idx = self.push(node)?;
-        self.set(idx, out - start);
-        Ok(idx)
+    }
+
+    /// After a backslash: what the escape stands for.
+    fn escape(&mut self) -> Result<Escaped, ParseError> {
+        let e = self.peek().ok_or(ParseError::InvalidEscape)?;
+        self.pos += 1;
+        Ok(Escaped::Byte(match e {
+            b'"' | b'\\' | b'/' | b'\'' => e,
+            b'b' => 0x08,
+            b'f' => 0x0C,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => return self.unicode_escape().map(Escaped::Char),
+            _ => return Err(ParseError::InvalidEscape),
+        }))
     }
 
     /// Four hex digits of a `\u` escape; `escape_at` is where its backslash is.
@@ -486,6 +679,80 @@ impl Parser<'_> {
     }
 }
 
+enum Escaped {
+    Byte(u8),
+    Char(char),
+}
+
+/// The bytes a checked string's escaped text stands for (`\u00e9` -> `é` in UTF-8): how a
+/// verbatim value's strings are compared and echoed.
+pub struct Unescaped<'a> {
+    raw: &'a [u8],
+    pending: [u8; 4],
+    pending_at: usize,
+    pending_len: usize,
+}
+
+impl<'a> Unescaped<'a> {
+    /// `raw` is a string's text between its quotes, as checked by [`parse`].
+    pub fn new(raw: &'a [u8]) -> Unescaped<'a> {
+        Unescaped {
+            raw,
+            pending: [0; 4],
+            pending_at: 0,
+            pending_len: 0,
+        }
+    }
+
+    fn hex4(&mut self) -> u32 {
+        let (digits, rest) = self.raw.split_at(self.raw.len().min(4));
+        self.raw = rest;
+        digits
+            .iter()
+            .fold(0, |v, d| v * 16 + (*d as char).to_digit(16).unwrap_or(0))
+    }
+}
+
+impl Iterator for Unescaped<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        if self.pending_at < self.pending_len {
+            self.pending_at += 1;
+            return Some(self.pending[self.pending_at - 1]);
+        }
+        let (&b, rest) = self.raw.split_first()?;
+        self.raw = rest;
+        if b != b'\\' {
+            return Some(b);
+        }
+        let (&e, rest) = self.raw.split_first()?;
+        self.raw = rest;
+        Some(match e {
+            b'b' => 0x08,
+            b'f' => 0x0C,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let mut cp = self.hex4();
+                if (0xD800..=0xDBFF).contains(&cp) && self.raw.starts_with(b"\\u") {
+                    self.raw = &self.raw[2..];
+                    cp = 0x10000
+                        + ((cp - 0xD800) << 10)
+                        + (self.hex4().wrapping_sub(0xDC00) & 0x3FF);
+                }
+                let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                let len = ch.encode_utf8(&mut self.pending).len();
+                self.pending_len = len;
+                self.pending_at = 1;
+                self.pending[0]
+            }
+            other => other,
+        })
+    }
+}
+
 /// A view of one node of a [`Document`].
 #[derive(Clone, Copy)]
 pub struct Value<'d> {
@@ -521,6 +788,14 @@ impl<'d> Value<'d> {
     pub fn as_bool(&self) -> Option<bool> {
         match self.kind() {
             Kind::Bool => Some(self.node().start == 1),
+            _ => None,
+        }
+    }
+
+    /// A verbatim value's JSON text exactly as the client wrote it.
+    pub fn verbatim(&self) -> Option<&'d [u8]> {
+        match self.kind() {
+            Kind::Verbatim => Some(self.span()),
             _ => None,
         }
     }

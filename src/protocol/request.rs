@@ -13,10 +13,14 @@ pub struct Request<'d> {
     pub arguments: Option<Value<'d>>,
 }
 
-/// The request's `id`, echoed into whatever response it gets (errors included).
-pub fn id_of<'d>(root: Value<'d>) -> Option<Value<'d>> {
+/// The top-level member whose value the parser keeps as text (see [`super::json::parse`]).
+pub const ID: &str = "id";
+
+/// The request's `id` as sent (JSON text), echoed into whatever response it gets (errors
+/// included).
+pub fn id_of<'d>(root: Value<'d>) -> Option<&'d [u8]> {
     match root.kind() {
-        Kind::Object => root.get("id"),
+        Kind::Object => root.get(ID)?.verbatim(),
         _ => None,
     }
 }

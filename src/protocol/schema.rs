@@ -407,7 +407,7 @@ mod tests {
     fn check_and_read<T>(text: &str, f: impl FnOnce(Result<Example<'_>, QmpError>) -> T) -> T {
         let mut buf = text.as_bytes().to_vec();
         let mut arena = vec![Node::EMPTY; 128];
-        let document = parse(&mut buf, &mut arena, 16).unwrap();
+        let document = parse(&mut buf, &mut arena, 16, None).unwrap();
         let args = Some(document.root());
         let result = check_arguments(args, Example::MEMBERS).map(|()| Example::read(args));
         f(result)

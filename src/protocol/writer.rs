@@ -4,7 +4,7 @@
 //! that no response is ever held whole in memory.
 
 use super::base64::Encoder;
-use super::json::{Kind, Value};
+use super::json::Unescaped;
 use crate::text::format_u64;
 
 /// Where response bytes go. Implementations buffer and send; a peer that went away is
@@ -318,32 +318,82 @@ impl<'o> JsonWriter<'o> {
         self.out.put(b"null");
     }
 
-    /// Re-serializes a parsed value (the request `id`, echoed into its response).
-    pub fn value(&mut self, v: Value<'_>) {
-        match v.kind() {
-            Kind::Null => self.null(),
-            Kind::Bool => self.bool(v.as_bool().unwrap_or(false)),
-            Kind::Number => {
-                self.separate();
-                self.out.put(v.number_text().unwrap_or("0").as_bytes());
-            }
-            Kind::String => self.str(v.as_str().unwrap_or_default()),
-            Kind::Array => {
-                self.begin_array();
-                for element in v.elements() {
-                    self.value(element);
+    /// Writes a checked JSON text (a [`Kind::Verbatim`] value: the request `id`, echoed
+    /// into its response) in qemu-ga's style: its separators, strings re-escaped, numbers
+    /// and keywords as sent. It walks the text once with no stack of its own (the writer
+    /// tracks nesting anyway), so an id of any size or depth passes in constant memory.
+    ///
+    /// [`Kind::Verbatim`]: super::json::Kind::Verbatim
+    pub fn json_text(&mut self, text: &[u8]) {
+        let mut rest = text;
+        while let Some(&b) = rest.first() {
+            let used = match b {
+                b'{' => {
+                    self.begin_object();
+                    1
                 }
-                self.end_array();
-            }
-            Kind::Object => {
-                self.begin_object();
-                for (name, member) in v.members() {
-                    self.key(name);
-                    self.value(member);
+                b'}' => {
+                    self.end_object();
+                    1
                 }
-                self.end_object();
-            }
+                b'[' => {
+                    self.begin_array();
+                    1
+                }
+                b']' => {
+                    self.end_array();
+                    1
+                }
+                b'"' | b'\'' => {
+                    let len = string_token_len(rest, b);
+                    let raw = rest.get(1..len - 1).unwrap_or_default();
+                    let key = self.awaits_key();
+                    self.begin_str();
+                    let mut piece = [0u8; 64];
+                    let mut filled = 0;
+                    for byte in Unescaped::new(raw) {
+                        piece[filled] = byte;
+                        filled += 1;
+                        if filled == piece.len() {
+                            self.str_piece(&piece);
+                            filled = 0;
+                        }
+                    }
+                    self.str_piece(&piece[..filled]);
+                    self.end_str();
+                    if key {
+                        self.out.put(b": ");
+                        self.after_key = true;
+                    }
+                    len
+                }
+                _ if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.') => {
+                    let len = rest
+                        .iter()
+                        .position(|&c| {
+                            !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
+                        })
+                        .unwrap_or(rest.len());
+                    self.separate();
+                    self.out.put(&rest[..len]);
+                    len
+                }
+                // Separators and white space: the writer places its own.
+                _ => 1,
+            };
+            rest = rest.get(used..).unwrap_or_default();
         }
+    }
+
+    /// Inside an object, with no key written for the next value.
+    fn awaits_key(&self) -> bool {
+        let level = self.depth;
+        !self.after_key
+            && level > 0
+            && self
+                .arrays
+                .get(level / 64)
+                .is_some_and(|w| w & (1 << (level % 64)) == 0)
     }
 
     /// A quoted string with qemu-ga's escaping.
@@ -352,6 +402,22 @@ impl<'o> JsonWriter<'o> {
         escape_into(&mut *self.out, text);
         self.out.put(b"\"");
     }
+}
+
+/// The length of the string token at the start of `text` (quotes included), which is
+/// quoted with `quote`.
+fn string_token_len(text: &[u8], quote: u8) -> usize {
+    let mut i = 1;
+    while let Some(&b) = text.get(i) {
+        i += 1;
+        if b == quote {
+            return i;
+        }
+        if b == b'\\' {
+            i += 1;
+        }
+    }
+    text.len().max(2)
 }
 
 /// Escapes `text` (quotes not included). Runs of plain characters go out in one piece.
