@@ -40,6 +40,49 @@ const KNOBS: &[(&str, &str, usize, &str)] = &[
         "Kernel files read whole by a command (e.g. /proc/self/mountinfo for guest-get-fsinfo).",
     ),
     (
+        "TINYQGA_KEEP_BYTES",
+        "KEEP_BYTES",
+        64 << 10,
+        "What a request may leave resident in each per-request buffer (request, arena, scratch); \
+         the pages a larger request touched beyond it are given back to the kernel after it.",
+    ),
+    (
+        "TINYQGA_IO_STEP",
+        "IO_STEP",
+        48 << 10,
+        "Bytes guest-file-read/-write and guest-exec input and output move per step (scratch).",
+    ),
+    (
+        "TINYQGA_NETLINK_BYTES",
+        "NETLINK_BYTES",
+        32 << 10,
+        "Receive buffer of one netlink dump (scratch).",
+    ),
+    (
+        "TINYQGA_LISTING_BYTES",
+        "LISTING_BYTES",
+        4 << 10,
+        "Directory entries read per getdents64 call (scratch).",
+    ),
+    (
+        "TINYQGA_UTMP_RECORDS",
+        "UTMP_RECORDS",
+        256,
+        "utmp records guest-get-users reads (384 bytes each, scratch).",
+    ),
+    (
+        "TINYQGA_ZONE_FILE_BYTES",
+        "ZONE_FILE_BYTES",
+        16 << 10,
+        "Largest TZif zone file guest-get-timezone reads (scratch).",
+    ),
+    (
+        "TINYQGA_OS_RELEASE_BYTES",
+        "OS_RELEASE_BYTES",
+        8 << 10,
+        "Largest os-release file guest-get-osinfo reads (scratch).",
+    ),
+    (
         "TINYQGA_FILE_HANDLES",
         "FILE_HANDLES",
         64,

@@ -15,5 +15,14 @@ const_assert!(RESPONSE_CHUNK >= 1024);
 const_assert!(MAX_DEPTH >= 4 && MAX_DEPTH <= crate::protocol::json::DEPTH_LIMIT);
 // The arena must hold a useful argument list (an id costs none of it).
 const_assert!(ARENA_BYTES >= 4096);
+// Streaming steps are whole base64 groups (3 bytes, 4 characters).
+const_assert!(IO_STEP >= 3 && IO_STEP.is_multiple_of(3));
+// A netlink dump's messages come in batches of up to 32 KiB (16 KiB is the least that
+// holds one batch of the kernel's default size on every page size).
+const_assert!(NETLINK_BYTES >= 16 << 10);
+// A directory entry is at most 280 bytes.
+const_assert!(LISTING_BYTES >= 512);
+// What a command takes of the scratch region is checked beside the command.
+const_assert!(SCRATCH_BYTES >= 64 << 10);
 const_assert!(FILE_HANDLES >= 1);
 const_assert!(EXEC_SLOTS >= 1);

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::commands::scratch::Scratch;
 use crate::commands::{self, State};
 use crate::protocol::framer::{Event, FrameError, Framer};
 use crate::protocol::json::{self, Node, ParseError};
@@ -13,19 +14,66 @@ use crate::protocol::request::{ID, envelope, id_of};
 use crate::protocol::{Output, QmpError};
 use crate::qmp_error;
 
+/// A conversation and the memory each of its requests works in: the request buffer (held
+/// by the framer), the parse arena and the commands' scratch region.
 pub struct Session<'b> {
     framer: Framer<'b>,
     arena: &'b mut [Node],
+    scratch: &'b mut [u8],
     max_depth: usize,
+    /// The most of the arena (nodes) and of the scratch region (bytes) a request has used
+    /// since the last [`Session::give_back`].
+    arena_used: usize,
+    scratch_used: usize,
 }
 
 impl<'b> Session<'b> {
-    /// `request` bounds the size of one request, `arena` the nodes of its parse tree.
-    pub fn new(request: &'b mut [u8], arena: &'b mut [Node], max_depth: usize) -> Session<'b> {
+    /// `request` bounds the size of one request, `arena` the nodes of its parse tree,
+    /// `scratch` the working memory of the command it runs.
+    pub fn new(
+        request: &'b mut [u8],
+        arena: &'b mut [Node],
+        scratch: &'b mut [u8],
+        max_depth: usize,
+    ) -> Session<'b> {
         Session {
             framer: Framer::new(request, max_depth),
             arena,
+            scratch,
             max_depth,
+            arena_used: 0,
+            scratch_used: 0,
+        }
+    }
+
+    /// The scratch region, for work the agent does between requests (thawing file systems
+    /// before it exits).
+    pub fn scratch(&mut self) -> Scratch<'_> {
+        Scratch::new(self.scratch)
+    }
+
+    /// After a request that used more than `keep` bytes of a buffer, lends the used part
+    /// past `keep` to `bytes` or `nodes` (the agent hands those pages back to the kernel,
+    /// so the resident size returns to what small requests need) and starts counting
+    /// again. Bytes still pending in the request buffer are never lent.
+    pub fn give_back(
+        &mut self,
+        keep: usize,
+        bytes: &mut dyn FnMut(&mut [u8]),
+        nodes: &mut dyn FnMut(&mut [Node]),
+    ) {
+        let request = self.framer.spent();
+        if request.len() > keep {
+            bytes(&mut request[keep..]);
+        }
+        let used = core::mem::take(&mut self.scratch_used).min(self.scratch.len());
+        if used > keep {
+            bytes(&mut self.scratch[keep..used]);
+        }
+        let node_keep = keep / core::mem::size_of::<Node>();
+        let used = core::mem::take(&mut self.arena_used).min(self.arena.len());
+        if used > node_keep {
+            nodes(&mut self.arena[node_keep..used]);
         }
     }
 
@@ -51,13 +99,22 @@ impl<'b> Session<'b> {
 
     fn run(&mut self, state: &mut State, out: &mut dyn Output) {
         let text = self.framer.value();
+        // Every node starts at a byte of its own: a failed parse used at most this many.
+        let at_most = text.len().min(self.arena.len());
         match json::parse(text, self.arena, self.max_depth, Some(ID)) {
-            Err(error) => commands::write_error(out, &parse_error(&error), None),
+            Err(error) => {
+                self.arena_used = self.arena_used.max(at_most);
+                commands::write_error(out, &parse_error(&error), None);
+            }
             Ok(document) => {
+                self.arena_used = self.arena_used.max(document.node_count());
                 let root = document.root();
                 let id = id_of(root);
                 match envelope(root) {
-                    Ok(request) => commands::dispatch(request, id, state, out),
+                    Ok(request) => {
+                        let used = commands::dispatch(request, id, state, self.scratch, out);
+                        self.scratch_used = self.scratch_used.max(used);
+                    }
                     Err(error) => commands::write_error(out, &error, id),
                 }
             }
@@ -98,7 +155,8 @@ mod tests {
     ) -> Vec<String> {
         let mut request = vec![0u8; request_bytes];
         let mut arena = vec![Node::EMPTY; 512];
-        let mut session = Session::new(&mut request, &mut arena, depth);
+        let mut scratch = vec![0u8; 256 << 10];
+        let mut session = Session::new(&mut request, &mut arena, &mut scratch, depth);
         let mut out = Collect::default();
         for piece in input {
             session.feed(piece, state, &mut out);
@@ -350,7 +408,7 @@ mod tests {
     fn sync_delimited_is_prefixed_with_ff_and_nothing_else_is() {
         let mut request = vec![0u8; 4096];
         let mut arena = vec![Node::EMPTY; 64];
-        let mut session = Session::new(&mut request, &mut arena, 16);
+        let mut session = Session::new(&mut request, &mut arena, &mut [], 16);
         let mut out = Collect::default();
         session.feed(
             b"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":42}}{\"execute\":\"guest-ping\"}",
@@ -564,6 +622,70 @@ mod tests {
         for c in crate::commands::COMMANDS {
             assert!(reply.contains(&format!("\"name\": \"{}\"", c.name)));
         }
+    }
+
+    /// What [`Session::give_back`] lends, as (buffer, bytes or nodes).
+    fn lent(session: &mut Session<'_>) -> Vec<(&'static str, usize)> {
+        let lent = std::cell::RefCell::new(Vec::new());
+        session.give_back(
+            64 << 10,
+            &mut |b| lent.borrow_mut().push(("bytes", b.len())),
+            &mut |n| lent.borrow_mut().push(("nodes", n.len())),
+        );
+        lent.into_inner()
+    }
+
+    #[test]
+    fn after_a_large_request_its_pages_are_lent_back_once() {
+        let mut request = vec![0u8; 1 << 20];
+        let mut arena = vec![Node::EMPTY; 16 << 10];
+        let mut scratch = vec![0u8; 1 << 20];
+        let mut session = Session::new(&mut request, &mut arena, &mut scratch, 16);
+        let mut out = Collect::default();
+        let mut state = State::default();
+        session.feed(b"{\"execute\":\"guest-ping\"}", &mut state, &mut out);
+        assert_eq!(lent(&mut session), [], "a small request keeps its pages");
+
+        let big = format!(
+            "{{\"execute\":\"guest-ping\",\"id\":\"{}\"}}",
+            "x".repeat(300_000)
+        );
+        session.feed(big.as_bytes(), &mut state, &mut out);
+        assert_eq!(lent(&mut session), [("bytes", big.len() - (64 << 10))]);
+        assert_eq!(lent(&mut session), [], "and only once");
+
+        // The arena, past what small requests use (4096 nodes of 16 bytes): the root,
+        // "execute" and its value, "arguments", its object, "a", the array, 5001 elements.
+        let many = format!(
+            "{{\"execute\":\"guest-ping\",\"arguments\":{{\"a\":[{}0]}}}}",
+            "0,".repeat(5000)
+        );
+        session.feed(many.as_bytes(), &mut state, &mut out);
+        assert_eq!(lent(&mut session), [("nodes", 5008 - 4096)]);
+
+        // A request still arriving is never lent, however large.
+        session.feed(&big.as_bytes()[..200_000], &mut state, &mut out);
+        assert_eq!(lent(&mut session), []);
+        session.feed(&big.as_bytes()[200_000..], &mut state, &mut out);
+        assert_eq!(lent(&mut session), [("bytes", big.len() - (64 << 10))]);
+        assert!(String::from_utf8(out.0).unwrap().ends_with("\"}\n"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn scratch_a_command_took_is_lent_back() {
+        let mut request = vec![0u8; 4096];
+        let mut arena = vec![Node::EMPTY; 64];
+        let mut scratch = vec![0u8; 1 << 20];
+        let mut session = Session::new(&mut request, &mut arena, &mut scratch, 16);
+        let mut out = Collect::default();
+        // guest-get-users takes room for 256 utmp records of 384 bytes.
+        session.feed(
+            b"{\"execute\":\"guest-get-users\"}",
+            &mut State::default(),
+            &mut out,
+        );
+        assert_eq!(lent(&mut session), [("bytes", 256 * 384 - (64 << 10))]);
     }
 
     #[test]

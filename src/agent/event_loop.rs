@@ -13,7 +13,7 @@ use crate::commands::fsfreeze::{self, Freezer};
 use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
 use crate::session::Session;
-use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, epoll, fs, signal, time};
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, epoll, fs, memory, signal, time};
 use crate::text::Lossy;
 
 use super::log;
@@ -57,9 +57,12 @@ pub(super) fn run(
     activated: Option<(OwnedFd, Method)>,
     environment: Environment,
 ) -> i32 {
-    let (Some(request), Some(response), Some(arena)) =
-        (REQUEST.take(), RESPONSE.take(), ARENA.take())
-    else {
+    let (Some(request), Some(response), Some(arena), Some(scratch)) = (
+        REQUEST.take(),
+        RESPONSE.take(),
+        ARENA.take(),
+        SCRATCH.take(),
+    ) else {
         return 1;
     };
     let method = match activated.as_ref() {
@@ -181,7 +184,6 @@ pub(super) fn run(
         files: Files::new(counter),
         execs: Default::default(),
         freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
-        scratch: SCRATCH.take().map_or(&mut [][..], |s| &mut s[..]),
     };
     if state.freezer.left_frozen() {
         // qemu-ga's rule: a marker left by an agent that stopped while frozen means the
@@ -202,7 +204,7 @@ pub(super) fn run(
         }
     }
 
-    let mut session = Session::new(request, arena, capacity::MAX_DEPTH);
+    let mut session = Session::new(request, arena, scratch, capacity::MAX_DEPTH);
     let mut out = ChannelOutput::new(response, signal_fd.as_fd());
     let mut agent = Agent {
         poller,
@@ -372,7 +374,7 @@ impl Agent<'_, '_> {
                 signal::TERM | signal::INT => {
                     // Never leave the guest's file systems frozen behind us.
                     if self.state.policy.frozen {
-                        let _ = fsfreeze::thaw(self.state);
+                        let _ = fsfreeze::thaw(self.state, &mut self.session.scratch());
                         log::set_paused(false);
                     }
                     log_at!(Debug, "received signal num {signo}, quitting");
@@ -420,6 +422,25 @@ impl Agent<'_, '_> {
         }
     }
 
+    /// After a request that touched more of the request buffer, the arena or the scratch
+    /// region than small requests do (`TINYQGA_KEEP_BYTES`), gives those pages back to the
+    /// kernel, so the resident size returns to idle.
+    fn give_back_memory(&mut self) {
+        self.session.give_back(
+            capacity::KEEP_BYTES,
+            &mut |bytes| {
+                // SAFETY: the request buffer and the scratch region are statics in .bss
+                // (private anonymous memory), and any byte is a valid u8.
+                let _ = unsafe { memory::discard(bytes) };
+            },
+            &mut |nodes| {
+                // SAFETY: the arena is a static in .bss, and an all-zero Node is valid
+                // (`Kind::Null` is 0).
+                let _ = unsafe { memory::discard(nodes) };
+            },
+        );
+    }
+
     /// Reads what the host sent and serves it. `Err` means the channel itself failed.
     fn read_channel(&mut self, link: &mut Link) -> Result<(), ()> {
         let mut chunk = [0u8; READ_CHUNK];
@@ -448,6 +469,7 @@ impl Agent<'_, '_> {
                     }
                     self.session
                         .feed(&chunk[..n], self.state, &mut self.out.to(fd));
+                    self.give_back_memory();
                     // The log follows the frozen state the requests left.
                     log::set_paused(self.state.policy.frozen);
                     if self.out.closed() {

@@ -4,6 +4,7 @@ use core::fmt::Write as _;
 
 use super::Call;
 use crate::arguments;
+use crate::capacity::LISTING_BYTES;
 use crate::protocol::{JsonWriter, List, QmpError};
 use crate::qmp_error;
 use crate::sys::{AsFd, Errno, fs, uapi};
@@ -20,10 +21,10 @@ const USER_HZ: u64 = 100;
 pub fn guest_get_vcpus(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let dir = fs::Dir::open(CPU_DIR)
         .map_err(|e| qmp_error!("failed to list entries: /sys/devices/system/cpu: {e}"))?;
+    let entries = call.scratch.take(LISTING_BYTES)?;
     call.reply.write(|w| {
         w.begin_array();
-        let mut entries = [0u8; 4096];
-        dir.for_each(&mut entries, |name, _| {
+        dir.for_each(entries, |name, _| {
             if let Some(id) = cpu_number(name) {
                 write_vcpu(w, id);
             }

@@ -2,34 +2,60 @@
 
 use super::Call;
 use super::disk_address::{Bus, DiskAddress, contains, device_node};
+use super::scratch::{Records, put_text, text_of};
+use crate::capacity::LISTING_BYTES;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
 use crate::sys::{PATH_MAX, fs, nvme};
+use crate::text::Lossy;
 
 /// Block devices listed (more are left out of the answer).
 pub const MAX_DISKS: usize = 1024;
 /// Partitions listed per disk.
 pub const MAX_PARTITIONS: usize = 256;
+/// Dependencies (`slaves`) reversed per disk; more are given in the order found.
+const MAX_DEPENDENCIES: usize = 64;
 
-type Name = heapless::String<32>;
+/// A block device's name: a length byte and up to 32 bytes (the kernel's DISK_NAME_LEN).
+const NAME: usize = 33;
+/// A device node (`/dev/...`) as a record.
+const NODE: usize = 65;
+
+/// The scratch `guest-get-disks` takes.
+pub const SCRATCH: usize =
+    LISTING_BYTES + (MAX_DISKS + MAX_PARTITIONS) * NAME + MAX_DEPENDENCIES * NODE;
+
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= SCRATCH);
+
+/// Where a disk's entries are listed and kept while its answer is written.
+struct Rooms<'s> {
+    listing: &'s mut [u8],
+    partitions: &'s mut [u8],
+    dependencies: &'s mut [u8],
+}
 
 /// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`. Disks of
 /// zero size are skipped. As in qemu-ga, which prepends each entry it finds, the list is in
 /// reverse discovery order: the last disk's partitions (last first), that disk, and so on.
 pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    let mut rooms = Rooms {
+        listing: call.scratch.take(LISTING_BYTES)?,
+        partitions: call.scratch.take(MAX_PARTITIONS * NAME)?,
+        dependencies: call.scratch.take(MAX_DEPENDENCIES * NODE)?,
+    };
+    let mut names = Records::<NAME>::new(call.scratch.take(MAX_DISKS * NAME)?);
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
-    let mut names: heapless::Vec<Name, MAX_DISKS> = heapless::Vec::new();
     let mut overflow = false;
-    let mut entries = [0u8; 4096];
-    dir.for_each(&mut entries, |name, kind| {
+    dir.for_each(rooms.listing, |name, kind| {
         // /sys/block entries are links (DT_LNK) to the devices.
-        let name = core::str::from_utf8(name)
-            .ok()
-            .and_then(|n| Name::try_from(n).ok());
-        if let Some(name) = name.filter(|_| kind == fs::DT_LNK) {
-            overflow |= names.push(name).is_err();
+        if kind != fs::DT_LNK || !is_name(name) {
+            return;
+        }
+        match names.push() {
+            Some(record) => put_text(record, name),
+            None => overflow = true,
         }
     })
     .map_err(|e| qmp_error!("Can't read directory \"/sys/block\": {e}"))?;
@@ -37,28 +63,34 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     if overflow {
         return Err(qmp_error!("more than {MAX_DISKS} block devices"));
     }
-    for name in &names {
+    for name in names.iter().map(text_of) {
         let mut dir = [0u8; PATH_MAX];
-        let disk_dir = join(&mut dir, &[b"/sys/block/", name.as_bytes()]).unwrap_or_default();
-        if partitions_of(disk_dir, name).is_err() {
+        let disk_dir = join(&mut dir, &[b"/sys/block/", name]).unwrap_or_default();
+        if partitions_of(disk_dir, name, &mut rooms).is_none() {
             return Err(qmp_error!(
-                "/sys/block/{name} has more than {MAX_PARTITIONS} partitions"
+                "/sys/block/{} has more than {MAX_PARTITIONS} partitions",
+                Lossy(name)
             ));
         }
     }
     call.reply.write(|w| {
         w.begin_array();
-        for name in names.iter().rev() {
-            write_disk_and_partitions(w, name);
+        for name in names.iter().rev().map(text_of) {
+            write_disk_and_partitions(w, name, &mut rooms);
         }
         w.end_array();
         Ok(())
     })
 }
 
-fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
+/// A name as qemu-ga keeps it: UTF-8 that fits a record.
+fn is_name(name: &[u8]) -> bool {
+    name.len() < NAME && core::str::from_utf8(name).is_ok()
+}
+
+fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &[u8], rooms: &mut Rooms<'_>) {
     let mut dir = [0u8; PATH_MAX];
-    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name.as_bytes()]) else {
+    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name]) else {
         return;
     };
     let mut size = [0u8; 32];
@@ -73,50 +105,54 @@ fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &str) {
         return;
     }
     // Partitions first (the reverse of finding them after their disk).
-    let partitions = partitions_of(disk_dir, name).unwrap_or_default();
-    for partition in partitions.iter().rev() {
-        let mut path = [0u8; PATH_MAX];
-        let mut node = heapless::String::<64>::new();
-        if let Some(path) = join(&mut path, &[disk_dir, b"/", partition.as_bytes()]) {
-            device_node(path, &mut node);
+    if let Some(partitions) = partitions_of(disk_dir, name, rooms) {
+        for partition in partitions.iter().rev().map(text_of) {
+            let mut path = [0u8; PATH_MAX];
+            let mut node = heapless::String::<64>::new();
+            if let Some(path) = join(&mut path, &[disk_dir, b"/", partition]) {
+                device_node(path, &mut node);
+            }
+            if node.is_empty() {
+                continue;
+            }
+            w.begin_object();
+            w.key("name");
+            w.str(&node);
+            w.key("partition");
+            w.bool(true);
+            w.key("dependencies");
+            w.begin_array();
+            w.str(&dev);
+            w.end_array();
+            w.end_object();
         }
-        if node.is_empty() {
-            continue;
-        }
-        w.begin_object();
-        w.key("name");
-        w.str(&node);
-        w.key("partition");
-        w.bool(true);
-        w.key("dependencies");
-        w.begin_array();
-        w.str(&dev);
-        w.end_array();
-        w.end_object();
     }
-    write_disk(w, disk_dir, &dev);
+    write_disk(w, disk_dir, &dev, rooms);
 }
 
-/// A disk's partitions in sysfs order; `Err` when there are more than [`MAX_PARTITIONS`].
-fn partitions_of(disk_dir: &[u8], name: &str) -> Result<heapless::Vec<Name, MAX_PARTITIONS>, ()> {
-    let mut partitions = heapless::Vec::new();
+/// A disk's partitions in sysfs order, kept in `rooms.partitions`; `None` when there are
+/// more than [`MAX_PARTITIONS`].
+fn partitions_of<'r>(
+    disk_dir: &[u8],
+    name: &[u8],
+    rooms: &'r mut Rooms<'_>,
+) -> Option<Records<'r, NAME>> {
+    let mut partitions = Records::new(&mut *rooms.partitions);
     let mut overflow = false;
     // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
     // does not check its opendir.
     if let Ok(listing) = fs::Dir::open(disk_dir) {
-        let mut entries = [0u8; 4096];
         // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
-        let _ = listing.for_each(&mut entries, |entry, kind| {
-            let partition = core::str::from_utf8(entry)
-                .ok()
-                .and_then(|p| Name::try_from(p).ok());
-            let is_partition = kind == fs::DT_DIR && is_partition_of(name.as_bytes(), entry);
-            if let Some(p) = partition.filter(|_| is_partition) {
-                overflow |= partitions.push(p).is_err();
+        let _ = listing.for_each(rooms.listing, |entry, kind| {
+            if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
+                match partitions.push() {
+                    Some(record) => put_text(record, entry),
+                    None => overflow = true,
+                }
             }
         });
     }
-    if overflow { Err(()) } else { Ok(partitions) }
+    (!overflow).then_some(partitions)
 }
 
 /// `<disk>N` or `<disk>pN` (vda1, nvme0n1p1, mmcblk0p2), as qemu-ga tells partitions.
@@ -131,7 +167,7 @@ pub fn is_partition_of(disk: &[u8], entry: &[u8]) -> bool {
     }
 }
 
-fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
+fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str, rooms: &mut Rooms<'_>) {
     let mut real = [0u8; PATH_MAX];
     let syspath = fs::resolve_link(disk_dir, &mut real).ok();
     let is_virtual = syspath.is_none_or(|p| contains(p, b"/devices/virtual/"));
@@ -146,10 +182,10 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
     let mut slaves = [0u8; PATH_MAX];
     let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
     if let Some((slaves, listing)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
-        let each_dependency = |f: &mut dyn FnMut(&str)| {
-            let mut entries = [0u8; 4096];
+        let entries = &mut *rooms.listing;
+        let mut each_dependency = |f: &mut dyn FnMut(&str)| {
             // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
-            let _ = listing.for_each(&mut entries, |slave, _| {
+            let _ = listing.for_each(entries, |slave, _| {
                 let mut path = [0u8; PATH_MAX];
                 let mut node = heapless::String::<64>::new();
                 if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
@@ -160,10 +196,11 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
                 }
             });
         };
-        let mut deps: heapless::Vec<heapless::String<64>, 64> = heapless::Vec::new();
+        let mut deps = Records::<NODE>::new(&mut *rooms.dependencies);
         let mut overflow = false;
-        each_dependency(&mut |dep| {
-            overflow |= heapless::String::try_from(dep).map_or(true, |d| deps.push(d).is_err());
+        each_dependency(&mut |dep| match deps.push() {
+            Some(record) if dep.len() < NODE => put_text(record, dep.as_bytes()),
+            _ => overflow = true,
         });
         w.key("dependencies");
         w.begin_array();
@@ -171,7 +208,9 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
             // More than fit to reverse: all of them, in the order found.
             each_dependency(&mut |dep| w.str(dep));
         } else {
-            deps.iter().rev().for_each(|dep| w.str(dep));
+            deps.iter()
+                .rev()
+                .for_each(|dep| w.bytes_as_str(text_of(dep)));
         }
         w.end_array();
     }

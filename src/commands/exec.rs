@@ -11,7 +11,7 @@
 //!   stays until the status that reports its exit has been read.
 
 use super::{Call, Environment, State};
-use crate::capacity::EXEC_SLOTS;
+use crate::capacity::{EXEC_SLOTS, IO_STEP};
 use crate::protocol::schema::Scalar;
 use crate::protocol::{FromValue, JsonWriter, List, QmpError, Type, Value, base64};
 use crate::qmp_error;
@@ -20,6 +20,9 @@ use crate::sys::fs::SeekFrom;
 use crate::sys::process::{self, ExitStatus, WaitFor};
 use crate::sys::spawn::{self, Invocation, SpawnError, Stdio};
 use crate::sys::{Errno, fs, uapi};
+
+// guest-exec: a step for the input, the rest for the command line (its text and offsets).
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= IO_STEP + (64 << 10));
 use crate::{arguments, qapi_enum};
 
 /// qemu-ga's `GUEST_EXEC_MAX_OUTPUT`: captured bytes kept per stream.
@@ -177,14 +180,12 @@ arguments! {
 
 /// `guest-exec {path, arg?, env?, input-data?, capture-output?}` → `{pid}`.
 pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
-    let State {
-        execs,
-        scratch,
-        env,
-        ..
-    } = &mut *call.state;
+    let State { execs, env, .. } = &mut *call.state;
     let input = match args.input_data {
-        Some(text) => Some(stdin_from_base64(text.as_bytes())?),
+        Some(text) => Some(stdin_from_base64(
+            text.as_bytes(),
+            call.scratch.take(IO_STEP)?,
+        )?),
         None => None,
     };
     // A record leaves the table only when its exit has been read: a full table stays
@@ -207,8 +208,8 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
     let null = fs::open(b"/dev/null", uapi::O_RDWR, 0)
         .map_err(|e| qmp_error!("Failed to open file “/dev/null”: {e}"))?;
 
-    let mut invocation =
-        Invocation::new(&mut scratch[..], args.path.as_bytes()).map_err(spawn_error(args.path))?;
+    let mut invocation = Invocation::new(call.scratch.rest(), args.path.as_bytes())
+        .map_err(spawn_error(args.path))?;
     for arg in args.arg.iter().flat_map(|list| list.iter()) {
         invocation
             .arg(arg.as_bytes())
@@ -269,12 +270,11 @@ fn open_capture() -> Result<(Capture, OwnedFd), Errno> {
 }
 
 /// `input-data`, decoded into a memfd positioned at its start.
-fn stdin_from_base64(text: &[u8]) -> Result<OwnedFd, QmpError> {
+fn stdin_from_base64(text: &[u8], step: &mut [u8]) -> Result<OwnedFd, QmpError> {
     base64::decoded_len(text).map_err(|e| qmp_error!("{e}"))?;
     let failed = |e| qmp_error!("Failed to create pipe for communicating with child process ({e})");
     let store = fs::memfd_create(b"guest-exec-input").map_err(failed)?;
-    let mut step = [0u8; 12 << 10];
-    base64::decode_each(text, &mut step, |bytes| store.as_fd().write_all(bytes)).map_err(failed)?;
+    base64::decode_each(text, step, |bytes| store.as_fd().write_all(bytes)).map_err(failed)?;
     store.as_fd().lseek(SeekFrom::Start(0)).map_err(failed)?;
     Ok(store)
 }
@@ -306,7 +306,7 @@ arguments! {
 /// `guest-exec-status {pid}` → `{exited, exitcode?, signal?, out-data?, err-data?,
 /// out-truncated?, err-truncated?}`. Once it reports the exit, the record is gone.
 pub fn guest_exec_status(call: &mut Call, args: ExecStatus) -> Result<(), QmpError> {
-    let State { execs, scratch, .. } = &mut *call.state;
+    let execs = &mut call.state.execs;
     let Some(index) = execs
         .children
         .iter()
@@ -330,11 +330,7 @@ pub fn guest_exec_status(call: &mut Call, args: ExecStatus) -> Result<(), QmpErr
         .flatten()
         .any(|c| c.pipe.is_some());
     let exit = child.exit.filter(|_| !pipes_open);
-    let mut small = [0u8; 4096];
-    let step = match scratch.get_mut(..48 << 10) {
-        Some(step) => step,
-        None => &mut small[..],
-    };
+    let step = call.scratch.take(IO_STEP)?;
     call.reply.write(|w| {
         w.begin_object();
         w.key("exited");

@@ -13,8 +13,8 @@
 //! handles never repeat across restarts of the agent. At most
 //! [`FILE_HANDLES`] files are open at once.
 
-use super::{Call, State};
-use crate::capacity::FILE_HANDLES;
+use super::Call;
+use crate::capacity::{FILE_HANDLES, IO_STEP};
 use crate::protocol::base64;
 use crate::protocol::{FromValue, QmpError, Type, Value};
 use crate::qmp_error;
@@ -30,10 +30,6 @@ const DEFAULT_READ: i64 = 4096;
 /// Mode of files `guest-file-open` creates, whatever the umask (qemu-ga's
 /// `DEFAULT_NEW_FILE_MODE`).
 const NEW_FILE_MODE: u32 = 0o666;
-/// Bytes read per step while streaming a read: their base64 fills the 64 KiB output chunk.
-const READ_STEP: usize = 48 << 10;
-/// Base64 characters decoded per step of a write.
-const WRITE_STEP: usize = 64 << 10;
 
 /// The open files, and the counter their handles come from.
 pub struct Files {
@@ -284,18 +280,12 @@ arguments! {
 /// `ferror`); one after part of the answer went out ends the data there, and `count`
 /// says how much it holds.
 pub fn guest_file_read(call: &mut Call, args: FileRead) -> Result<(), QmpError> {
-    let State { files, scratch, .. } = &mut *call.state;
-    let file = files.find(args.handle)?;
+    let file = call.state.files.find(args.handle)?;
     let count = args.count.unwrap_or(DEFAULT_READ);
     if !(0..=MAX_READ).contains(&count) {
         return Err(qmp_error!("value '{count}' is invalid for argument count"));
     }
-    // The scratch buffer, or a small one where there is none (unit tests).
-    let mut small = [0u8; 4096];
-    let step = match scratch.get_mut(..READ_STEP) {
-        Some(step) => step,
-        None => &mut small[..],
-    };
+    let step = call.scratch.take(IO_STEP)?;
     call.reply.write(|w| {
         w.begin_object();
         w.key("buf-b64");
@@ -353,9 +343,9 @@ pub fn guest_file_write(call: &mut Call, args: FileWrite<'_>) -> Result<(), QmpE
     // A write ends stdio's end-of-file state (qemu-ga seeks before writing after a read).
     file.eof = false;
     let mut written = 0;
-    let mut step = [0u8; WRITE_STEP / 4 * 3];
+    let step = call.scratch.take(IO_STEP)?;
     // A full pipe (the file is opened non-blocking) is an error, as for qemu-ga's fwrite.
-    base64::decode_each(text, &mut step, |bytes| {
+    base64::decode_each(text, step, |bytes| {
         let data = bytes
             .get(..bytes.len().min(count - written))
             .unwrap_or_default();

@@ -10,6 +10,7 @@
 //! file systems frozen.
 
 use super::run;
+use super::scratch::Scratch;
 use super::{Call, Environment, State, mounts};
 use crate::arguments;
 use crate::protocol::{List, QmpError};
@@ -82,8 +83,8 @@ pub fn guest_fsfreeze_freeze_list(call: &mut Call, args: FreezeList<'_>) -> Resu
 /// again and is the error. Freezing nothing leaves the frozen state at once.
 fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError> {
     let state = &mut *call.state;
-    run_hook(state, b"freeze")?;
-    let (text, _) = mounts::read(state.scratch)?;
+    run_hook(state, call.scratch.take(run::ROOM)?, b"freeze")?;
+    let (text, _) = mounts::read(call.scratch.rest())?;
     enter_frozen(&mut state.policy, &state.freezer);
     let mut frozen = 0i64;
     let mut failure = None;
@@ -104,7 +105,7 @@ fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError>
         Ok(())
     });
     if let Some(error) = failure {
-        let _ = thaw(state);
+        let _ = thaw(state, &mut call.scratch);
         return Err(error);
     }
     if frozen == 0 {
@@ -118,7 +119,7 @@ fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError>
 
 /// `guest-fsfreeze-thaw` → how many file systems were thawed. Nothing frozen: 0.
 pub fn guest_fsfreeze_thaw(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let thawed = thaw(call.state)?;
+    let thawed = thaw(call.state, &mut call.scratch)?;
     call.reply.write(|w| {
         w.int(thawed);
         Ok(())
@@ -128,8 +129,9 @@ pub fn guest_fsfreeze_thaw(call: &mut Call, _: ()) -> Result<(), QmpError> {
 /// FITHAW on every block-device mount until it fails (a device frozen twice needs two),
 /// counting the mounts thawed at least once; then the frozen state ends and the hook runs
 /// with `thaw` (its failure is the error). Also what the agent does before it exits.
-pub fn thaw(state: &mut State) -> Result<i64, QmpError> {
-    let (text, _) = mounts::read(state.scratch)?;
+pub fn thaw(state: &mut State, scratch: &mut Scratch) -> Result<i64, QmpError> {
+    let hook_room = scratch.take(run::ROOM)?;
+    let (text, _) = mounts::read(scratch.rest())?;
     let mut thawed = 0i64;
     let _ = mounts::each_reversed(text, |_, mount, _| {
         if let Ok(fd) = fs::open(mount.mountpoint, uapi::O_RDONLY, 0) {
@@ -146,7 +148,7 @@ pub fn thaw(state: &mut State) -> Result<i64, QmpError> {
         Ok::<(), ()>(())
     });
     leave_frozen(state);
-    run_hook(state, b"thaw")?;
+    run_hook(state, hook_room, b"thaw")?;
     Ok(thawed)
 }
 
@@ -168,11 +170,11 @@ fn leave_frozen(state: &mut State) {
 }
 
 /// Runs `<hook> freeze|thaw`, if a hook is configured, within [`HOOK_TIMEOUT_MS`].
-fn run_hook(state: &mut State, action: &[u8]) -> Result<(), QmpError> {
+fn run_hook(state: &State, room: &mut [u8], action: &[u8]) -> Result<(), QmpError> {
     let Some(hook) = state.freezer.hook else {
         return Ok(());
     };
     let env: &Environment = &state.env;
-    let result = run::run(&[hook, action], state.scratch, env, HOOK_TIMEOUT_MS);
+    let result = run::run(&[hook, action], room, env, HOOK_TIMEOUT_MS);
     run::check(result, "execute fsfreeze hook", hook)
 }

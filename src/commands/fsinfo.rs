@@ -20,7 +20,7 @@ pub const DISKS_PER_FS: usize = 32;
 /// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
 /// buffer (`TINYQGA_SCRATCH_BYTES`).
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let (text, room) = mounts::read(call.state.scratch)?;
+    let (text, room) = mounts::read(call.scratch.rest())?;
     let first = mounts::FirstMounts::new(text, room)?;
     call.reply.write(|w| write_filesystems(w, text, &first))
 }

@@ -2,6 +2,7 @@
 //! `guest-get-memory-block-info`.
 
 use super::Call;
+use crate::capacity::LISTING_BYTES;
 use crate::protocol::{JsonWriter, List, QmpError};
 use crate::sys::{AsFd, Errno, fs, uapi};
 use crate::text::FmtBuf;
@@ -21,12 +22,12 @@ pub fn guest_get_memory_blocks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             ));
         }
     };
-    let mut entries = [0u8; 4096];
+    let entries = call.scratch.take(LISTING_BYTES)?;
     call.reply.write(|w| {
         w.begin_array();
         if let Some(dir) = &dir {
             let mut any = false;
-            dir.for_each(&mut entries, |name, kind| {
+            dir.for_each(entries, |name, kind| {
                 if let Some(index) = block_index(name, kind) {
                     write_block(w, index);
                     any = true;

@@ -48,6 +48,7 @@ pub mod power;
 pub mod route;
 #[cfg(target_os = "linux")]
 pub mod run;
+pub mod scratch;
 #[cfg(target_os = "linux")]
 pub mod ssh;
 pub mod sync;
@@ -60,6 +61,7 @@ pub mod users;
 
 use crate::protocol::schema::{self, Arguments, Member};
 use crate::protocol::{ErrorClass, JsonWriter, Output, QmpError, Request, Value};
+use scratch::Scratch;
 
 /// The qemu-ga release whose Linux command set and wire behaviour this agent matches;
 /// reported by `guest-info` and `--version`. (10.0 added `guest-get-load`; the Linux
@@ -332,8 +334,6 @@ pub struct State {
     /// Where the frozen state is kept, and the fsfreeze hook.
     #[cfg(target_os = "linux")]
     pub freezer: fsfreeze::Freezer,
-    /// Room for kernel files a command reads whole (`TINYQGA_SCRATCH_BYTES`).
-    pub scratch: &'static mut [u8],
 }
 
 /// The environment variables commands consult (read once at start; the agent's
@@ -353,9 +353,11 @@ pub struct Environment {
     pub path: Option<&'static [u8]>,
 }
 
-/// One command invocation: the shared state, and the reply being written.
+/// One command invocation: the shared state, the request's working memory, and the reply
+/// being written.
 pub struct Call<'a> {
     pub state: &'a mut State,
+    pub scratch: Scratch<'a>,
     pub reply: Reply<'a>,
 }
 
@@ -447,13 +449,21 @@ pub fn write_error(out: &mut dyn Output, error: &QmpError, id: Option<&[u8]>) {
 }
 
 /// Runs one request that passed the envelope checks and writes its response (if any).
-pub fn dispatch(request: Request<'_>, id: Option<&[u8]>, state: &mut State, out: &mut dyn Output) {
+/// `scratch` is the working memory lent to the command; returns how much of it was taken.
+pub fn dispatch(
+    request: Request<'_>,
+    id: Option<&[u8]>,
+    state: &mut State,
+    scratch: &mut [u8],
+    out: &mut dyn Output,
+) -> usize {
     let Some((index, command)) = find(request.command) else {
         let error = QmpError::new(
             ErrorClass::CommandNotFound,
             format_args!("The command {} has not been found", request.command),
         );
-        return write_error(out, &error, id);
+        write_error(out, &error, id);
+        return 0;
     };
     if let Some(refusal) = state.policy.refusal(index) {
         let reason = match refusal {
@@ -464,13 +474,16 @@ pub fn dispatch(request: Request<'_>, id: Option<&[u8]>, state: &mut State, out:
             ErrorClass::CommandNotFound,
             format_args!("Command {} has been disabled: {reason}", command.name),
         );
-        return write_error(out, &error, id);
+        write_error(out, &error, id);
+        return 0;
     }
     if let Err(error) = schema::check_arguments(request.arguments, command.args) {
-        return write_error(out, &error, id);
+        write_error(out, &error, id);
+        return 0;
     }
     let mut call = Call {
         state,
+        scratch: Scratch::new(scratch),
         reply: Reply::new(out),
     };
     match (command.run)(&mut call, request.arguments) {
@@ -486,6 +499,7 @@ pub fn dispatch(request: Request<'_>, id: Option<&[u8]>, state: &mut State, out:
         Ok(()) => {}
         Err(error) => call.reply.fail(&error, id),
     }
+    call.scratch.taken()
 }
 
 #[cfg(test)]

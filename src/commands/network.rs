@@ -3,16 +3,18 @@
 use core::fmt::Write as _;
 
 use super::Call;
+use crate::capacity::NETLINK_BYTES;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::Errno;
 use crate::sys::netlink::{self, Address, Dump, RTM_NEWADDR, RTM_NEWLINK};
 use crate::text::FmtBuf;
 
+// The receive buffer, then the link records and the address dump.
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= 4 * NETLINK_BYTES);
+
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
-/// Receive buffer of one netlink dump.
-const DUMP_BUFFER: usize = 32 * 1024;
 
 /// `guest-network-get-interfaces` → `[{name, hardware-address?, ip-addresses?,
 /// statistics?}]`. As in qemu-ga (which walks getifaddrs): every link in index order,
@@ -24,8 +26,8 @@ const DUMP_BUFFER: usize = 32 * 1024;
 /// memory: no socket or file per interface. If either dump fails, nothing has been written.
 pub fn guest_network_get_interfaces(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let failed = |e| qmp_error!("getifaddrs failed: {e}");
-    let scratch = &mut *call.state.scratch;
-    let (recv, rest) = scratch.split_at_mut(DUMP_BUFFER.min(scratch.len() / 4));
+    let recv = call.scratch.take(NETLINK_BYTES)?;
+    let rest = call.scratch.rest();
     let (link_room, address_room) = rest.split_at_mut(rest.len() / 4);
     let links = collect_links(recv, link_room).map_err(failed)?;
     let addresses = netlink::Socket::dump(Dump::Addresses)

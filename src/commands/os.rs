@@ -1,9 +1,12 @@
 //! `guest-get-osinfo`: the kernel from uname(2), the distribution from os-release.
 
 use super::Call;
+use crate::capacity::OS_RELEASE_BYTES;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::{fs, keyfile, system};
+
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= OS_RELEASE_BYTES);
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -16,20 +19,18 @@ const FIELDS: [(&str, &[u8]); 7] = [
     ("variant-id", b"VARIANT_ID"),
 ];
 
-/// The largest os-release read (real ones are well under 1 KiB).
-const OS_RELEASE_BYTES: usize = 8192;
-
 /// `guest-get-osinfo` → `{kernel-release, kernel-version, machine, id, name, pretty-name,
 /// version, version-id, variant, variant-id}`; members the guest does not have are left
 /// out. The os-release file is `$QGA_OS_RELEASE` if set, else `/etc/os-release`, else
 /// `/usr/lib/os-release`.
 pub fn guest_get_osinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let uts = system::uname().map_err(|e| qmp_error!("uname failed: {e}"))?;
-    let mut buf = [0u8; OS_RELEASE_BYTES];
+    // Real os-release files are well under 1 KiB.
+    let buf = call.scratch.take(OS_RELEASE_BYTES)?;
     let mut values: [Option<&[u8]>; 7] = [None; 7];
     let text = match call.state.env.os_release {
-        Some(path) => fs::read_file(path, &mut buf).ok(),
-        None => read_default_os_release(&mut buf),
+        Some(path) => fs::read_file(path, buf).ok(),
+        None => read_default_os_release(buf),
     };
     if let Some(len) = text.map(|t| t.len()) {
         let mut lines = [None; FIELDS.len()];

@@ -66,7 +66,7 @@ pub fn guest_set_user_password(call: &mut Call, args: SetUserPassword<'_>) -> Re
             .as_bytes()
     };
 
-    let scratch = &mut *call.state.scratch;
+    let scratch = call.scratch.rest();
     let _lock = lock_password_files()
         .map_err(|e| failed(format_args!("cannot lock /etc/.pwd.lock: {e}")))?;
     let passwd = fs::read_file(b"/etc/passwd", scratch)

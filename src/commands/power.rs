@@ -59,7 +59,7 @@ pub fn guest_shutdown(call: &mut Call, args: Shutdown<'_>) -> Result<(), QmpErro
             ));
         }
     };
-    let scratch = &mut *call.state.scratch;
+    let scratch = call.scratch.take(run::ROOM)?;
     let env = &call.state.env;
     if executable(program) {
         let result = run::run(&[program.as_bytes()], scratch, env, HELPER_TIMEOUT_MS);
@@ -150,7 +150,7 @@ pub fn guest_suspend_hybrid(call: &mut Call, _: ()) -> Result<(), QmpError> {
 /// if it says it supports the mode; its quirks kept (a way that claims support but fails
 /// hands over to the next without an error).
 fn suspend(call: &mut Call, mode: Mode) -> Result<(), QmpError> {
-    let scratch = &mut *call.state.scratch;
+    let scratch = call.scratch.take(run::ROOM)?;
     let env = &call.state.env;
     let mut supported = false;
     // systemd: `systemctl status` exits 1-3 (LSB) for a unit that exists.

@@ -14,6 +14,8 @@ use crate::text::Lossy;
 
 /// Output kept for messages.
 pub const OUTPUT_MAX: usize = 1024;
+/// Scratch a helper's command line takes (its few arguments, and their offsets).
+pub const ROOM: usize = 4096;
 
 /// What a helper printed and how it ended.
 pub struct Finished {

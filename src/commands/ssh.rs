@@ -44,7 +44,7 @@ arguments! {
 /// without blank lines and `#` comments, last line first (qemu-ga prepends each to its
 /// list).
 pub fn guest_ssh_get_authorized_keys(call: &mut Call, args: SshGet<'_>) -> Result<(), QmpError> {
-    let scratch = &mut *call.state.scratch;
+    let scratch = call.scratch.rest();
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     let text = read_keys(&path, scratch)?;
@@ -69,7 +69,8 @@ pub fn guest_ssh_get_authorized_keys(call: &mut Call, args: SshGet<'_>) -> Resul
 /// does not have yet (all of them, to an empty file, with `reset`).
 pub fn guest_ssh_add_authorized_keys(call: &mut Call, args: SshAdd<'_>) -> Result<(), QmpError> {
     check_keys(&args.keys)?;
-    let scratch = &mut *call.state.scratch;
+    let buffer = call.scratch.take(LINE_BUFFER)?;
+    let scratch = call.scratch.rest();
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     let existing: Option<&[u8]> = match args.reset {
@@ -80,7 +81,7 @@ pub fn guest_ssh_add_authorized_keys(call: &mut Call, args: SshAdd<'_>) -> Resul
         ensure_ssh_dir(&user)?;
     }
     let existing = existing.unwrap_or_default();
-    write_keys(&path, &user, |out| {
+    write_keys(&path, &user, buffer, |out| {
         for line in Lines::of(existing) {
             out.line(line)?;
         }
@@ -103,14 +104,15 @@ pub fn guest_ssh_remove_authorized_keys(
     args: SshRemove<'_>,
 ) -> Result<(), QmpError> {
     check_keys(&args.keys)?;
-    let scratch = &mut *call.state.scratch;
+    let buffer = call.scratch.take(LINE_BUFFER)?;
+    let scratch = call.scratch.rest();
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     if fs::stat(&path).is_err() {
         return Ok(());
     }
     let existing = read_keys(&path, scratch)?;
-    write_keys(&path, &user, |out| {
+    write_keys(&path, &user, buffer, |out| {
         for line in Lines::of(existing) {
             if !args.keys.iter().any(|k| k.as_bytes() == line) {
                 out.line(line)?;
@@ -170,16 +172,21 @@ fn ensure_ssh_dir(user: &User) -> Result<(), QmpError> {
         .map_err(|e| qmp_error!("failed to set permissions of directory '{shown}': {e}"))
 }
 
-/// Writes the file anew (0600, owned by the user) from the lines `fill` gives.
+/// Bytes of scratch a rewrite of the keys file writes through.
+const LINE_BUFFER: usize = 4096;
+
+/// Writes the file anew (0600, owned by the user) from the lines `fill` gives, through
+/// `buffer`.
 fn write_keys(
     path: &[u8],
     user: &User,
+    buffer: &mut [u8],
     fill: impl FnOnce(&mut LineWriter<'_>) -> Result<(), Errno>,
 ) -> Result<(), QmpError> {
     fs::replace_file(path, 0o600, Some((user.uid, user.gid)), |fd| {
         let mut out = LineWriter {
             fd,
-            buf: [0; 4096],
+            buf: buffer,
             len: 0,
             first: true,
         };
@@ -192,7 +199,7 @@ fn write_keys(
 /// Lines joined with `\n`, written through a small buffer.
 struct LineWriter<'f> {
     fd: BorrowedFd<'f>,
-    buf: [u8; 4096],
+    buf: &'f mut [u8],
     len: usize,
     first: bool,
 }

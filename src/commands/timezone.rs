@@ -3,18 +3,20 @@
 //! or /usr/share/zoneinfo, an absolute file, or a POSIX rule), else /etc/localtime, else UTC.
 
 use super::{Call, Environment};
+use crate::capacity::ZONE_FILE_BYTES;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::tzif::{self, LocalTime};
 use crate::sys::{fs, time};
 
-/// Largest zone file read (the biggest in tzdata are about 4 KiB).
-const ZONE_FILE_BYTES: usize = 16 * 1024;
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= ZONE_FILE_BYTES);
 
 /// `guest-get-timezone` → `{zone, offset}` (offset in seconds east of UTC).
 pub fn guest_get_timezone(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let (now, _) = time::realtime().map_err(|e| qmp_error!("Failed to get time: {e}"))?;
-    let local = local_time(&call.state.env, now);
+    // The biggest zone files in tzdata are about 4 KiB.
+    let buf = call.scratch.take(ZONE_FILE_BYTES)?;
+    let local = local_time(&call.state.env, now, buf);
     call.reply.write(|w| {
         w.begin_object();
         w.key("zone");
@@ -26,15 +28,15 @@ pub fn guest_get_timezone(call: &mut Call, _: ()) -> Result<(), QmpError> {
     })
 }
 
-/// The local time at `now` in the configured zone; UTC when nothing usable is configured.
-pub fn local_time(env: &Environment, now: i64) -> LocalTime {
-    let mut buf = [0u8; ZONE_FILE_BYTES];
+/// The local time at `now` in the configured zone, its file read through `buf`; UTC when
+/// nothing usable is configured.
+pub fn local_time(env: &Environment, now: i64, buf: &mut [u8]) -> LocalTime {
     let tz = env
         .tz
         .map(|tz| tz.strip_prefix(b":").unwrap_or(tz))
         .filter(|tz| !tz.is_empty());
     let Some(tz) = tz else {
-        return fs::read_file(b"/etc/localtime", &mut buf)
+        return fs::read_file(b"/etc/localtime", buf)
             .ok()
             .and_then(|data| tzif::lookup_tzif(data, now))
             .unwrap_or_else(LocalTime::utc);
@@ -49,7 +51,7 @@ pub fn local_time(env: &Environment, now: i64) -> LocalTime {
         safe.then(|| fs::join(&mut path, &[dir, b"/", tz]))
             .flatten()
     };
-    file.and_then(|file| fs::read_file(file, &mut buf).ok())
+    file.and_then(|file| fs::read_file(file, buf).ok())
         .and_then(|data| tzif::lookup_tzif(data, now))
         .or_else(|| tzif::lookup_posix(tz, now))
         .unwrap_or_else(LocalTime::utc)

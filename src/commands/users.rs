@@ -1,20 +1,21 @@
 //! `guest-get-users`: who is logged in, from utmp.
 
 use super::Call;
+use crate::capacity::UTMP_RECORDS;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, fs, utmp};
 
-/// Most utmp records read (the file keeps one slot per terminal line ever used).
-pub const UTMP_RECORDS: usize = 256;
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= UTMP_RECORDS * utmp::RECORD);
 
 /// `guest-get-users` → `[{user, login-time}]`: each user with a session once, in the order
 /// first seen, with their earliest login time (seconds since the epoch, fractional). No
 /// utmp file means nobody is logged in.
 pub fn guest_get_users(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let mut buf = [0u8; UTMP_RECORDS * utmp::RECORD];
-    let data = match fs::read_file(b"/var/run/utmp", &mut buf) {
-        Err(Errno::NOENT) => match fs::read_file(b"/run/utmp", &mut buf) {
+    // The file keeps one record per terminal line ever used.
+    let buf = call.scratch.take(UTMP_RECORDS * utmp::RECORD)?;
+    let data = match fs::read_file(b"/var/run/utmp", buf) {
+        Err(Errno::NOENT) => match fs::read_file(b"/run/utmp", buf) {
             Err(Errno::NOENT) => Ok(&[][..]),
             other => other,
         },

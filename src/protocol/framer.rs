@@ -70,6 +70,8 @@ pub struct Framer<'a> {
     fault: Option<FrameError>,
     /// The previous event was a value the caller has seen: forget it before going on.
     delivered: bool,
+    /// The most of `buf` used since the last [`Framer::spent`].
+    high_water: usize,
 }
 
 fn is_space(b: u8) -> bool {
@@ -99,11 +101,21 @@ impl<'a> Framer<'a> {
             string_start: 0,
             fault: None,
             delivered: false,
+            high_water: 0,
         }
+    }
+
+    /// The part of the buffer that values used since the last call, past the bytes still
+    /// pending (the caller may discard its contents: see `Session::give_back`).
+    pub fn spent(&mut self) -> &mut [u8] {
+        let keep = if self.delivered { 0 } else { self.len };
+        let end = core::mem::replace(&mut self.high_water, keep).max(keep);
+        &mut self.buf[keep..end]
     }
 
     /// Forgets everything pending: a new client, or a host that came back, starts clean.
     pub fn reset(&mut self) {
+        self.high_water = self.high_water.max(self.len);
         self.len = 0;
         self.depth = 0;
         self.state = State::Idle;
@@ -142,6 +154,8 @@ impl<'a> Framer<'a> {
     }
 
     fn finish(&mut self, event: Event) -> Event {
+        // A value too large for the buffer filled it.
+        self.high_water = self.high_water.max(self.len);
         let event = match (event, self.fault.take()) {
             (Event::Value(_), Some(fault)) => Event::Error(fault),
             (event, _) => event,

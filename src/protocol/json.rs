@@ -11,10 +11,12 @@ use core::str;
 
 use crate::text::write_lossy;
 
-/// What a node is.
+/// What a node is. (`Null` is 0: an all-zero [`Node`] is valid, so the agent may hand
+/// the arena's pages back to the kernel, which returns them zeroed.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Kind {
-    Null,
+    Null = 0,
     Bool,
     Number,
     String,
@@ -111,6 +113,11 @@ pub struct Document<'d> {
 }
 
 impl<'d> Document<'d> {
+    /// How many arena nodes the document holds.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn root(&self) -> Value<'d> {
         Value {
             text: self.text,

@@ -21,6 +21,7 @@ mod errno;
 pub mod fd;
 pub mod fs;
 pub mod keyfile;
+pub mod memory;
 pub mod mountinfo;
 pub mod netlink;
 pub mod nvme;
