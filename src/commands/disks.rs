@@ -2,6 +2,7 @@
 
 use super::Call;
 use super::disk_address::{Bus, DiskAddress, contains, device_node};
+use crate::formats::nvme_smart::{self, Smart};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
@@ -201,7 +202,7 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str) {
         .then(|| nvme::read_smart_log(dev.as_bytes()).ok())
         .flatten()
     {
-        write_smart(w, &nvme::parse_smart(&log));
+        write_smart(w, &nvme_smart::parse_smart(&log));
     }
     w.end_object();
 }
@@ -220,7 +221,7 @@ const SMART_COUNTERS: [&str; 10] = [
 ];
 
 /// `smart: {type: "nvme", critical-warning, temperature, ..., <counter>-lo, <counter>-hi}`
-pub fn write_smart(w: &mut JsonWriter<'_>, smart: &nvme::Smart) {
+pub fn write_smart(w: &mut JsonWriter<'_>, smart: &Smart) {
     w.key("smart");
     w.begin_object();
     w.key("type");

@@ -3,9 +3,9 @@
 //! or /usr/share/zoneinfo, an absolute file, or a POSIX rule), else /etc/localtime, else UTC.
 
 use super::{Call, Environment};
+use crate::formats::tzif::{self, LocalTime};
 use crate::protocol::QmpError;
 use crate::qmp_error;
-use crate::sys::tzif::{self, LocalTime};
 use crate::sys::{fs, time};
 
 /// Largest zone file read (the biggest in tzdata are about 4 KiB).

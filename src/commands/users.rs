@@ -1,9 +1,10 @@
 //! `guest-get-users`: who is logged in, from utmp.
 
 use super::Call;
+use crate::formats::utmp;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::{Errno, fs, utmp};
+use crate::sys::{Errno, fs};
 
 /// Most utmp records read (the file keeps one slot per terminal line ever used).
 pub const UTMP_RECORDS: usize = 256;
@@ -77,8 +78,8 @@ fn write_seconds(out: &mut dyn core::fmt::Write, seconds: i32, micros: i32) -> c
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::utmp::tests::record;
     use crate::protocol::writer::tests::Collect;
-    use crate::sys::utmp::tests::record;
 
     fn users(data: &[u8]) -> String {
         let mut out = Collect::default();
