@@ -5,7 +5,8 @@
 //!
 //! ## Layers
 //!
-//! Each layer uses only the ones listed below it.
+//! Each layer uses only layers listed below it (which ones, its entry ends by saying); no
+//! import runs upward.
 //!
 //! ```text
 //! agent      the process: command line and config file (agent::options), channels
@@ -19,28 +20,33 @@
 //!            State kept across requests: open files, exec children, the handle counter.
 //!            Beside them what several commands share (disk_address: a block device's bus
 //!            address from sysfs, for guest-get-fsinfo and guest-get-disks; account: users
-//!            from /etc/passwd)
+//!            from /etc/passwd). Uses protocol, sys, formats, crypt, text
 //! protocol   sans-I/O: bytes -> one complete JSON value (framer), value -> tree in a
 //!            bounded arena (json), request envelope (request), argument checking against
 //!            the command's schema (schema), error classes and texts (error), base64 as
 //!            qemu-ga and GLib speak it (base64), and the streaming JSON response writer
-//!            (writer: strings and base64 in pieces; a reply can be withdrawn until sent)
+//!            (writer: strings and base64 in pieces; a reply can be withdrawn until sent).
+//!            Uses text
 //! sys        raw Linux system calls (no libc), one wrapper per call, each `unsafe` with
 //!            its SAFETY line; owned and borrowed descriptors (fd); starting programs
-//!            (spawn); and the parsers of the kernel's and the system's files that
-//!            commands read (mountinfo, netlink, TZif, utmp, GLib key files, passwd and
-//!            shadow), which take bytes and make no system call
-//! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password; pure,
-//!            uses only text
+//!            (spawn). It fetches bytes and leaves their meaning to formats. Uses formats,
+//!            text
+//! formats    pure parsers of kernel and system formats, one file per format: mountinfo,
+//!            netlink messages, TZif and POSIX TZ rules, utmp, GLib key files, passwd and
+//!            shadow lines, os-release, /proc/net/route and ipv6_route, /proc/diskstats,
+//!            /proc/stat, /proc/loadavg, the NVMe SMART log page; plus the calendar
+//!            arithmetic they and the RTC share. No system call, no `unsafe`. Uses text
+//! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
-//!            (format_u64); usable by every layer above, uses nothing of the crate
+//!            (format_u64). Uses nothing of the crate
 //! ```
 //!
-//! `protocol` and `sys` sit side by side: neither uses the other, both may use `text`;
-//! `crypt` uses only `text`, which uses nothing. `text`, `crypt` and `protocol` touch no operating system at all and build for bare-metal
-//! targets; they are unit-tested and fuzzed on the host. `sys`, `agent` and the commands
-//! that need the kernel exist on Linux only.
+//! So: agent > commands > protocol | sys; sys uses formats; formats, crypt and protocol use
+//! text; text uses nothing. `protocol` and `sys` sit side by side and neither uses the
+//! other. `text`, `formats`, `crypt` and `protocol` touch no operating system at all and
+//! build for bare-metal targets (`make nostd-check`); they are unit-tested and fuzzed on
+//! the host. `sys`, `agent` and the commands that need the kernel exist on Linux only.
 //!
 //! ## Memory
 //!
@@ -66,6 +72,7 @@
 pub mod capacity;
 pub mod commands;
 pub mod crypt;
+pub mod formats;
 pub mod protocol;
 pub mod session;
 pub mod text;

@@ -265,7 +265,7 @@ fn nvme_smart_answers_validate() {
             false
         }
     }
-    let mut log = [0u8; tinyqga::sys::nvme::SMART_LOG];
+    let mut log = [0u8; tinyqga::formats::nvme_smart::SMART_LOG];
     log[1] = 0x36;
     log[2] = 0x01; // 310 K
     log[32] = 9;
@@ -273,7 +273,10 @@ fn nvme_smart_answers_validate() {
     {
         let mut w = tinyqga::protocol::JsonWriter::new(&mut out);
         w.begin_object();
-        tinyqga::commands::disks::write_smart(&mut w, &tinyqga::sys::nvme::parse_smart(&log));
+        tinyqga::commands::disks::write_smart(
+            &mut w,
+            &tinyqga::formats::nvme_smart::parse_smart(&log),
+        );
         w.end_object();
     }
     let value = parse(&String::from_utf8(out.0).unwrap());

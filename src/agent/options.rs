@@ -5,7 +5,7 @@
 //! `-c` file is not); the second pass applies the command line over it. Scalars from the
 //! command line win; `block-rpcs`/`allow-rpcs` lists from both accumulate.
 
-use crate::sys::keyfile;
+use crate::formats::keyfile;
 
 pub const DEFAULT_CONFIG: &[u8] = b"/etc/qemu/qemu-ga.conf";
 pub const DEFAULT_VIRTIO_PATH: &[u8] = b"/dev/virtio-ports/org.qemu.guest_agent.0";

@@ -1,7 +1,7 @@
 //! The guest's user accounts, read from `/etc/passwd` by the agent itself (no NSS, so the
 //! same answer in a busybox initramfs as on a full distribution).
 
-use crate::sys::passwd::find_user;
+use crate::formats::passwd::find_user;
 use crate::sys::{Errno, PATH_MAX, fs};
 
 /// What the commands need of a user's passwd entry.

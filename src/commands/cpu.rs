@@ -5,6 +5,7 @@ use core::fmt::Write as _;
 use super::Call;
 use crate::arguments;
 use crate::capacity::LISTING_BYTES;
+use crate::formats::proc_stat::{self, CpuLine};
 use crate::protocol::{JsonWriter, List, QmpError};
 use crate::qmp_error;
 use crate::sys::{AsFd, Errno, fs, uapi};
@@ -69,14 +70,16 @@ fn write_vcpu(w: &mut JsonWriter<'_>, id: i64) {
 pub fn guest_get_cpustats(call: &mut Call, _: ()) -> Result<(), QmpError> {
     call.reply.write(|w| {
         w.begin_array();
-        fs::for_each_line(b"/proc/stat", |line| match parse_cpu_line(line) {
-            CpuLine::Cpu(cpu, values, count) => {
-                write_cpustat(w, cpu, &values[..count]);
-                true
+        fs::for_each_line(b"/proc/stat", |line| {
+            match proc_stat::parse_cpu_line(line) {
+                CpuLine::Cpu(cpu, values, count) => {
+                    write_cpustat(w, cpu, &values[..count]);
+                    true
+                }
+                CpuLine::Other => true,
+                // qemu-ga stops at a cpu line it cannot read.
+                CpuLine::Broken => false,
             }
-            CpuLine::Other => true,
-            // qemu-ga stops at a cpu line it cannot read.
-            CpuLine::Broken => false,
         })
         .map_err(|e| qmp_error!("open(\"/proc/stat\"): {e}"))?;
         w.end_array();
@@ -96,46 +99,6 @@ const CPU_FIELDS: [&str; 10] = [
     "guest",
     "guestnice",
 ];
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum CpuLine {
-    /// cpu number, the values read (in ticks), how many.
-    Cpu(i64, [u64; 10], usize),
-    Other,
-    Broken,
-}
-
-/// One /proc/stat line: `cpuN user nice system idle [iowait irq softirq steal guest
-/// guest_nice]`; the all-CPU `cpu` line and other lines are `Other`.
-pub fn parse_cpu_line(line: &[u8]) -> CpuLine {
-    let Ok(text) = core::str::from_utf8(line) else {
-        return CpuLine::Other;
-    };
-    let mut words = text.split_ascii_whitespace();
-    let Some(name) = words.next() else {
-        return CpuLine::Other;
-    };
-    let Some(number) = name.strip_prefix("cpu").filter(|n| !n.is_empty()) else {
-        return CpuLine::Other;
-    };
-    let mut values = [0u64; 10];
-    let mut count = 0;
-    for word in words.take(10) {
-        match word.parse::<u64>() {
-            Ok(v) => {
-                values[count] = v;
-                count += 1;
-            }
-            Err(_) => break,
-        }
-    }
-    if count < 4 {
-        return CpuLine::Broken;
-    }
-    // atoi: leading digits, else 0.
-    let digits = number.bytes().take_while(u8::is_ascii_digit).count();
-    CpuLine::Cpu(number[..digits].parse().unwrap_or(0), values, count)
-}
 
 fn write_cpustat(w: &mut JsonWriter<'_>, cpu: i64, values: &[u64]) {
     w.begin_object();
@@ -161,27 +124,6 @@ mod tests {
         assert_eq!(cpu_number(b"cpufreq"), None);
         assert_eq!(cpu_number(b"cpuidle"), None);
         assert_eq!(cpu_number(b"online"), None);
-    }
-
-    #[test]
-    fn proc_stat_lines() {
-        let text = std::fs::read_to_string("tests/fixtures/proc/stat").unwrap();
-        let lines: Vec<CpuLine> = text.lines().map(|l| parse_cpu_line(l.as_bytes())).collect();
-        assert_eq!(lines[0], CpuLine::Other, "the all-CPU line");
-        assert_eq!(
-            lines[1],
-            CpuLine::Cpu(0, [23193, 0, 6457, 129234, 301, 0, 33, 25, 0, 0], 10)
-        );
-        assert_eq!(
-            lines[3],
-            CpuLine::Cpu(2, [1, 2, 3, 4, 0, 0, 0, 0, 0, 0], 4),
-            "an old kernel's four fields"
-        );
-        assert!(
-            lines[4..].iter().all(|l| *l == CpuLine::Other),
-            "intr, ctxt, softirq ..."
-        );
-        assert_eq!(parse_cpu_line(b"cpu3 1 2"), CpuLine::Broken);
     }
 }
 

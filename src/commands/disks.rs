@@ -4,6 +4,7 @@ use super::Call;
 use super::disk_address::{Bus, DiskAddress, contains, device_node};
 use super::scratch::{Records, put_text, text_of};
 use crate::capacity::LISTING_BYTES;
+use crate::formats::nvme_smart::{self, Smart};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
@@ -240,7 +241,7 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str, rooms: &mut Ro
         .then(|| nvme::read_smart_log(dev.as_bytes()).ok())
         .flatten()
     {
-        write_smart(w, &nvme::parse_smart(&log));
+        write_smart(w, &nvme_smart::parse_smart(&log));
     }
     w.end_object();
 }
@@ -259,7 +260,7 @@ const SMART_COUNTERS: [&str; 10] = [
 ];
 
 /// `smart: {type: "nvme", critical-warning, temperature, ..., <counter>-lo, <counter>-hi}`
-pub fn write_smart(w: &mut JsonWriter<'_>, smart: &nvme::Smart) {
+pub fn write_smart(w: &mut JsonWriter<'_>, smart: &Smart) {
     w.key("smart");
     w.begin_object();
     w.key("type");

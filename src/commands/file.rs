@@ -157,7 +157,7 @@ impl core::fmt::Display for StateError {
 /// `fd_counter` of the `[global]` group of a state file (read in place).
 fn parse_state(text: &mut [u8]) -> Option<i64> {
     let mut value = None;
-    let _ = crate::sys::keyfile::parse(text, |group, key, v| {
+    let _ = crate::formats::keyfile::parse(text, |group, key, v| {
         if group == b"global" && key == b"fd_counter" {
             value = core::str::from_utf8(v)
                 .ok()

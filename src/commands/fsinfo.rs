@@ -6,8 +6,9 @@ use core::fmt::Write as _;
 use super::Call;
 use super::disk_address::{self, DiskAddress};
 use super::mounts;
+use crate::formats::mountinfo;
 use crate::protocol::{JsonWriter, QmpError};
-use crate::sys::{PATH_MAX, fs, mountinfo};
+use crate::sys::{PATH_MAX, fs};
 use crate::text::FmtBuf;
 
 /// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device

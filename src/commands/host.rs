@@ -1,6 +1,7 @@
 //! Host name and load average.
 
 use super::Call;
+use crate::formats::loadavg;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::{fs, system};
@@ -39,16 +40,15 @@ pub fn guest_get_load(call: &mut Call, _: ()) -> Result<(), QmpError> {
     })
 }
 
-/// The first three fields of `/proc/loadavg` ("0.15 0.10 0.05 1/234 5678"), as the
-/// kernel's decimal text.
+/// The three load averages of `/proc/loadavg`, when each is a JSON number (they are
+/// written into the response as the kernel's decimal text).
 pub fn parse_loadavg(text: &[u8]) -> Option<[&str; 3]> {
-    let text = core::str::from_utf8(text).ok()?;
-    let mut fields = text
-        .split_ascii_whitespace()
-        .map(|f| crate::protocol::json::is_number(f.as_bytes()).then_some(f));
-    Some([fields.next()??, fields.next()??, fields.next()??])
+    let fields = loadavg::averages(text)?;
+    fields
+        .iter()
+        .all(|f| crate::protocol::json::is_number(f.as_bytes()))
+        .then_some(fields)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

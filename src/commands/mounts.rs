@@ -3,9 +3,10 @@
 //! /proc/self/mountinfo with a block device under them (btrfs, which reports major 0,
 //! through its source device), walked from the last mount back.
 
+use crate::formats::mountinfo;
 use crate::protocol::QmpError;
 use crate::qmp_error;
-use crate::sys::{Errno, PATH_MAX, fs, mountinfo, uapi};
+use crate::sys::{Errno, PATH_MAX, fs, uapi};
 
 /// Reads /proc/self/mountinfo whole into `scratch`: (the text, the room left after it).
 pub fn read(scratch: &mut [u8]) -> Result<(&mut [u8], &mut [u8]), QmpError> {

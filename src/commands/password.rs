@@ -14,9 +14,9 @@
 use super::Call;
 use crate::arguments;
 use crate::crypt;
+use crate::formats::passwd::{find_user, rewrite_password};
 use crate::protocol::{QmpError, base64};
 use crate::qmp_error;
-use crate::sys::passwd::{find_user, rewrite_password};
 use crate::sys::{AsFd, Errno, fs, system, time, uapi};
 
 /// Longest password accepted, decoded (hashing time grows with it).

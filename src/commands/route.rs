@@ -3,6 +3,7 @@
 use core::fmt::Write as _;
 
 use super::Call;
+use crate::formats::proc_route;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::{Errno, fs};
@@ -65,6 +66,48 @@ enum Kind {
         srcprefixlen: i64,
         nexthop: Text,
     },
+}
+
+/// A line of /proc/net/route, as qemu-ga shows it.
+pub fn parse_ipv4(line: &[u8]) -> Option<Route<'_>> {
+    let r = proc_route::parse_ipv4(line)?;
+    Some(Route {
+        iface: r.iface,
+        destination: ipv4(r.destination),
+        metric: r.metric.into(),
+        flags: r.flags.into(),
+        refcnt: r.refcnt.into(),
+        use_count: r.use_count.into(),
+        kind: Kind::V4 {
+            gateway: ipv4(r.gateway),
+            mask: ipv4(r.mask),
+            irtt: r.irtt.into(),
+            window: r.window.into(),
+            mtu: r.mtu.into(),
+        },
+    })
+}
+
+/// A line of /proc/net/ipv6_route, as qemu-ga shows it: it reads the hex fields into C
+/// ints, so 0xffffffff is -1 (and a flags word with the top bit set is negative, then
+/// shown as the unsigned 64-bit number it converts to).
+pub fn parse_ipv6(line: &[u8]) -> Option<Route<'_>> {
+    let r = proc_route::parse_ipv6(line)?;
+    let int = |v: u32| i64::from(v as i32);
+    Some(Route {
+        iface: r.iface,
+        destination: ipv6(&r.destination),
+        metric: int(r.metric),
+        flags: int(r.flags) as u64,
+        refcnt: int(r.refcnt),
+        use_count: int(r.use_count),
+        kind: Kind::V6 {
+            desprefixlen: int(r.destination_prefix),
+            source: ipv6(&r.source),
+            srcprefixlen: int(r.source_prefix),
+            nexthop: ipv6(&r.next_hop),
+        },
+    })
 }
 
 impl Route<'_> {
@@ -133,110 +176,16 @@ fn to_text(bytes: &[u8]) -> Text {
     t
 }
 
-fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-}
-
-fn hex(word: &[u8]) -> Option<u32> {
-    u32::from_str_radix(core::str::from_utf8(word).ok()?, 16).ok()
-}
-
-fn dec(word: &[u8]) -> Option<i64> {
-    core::str::from_utf8(word)
-        .ok()?
-        .parse::<i32>()
-        .ok()
-        .map(i64::from)
-}
-
-/// An address as the kernel prints it in /proc/net/route: the in-memory (network order)
-/// bytes read as a native integer. (qemu-ga decodes it as little-endian, which reverses
-/// addresses on s390x; this reads the bytes back in memory order.)
-fn ipv4(word: &[u8]) -> Option<Text> {
-    let [a, b, c, d] = hex(word)?.to_ne_bytes();
+fn ipv4([a, b, c, d]: [u8; 4]) -> Text {
     let mut t = Text::new();
     let _ = write!(t, "{a}.{b}.{c}.{d}");
-    Some(t)
+    t
 }
 
-fn ipv6(word: &[u8]) -> Option<Text> {
-    if word.len() != 32 {
-        return None;
-    }
-    let mut bytes = [0u8; 16];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(core::str::from_utf8(&word[2 * i..2 * i + 2]).ok()?, 16).ok()?;
-    }
+fn ipv6(address: &[u8; 16]) -> Text {
     let mut t = Text::new();
-    let _ = super::network::write_ipv6(&mut t, &bytes);
-    Some(t)
-}
-
-/// `Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT`
-pub fn parse_ipv4(line: &[u8]) -> Option<Route<'_>> {
-    let f: heapless::Vec<&[u8], 12> = words(line).take(12).collect();
-    let [
-        iface,
-        dest,
-        gw,
-        flags,
-        refcnt,
-        use_count,
-        metric,
-        mask,
-        mtu,
-        window,
-        irtt,
-    ] = f.get(..11)?.try_into().ok()?;
-    Some(Route {
-        iface,
-        destination: ipv4(dest)?,
-        metric: dec(metric)?,
-        flags: hex(flags)? as u64,
-        refcnt: dec(refcnt)?,
-        use_count: dec(use_count)?,
-        kind: Kind::V4 {
-            gateway: ipv4(gw)?,
-            mask: ipv4(mask)?,
-            irtt: dec(irtt)?,
-            window: dec(window)?,
-            mtu: dec(mtu)?,
-        },
-    })
-}
-
-/// `dest dest_plen src src_plen next_hop metric refcnt use flags iface`, all hex.
-pub fn parse_ipv6(line: &[u8]) -> Option<Route<'_>> {
-    let f: heapless::Vec<&[u8], 11> = words(line).take(11).collect();
-    let [
-        dest,
-        dest_len,
-        src,
-        src_len,
-        next,
-        metric,
-        refcnt,
-        use_count,
-        flags,
-        iface,
-    ] = f.get(..10)?.try_into().ok()?;
-    // qemu-ga reads these hex fields into C ints: 0xffffffff is -1.
-    let int = |w: &[u8]| hex(w).map(|v| v as i32 as i64);
-    Some(Route {
-        iface,
-        destination: ipv6(dest)?,
-        metric: int(metric)?,
-        flags: int(flags)? as u64,
-        refcnt: int(refcnt)?,
-        use_count: int(use_count)?,
-        kind: Kind::V6 {
-            desprefixlen: int(dest_len)?,
-            source: ipv6(src)?,
-            srcprefixlen: int(src_len)?,
-            nexthop: ipv6(next)?,
-        },
-    })
+    let _ = super::network::write_ipv6(&mut t, address);
+    t
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 
 use super::{Call, Environment};
 use crate::capacity::ZONE_FILE_BYTES;
+use crate::formats::tzif::{self, LocalTime};
 use crate::protocol::QmpError;
 use crate::qmp_error;
-use crate::sys::tzif::{self, LocalTime};
 use crate::sys::{fs, time};
 
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= ZONE_FILE_BYTES);

@@ -2,9 +2,10 @@
 
 use super::Call;
 use crate::capacity::UTMP_RECORDS;
+use crate::formats::utmp;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::{Errno, fs, utmp};
+use crate::sys::{Errno, fs};
 
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= UTMP_RECORDS * utmp::RECORD);
 
@@ -78,8 +79,8 @@ fn write_seconds(out: &mut dyn core::fmt::Write, seconds: i32, micros: i32) -> c
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::utmp::tests::record;
     use crate::protocol::writer::tests::Collect;
-    use crate::sys::utmp::tests::record;
 
     fn users(data: &[u8]) -> String {
         let mut out = Collect::default();

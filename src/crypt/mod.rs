@@ -4,7 +4,7 @@
 //! It is here so that `guest-set-user-password` with `crypted: false` works in guests that
 //! have no `chpasswd` (busybox, initramfs): qemu-ga hands the clear password to `chpasswd`,
 //! which hashes it; the agent hashes it itself and writes the result into `/etc/shadow`
-//! (see `sys::passwd`). The output is what glibc's, libxcrypt's and `openssl passwd -6`'s
+//! (see `formats::passwd`). The output is what glibc's, libxcrypt's and `openssl passwd -6`'s
 //! produce for the same password, salt and rounds, so any system's login can check it.
 
 pub mod sha512;

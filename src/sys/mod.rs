@@ -4,6 +4,10 @@
 //! turns the kernel's `-errno` convention into `Result<_, Errno>`. Numbers and structures
 //! come from `linux-raw-sys`; the instruction that enters the kernel is in `arch/`.
 //!
+//! What the kernel's and the system's files and messages mean (mountinfo, netlink
+//! messages, TZif, utmp, passwd, ...) is parsed in [`crate::formats`], which makes no system
+//! call; this layer only fetches the bytes.
+//!
 //! The unsafety of a system call shows where it is made: each wrapper writes its own
 //! `unsafe { syscall!(...) }` under a `// SAFETY:` comment that says why this call is sound
 //! (which pointers, valid for how long, for how many bytes). Descriptors are the types of
@@ -15,17 +19,13 @@
 #[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
 mod arch;
 
-pub mod calendar;
 pub mod epoll;
 mod errno;
 pub mod fd;
 pub mod fs;
-pub mod keyfile;
 pub mod memory;
-pub mod mountinfo;
 pub mod netlink;
 pub mod nvme;
-pub mod passwd;
 pub mod pipe;
 pub mod process;
 pub mod rtc;
@@ -35,8 +35,6 @@ pub mod spawn;
 pub mod system;
 pub mod time;
 pub mod tty;
-pub mod tzif;
-pub mod utmp;
 
 pub use errno::Errno;
 pub use fd::{AsFd, BorrowedFd, OwnedFd};

@@ -2,12 +2,12 @@
 //! `guest-set-time` needs no `hwclock` binary. The RTC keeps UTC, as `hwclock` assumes
 //! without an /etc/adjtime saying otherwise.
 //!
-//! The conversions to and from calendar time are pure (see [`super::calendar`]), so they
+//! The conversions to and from calendar time are pure (see [`crate::formats::calendar`]), so they
 //! are unit-tested on the host.
 
-use super::calendar::{civil_from_days, days_from_civil};
 use super::fd::{AsFd, OwnedFd};
 use super::{Errno, fs, syscall, uapi};
+use crate::formats::calendar::{civil_from_days, days_from_civil};
 use linux_raw_sys::ioctl;
 
 /// The RTC device hwclock uses first.
