@@ -11,7 +11,8 @@
 //! ```text
 //! agent      the process: command line and config file (agent::options), channels
 //!            (virtio-serial, isa-serial, unix-listen, vsock-listen), the single-threaded
-//!            epoll loop over channel + signalfd, logging, pidfile, daemonizing
+//!            epoll loop over channel + signalfd, logging, pidfile, daemonizing. Uses the
+//!            layers below (the config file is read with formats::keyfile)
 //! commands   one function per QGA command, named after it (guest-file-read ->
 //!            commands::file::guest_file_read), its arguments declared once with
 //!            `arguments!` (the schema that is checked and the struct the handler reads),

@@ -131,19 +131,25 @@ pub fn parse_bool(value: &[u8]) -> Option<bool> {
     }
 }
 
-/// Writes a value escaped the way `g_key_file_set_string` stores it.
+/// Writes a value escaped the way `g_key_file_set_string` stores it. The bytes between
+/// escapes are written as runs, so a UTF-8 character stays whole (byte by byte, each byte
+/// of it would be invalid alone and come out as U+FFFD); invalid UTF-8 is shown lossily.
 pub fn write_escaped(out: &mut dyn core::fmt::Write, value: &[u8]) -> core::fmt::Result {
+    let mut plain = 0;
     for (i, &b) in value.iter().enumerate() {
-        match b {
-            b' ' if i == 0 => out.write_str("\\s")?,
-            b'\n' => out.write_str("\\n")?,
-            b'\t' => out.write_str("\\t")?,
-            b'\r' => out.write_str("\\r")?,
-            b'\\' => out.write_str("\\\\")?,
-            _ => crate::text::write_lossy(out, &[b])?,
-        }
+        let escape = match b {
+            b' ' if i == 0 => "\\s",
+            b'\n' => "\\n",
+            b'\t' => "\\t",
+            b'\r' => "\\r",
+            b'\\' => "\\\\",
+            _ => continue,
+        };
+        crate::text::write_lossy(out, &value[plain..i])?;
+        out.write_str(escape)?;
+        plain = i + 1;
     }
-    Ok(())
+    crate::text::write_lossy(out, &value[plain..])
 }
 
 #[cfg(test)]
@@ -192,6 +198,28 @@ mod tests {
             "Key file does not start with a group"
         );
         assert!(entries("[g]\njunk\n").is_err());
+    }
+
+    #[test]
+    fn escaped_values_read_back() {
+        // Found by the keyfile fuzz target: a value with a non-ASCII character was written
+        // (by --dump-conf) with U+FFFD for each of its bytes.
+        for value in [
+            " /var/log/qemu ga.log",
+            "/srv/gu\u{e9}st\tlog\\\n",
+            "\u{1f600}",
+            "",
+        ] {
+            let mut text = String::from("[g]\nk=");
+            write_escaped(&mut text, value.as_bytes()).unwrap();
+            assert_eq!(
+                entries(&text).unwrap(),
+                [("g".into(), "k".into(), value.into())]
+            );
+        }
+        let mut text = String::new();
+        write_escaped(&mut text, b"a\xffb").unwrap();
+        assert_eq!(text, "a\u{fffd}b");
     }
 
     #[test]

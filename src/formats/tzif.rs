@@ -287,13 +287,15 @@ impl<'s> Cursor<'s> {
             }
             _ => 1,
         };
-        let mut secs = self.number()? * 3600;
+        // Checked: the digits are the TZ variable's, any number of them (a huge hour count
+        // is refused below, not wrapped into a plausible offset).
+        let mut secs = self.number()?.checked_mul(3600)?;
         if self.peek() == Some(b':') {
             self.at += 1;
-            secs += self.number()? * 60;
+            secs = secs.checked_add(self.number()?.checked_mul(60)?)?;
             if self.peek() == Some(b':') {
                 self.at += 1;
-                secs += self.number()?;
+                secs = secs.checked_add(self.number()?)?;
             }
         }
         if secs > 167 * 3600 {
@@ -484,6 +486,15 @@ mod tests {
         assert_eq!(lookup_posix(b"AB1", 0), None);
         assert_eq!(lookup_posix(b"EST5EDT,M13.1.0,M1.1.0", 0), None);
         assert_eq!(lookup_posix(b"<+05", 0), None);
+        // Found by the tzif fuzz target: hours, minutes or seconds that overflow when
+        // turned into seconds (a panic in checked builds, a wrapped offset otherwise).
+        assert_eq!(lookup_posix(b"AAA9999999999999999", 0), None);
+        assert_eq!(lookup_posix(b"AAA0:9999999999999999", 0), None);
+        assert_eq!(lookup_posix(b"AAA0:0:9223372036854775807", 0), None);
+        assert_eq!(
+            lookup_posix(b"AAA1BBB,M3.2.0/9999999999999999,M11.1.0", 0),
+            None
+        );
         assert_eq!(lookup_tzif(b"TZif2", 0), None);
         assert_eq!(
             lookup_tzif(b"not a tzif file at all, not even close to one....", 0),
