@@ -662,7 +662,8 @@ fn check_directly(
 fn converse(u: &mut Unstructured, input: &[u8], request_bytes: usize) -> Vec<JsonValue> {
     let mut request = vec![0u8; request_bytes];
     let mut arena = [Node::EMPTY; 64];
-    let mut session = Session::new(&mut request, &mut arena, 16);
+    let mut scratch = vec![0u8; 256 << 10];
+    let mut session = Session::new(&mut request, &mut arena, &mut scratch, 16);
     let mut state = harmless_state();
     let mut out = Collect::default();
     let mut rest = input;

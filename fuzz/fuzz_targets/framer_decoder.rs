@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut request = [0u8; 512];
     let mut arena = [Node::EMPTY; 64];
-    let mut session = Session::new(&mut request, &mut arena, 16);
+    let mut scratch = vec![0u8; 256 << 10];
+    let mut session = Session::new(&mut request, &mut arena, &mut scratch, 16);
     let mut state = harmless_state();
     let mut out = Collect(Vec::new(), 0);
 
