@@ -3,6 +3,7 @@
 use core::fmt::Write as _;
 
 use super::Call;
+use super::scratch::Records;
 use crate::capacity::NETLINK_BYTES;
 use crate::formats::netlink::{self, Address, RTM_NEWADDR, RTM_NEWLINK};
 use crate::protocol::{JsonWriter, QmpError};
@@ -11,7 +12,7 @@ use crate::sys::Errno;
 use crate::sys::netlink::{Dump, Socket};
 use crate::text::FmtBuf;
 
-// The receive buffer, then the link records and the address dump.
+// The receive buffer, then the link records, their index and the address records.
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= 4 * NETLINK_BYTES);
 
 const AF_INET: u8 = 2;
@@ -23,41 +24,44 @@ const AF_INET6: u8 = 10;
 /// order; statistics for interfaces that have an address.
 ///
 /// Two dumps in all, one of the links (names, hardware addresses and counters come with
-/// them) and one of the addresses, each kept whole in the scratch buffer and then walked in
-/// memory: no socket or file per interface. If either dump fails, nothing has been written.
+/// them) and one of the addresses, each turned into fixed-size records in scratch as it
+/// arrives: no socket or file per interface. Each address is chained to its link (found
+/// through a hash table of link indexes), so the answer costs time in proportion to links
+/// plus addresses; only alias labels, which are rare, take a pass over the addresses each.
+/// If either dump fails, nothing has been written.
 pub fn guest_network_get_interfaces(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let failed = |e| qmp_error!("getifaddrs failed: {e}");
     let recv = call.scratch.take(NETLINK_BYTES)?;
-    let rest = call.scratch.rest();
-    let (link_room, address_room) = rest.split_at_mut(rest.len() / 4);
-    let links = collect_links(recv, link_room).map_err(failed)?;
-    let addresses = Socket::dump(Dump::Addresses)
-        .and_then(|dump| dump.collect(recv, address_room))
-        .map_err(failed)?;
-    let tables = Tables {
-        links: &link_room[..links],
-        addresses: &address_room[..addresses],
+    let room = call.scratch.rest();
+    let (links, room) = collect_links(recv, room).map_err(failed)?;
+    let (index, room) = LinkIndex::build(&links, room).ok_or_else(|| failed(Errno::NOBUFS))?;
+    let mut tables = Tables {
+        links,
+        addresses: Records::new(room),
     };
+    collect_addresses(recv, &mut tables, &index).map_err(failed)?;
     call.reply.write(|w| {
         w.begin_array();
-        for link in tables.links() {
+        for (slot, link) in tables.links().enumerate() {
             let owner = Owner::Link {
                 index: link.index,
                 name: link.name,
             };
-            write_interface(w, &tables, link.name, &link, owner);
+            let chain = tables.chain(first_address(&tables.links, slot));
+            write_interface(w, link.name, &link, owner, chain);
         }
         for (position, a) in tables.addresses().enumerate() {
-            let Some(label) = tables.alias_label(&a) else {
+            let Some(label) = tables.alias_label(&a, &index) else {
                 continue;
             };
             let seen_before = tables
                 .addresses()
                 .take(position)
-                .any(|earlier| tables.alias_label(&earlier) == Some(label));
-            let link = tables.links().find(|l| l.index == a.index);
+                .any(|earlier| tables.alias_label(&earlier, &index) == Some(label));
+            let link = index.slot(a.index).and_then(|slot| tables.link(slot));
             if let (false, Some(link)) = (seen_before, link) {
-                write_interface(w, &tables, label, &link, Owner::Alias { label });
+                let owner = Owner::Alias { label };
+                write_interface(w, label, &link, owner, tables.addresses());
             }
         }
         w.end_array();
@@ -76,13 +80,38 @@ struct LinkInfo<'r> {
     stats: Option<[u64; 8]>,
 }
 
-/// Bytes of one link record: index 4, name length 1, name 16, mac 6, stats flag 1,
-/// 8 counters of 8.
-const LINK_RECORD: usize = 4 + 1 + 16 + 6 + 1 + 64;
+/// A link record: index 4, name length 1, name 16, mac 6, stats flag 1, 8 counters of 8,
+/// then the first and last of its addresses (record numbers; [`NONE`] for none).
+const LINK_RECORD: usize = 4 + 1 + 16 + 6 + 1 + 64 + 4 + 4;
+const FIRST_ADDRESS: usize = 92;
+const LAST_ADDRESS: usize = 96;
 
-/// Dumps the links into fixed-size records in `room`; returns the bytes used.
-fn collect_links(recv: &mut [u8], room: &mut [u8]) -> Result<usize, Errno> {
-    let mut used = 0;
+/// An address record: link index 4, next address of the same link 4, family 1, prefix 1,
+/// address 16 (IPv4 in the first 4), label length 1 (`NO_LABEL`: none), label 16.
+const ADDRESS_RECORD: usize = 4 + 4 + 1 + 1 + 16 + 1 + 16;
+const NO_LABEL: u8 = u8::MAX;
+
+/// No record.
+const NONE: u32 = u32::MAX;
+
+fn word(record: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(record[at..at + 4].try_into().unwrap_or([0xFF; 4]))
+}
+
+fn set_word(record: &mut [u8], at: usize, value: u32) {
+    record[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+}
+
+fn first_address<const N: usize>(links: &Records<'_, N>, slot: usize) -> u32 {
+    links.get(slot).map_or(NONE, |r| word(r, FIRST_ADDRESS))
+}
+
+/// Dumps the links into records at the start of `room`: (the records, the room after them).
+fn collect_links<'r>(
+    recv: &mut [u8],
+    room: &'r mut [u8],
+) -> Result<(Records<'r, LINK_RECORD>, &'r mut [u8]), Errno> {
+    let mut links = Records::<LINK_RECORD>::new(room);
     let mut full = false;
     Socket::dump(Dump::Links)?.for_each(recv, |kind, body| {
         let Some(link) = (kind == RTM_NEWLINK)
@@ -91,12 +120,12 @@ fn collect_links(recv: &mut [u8], room: &mut [u8]) -> Result<usize, Errno> {
         else {
             return;
         };
-        let Some(record) = room.get_mut(used..used + LINK_RECORD) else {
+        let Some(record) = links.push() else {
             full = true;
             return;
         };
         let name = link.name.get(..16).unwrap_or(link.name);
-        record[..4].copy_from_slice(&(link.index as u32).to_ne_bytes());
+        set_word(record, 0, link.index as u32);
         record[4] = name.len() as u8;
         record[5..5 + name.len()].copy_from_slice(name);
         let mut mac = [0u8; 6];
@@ -109,52 +138,194 @@ fn collect_links(recv: &mut [u8], room: &mut [u8]) -> Result<usize, Errno> {
         for (i, c) in counters.iter().enumerate() {
             record[28 + i * 8..36 + i * 8].copy_from_slice(&c.to_ne_bytes());
         }
-        used += LINK_RECORD;
+        set_word(record, FIRST_ADDRESS, NONE);
+        set_word(record, LAST_ADDRESS, NONE);
     })?;
     if full {
         return Err(Errno::NOBUFS);
     }
-    Ok(used)
+    Ok(links.split_off())
 }
 
-/// The link records and the address dump.
+/// Dumps the addresses (IPv4 and IPv6 of known links) into records, each chained after the
+/// last one of its link.
+fn collect_addresses(
+    recv: &mut [u8],
+    tables: &mut Tables<'_>,
+    index: &LinkIndex<'_>,
+) -> Result<(), Errno> {
+    let mut full = false;
+    Socket::dump(Dump::Addresses)?.for_each(recv, |kind, body| {
+        let Some(a) = (kind == RTM_NEWADDR)
+            .then(|| netlink::parse_address(body))
+            .flatten()
+        else {
+            return;
+        };
+        let known = a.family == AF_INET && a.address.len() == 4
+            || a.family == AF_INET6 && a.address.len() == 16;
+        let Some(slot) = index.slot(a.index).filter(|_| known) else {
+            return;
+        };
+        let number = tables.addresses.len() as u32;
+        let Some(record) = tables.addresses.push() else {
+            full = true;
+            return;
+        };
+        set_word(record, 0, a.index);
+        set_word(record, 4, NONE);
+        record[8] = a.family;
+        record[9] = a.prefix;
+        record[10..10 + a.address.len()].copy_from_slice(a.address);
+        match a.label {
+            Some(label) => {
+                let label = label.get(..16).unwrap_or(label);
+                record[26] = label.len() as u8;
+                record[27..27 + label.len()].copy_from_slice(label);
+            }
+            None => record[26] = NO_LABEL,
+        }
+        let Some(link) = tables.links.get_mut(slot) else {
+            return;
+        };
+        let last = word(link, LAST_ADDRESS);
+        set_word(link, LAST_ADDRESS, number);
+        if last == NONE {
+            set_word(link, FIRST_ADDRESS, number);
+        } else if let Some(previous) = tables.addresses.get_mut(last as usize) {
+            set_word(previous, 4, number);
+        }
+    })?;
+    if full {
+        return Err(Errno::NOBUFS);
+    }
+    Ok(())
+}
+
+/// Link index -> link record, an open-addressing table (twice as many slots as links, a
+/// power of two; index 0 never names a link, so it marks a free slot).
+struct LinkIndex<'r> {
+    slots: Records<'r, 8>,
+}
+
+impl<'r> LinkIndex<'r> {
+    /// The table for `links` at the start of `room`: (the table, the room after it).
+    fn build<const N: usize>(
+        links: &Records<'_, N>,
+        room: &'r mut [u8],
+    ) -> Option<(LinkIndex<'r>, &'r mut [u8])> {
+        let size = (links.len() * 2).next_power_of_two().max(8);
+        let (table, rest) = room.split_at_mut_checked(size * 8)?;
+        table.fill(0);
+        let mut slots = Records::<8>::new(table);
+        while slots.push().is_some() {}
+        let mut index = LinkIndex { slots };
+        for (number, link) in links.iter().enumerate() {
+            index.insert(word(link, 0), number as u32);
+        }
+        Some((index, rest))
+    }
+
+    fn probe(&self, link: u32) -> impl Iterator<Item = usize> + use<> {
+        let mask = self.slots.len() - 1;
+        let start = (link.wrapping_mul(0x9E37_79B9) >> 7) as usize;
+        (0..self.slots.len()).map(move |i| (start + i) & mask)
+    }
+
+    fn insert(&mut self, link: u32, number: u32) {
+        for at in self.probe(link) {
+            let Some(slot) = self.slots.get_mut(at) else {
+                return;
+            };
+            // A second link with the same index (the kernel never sends one) keeps the first.
+            if word(slot, 0) == 0 {
+                set_word(slot, 0, link);
+                set_word(slot, 4, number);
+                return;
+            }
+            if word(slot, 0) == link {
+                return;
+            }
+        }
+    }
+
+    /// The record number of the link with this index.
+    fn slot(&self, link: u32) -> Option<usize> {
+        for at in self.probe(link) {
+            let slot = self.slots.get(at)?;
+            match word(slot, 0) {
+                0 => return None,
+                found if found == link => return Some(word(slot, 4) as usize),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// The link records and the address records.
 struct Tables<'t> {
-    links: &'t [u8],
-    addresses: &'t [u8],
+    links: Records<'t, LINK_RECORD>,
+    addresses: Records<'t, ADDRESS_RECORD>,
+}
+
+fn link_info(r: &[u8; LINK_RECORD]) -> LinkInfo<'_> {
+    let mut counters = [0u64; 8];
+    for (i, c) in counters.iter_mut().enumerate() {
+        let at = 28 + i * 8;
+        *c = u64::from_ne_bytes(r[at..at + 8].try_into().unwrap_or([0; 8]));
+    }
+    LinkInfo {
+        index: word(r, 0),
+        name: &r[5..5 + usize::from(r[4]).min(16)],
+        mac: r[21..27].try_into().unwrap_or([0; 6]),
+        stats: (r[27] != 0).then_some(counters),
+    }
+}
+
+fn address(r: &[u8; ADDRESS_RECORD]) -> Address<'_> {
+    let len = if r[8] == AF_INET { 4 } else { 16 };
+    Address {
+        family: r[8],
+        prefix: r[9],
+        index: word(r, 0),
+        address: &r[10..10 + len],
+        label: (r[26] != NO_LABEL).then(|| &r[27..27 + usize::from(r[26]).min(16)]),
+    }
 }
 
 impl<'t> Tables<'t> {
-    fn links(&self) -> impl Iterator<Item = LinkInfo<'t>> + 't {
-        self.links.chunks_exact(LINK_RECORD).map(|r| {
-            let word = |at: usize| u64::from_ne_bytes(r[at..at + 8].try_into().unwrap_or([0; 8]));
-            let mut counters = [0u64; 8];
-            for (i, c) in counters.iter_mut().enumerate() {
-                *c = word(28 + i * 8);
-            }
-            LinkInfo {
-                index: u32::from_ne_bytes(r[..4].try_into().unwrap_or([0; 4])),
-                name: &r[5..5 + usize::from(r[4]).min(16)],
-                mac: r[21..27].try_into().unwrap_or([0; 6]),
-                stats: (r[27] != 0).then_some(counters),
-            }
-        })
+    fn links(&self) -> impl Iterator<Item = LinkInfo<'_>> {
+        self.links.iter().map(link_info)
     }
 
-    /// Every IPv4 and IPv6 address, in the kernel's order.
-    fn addresses(&self) -> impl Iterator<Item = Address<'t>> + 't {
-        netlink::messages(self.addresses)
-            .filter(|&(kind, _, _)| kind == RTM_NEWADDR)
-            .filter_map(|(_, _, body)| netlink::parse_address(body))
-            .filter(|a| {
-                a.family == AF_INET && a.address.len() == 4
-                    || a.family == AF_INET6 && a.address.len() == 16
-            })
+    fn link(&self, slot: usize) -> Option<LinkInfo<'_>> {
+        self.links.get(slot).map(link_info)
+    }
+
+    /// Every IPv4 and IPv6 address of a known link, in the kernel's order.
+    fn addresses(&self) -> impl Iterator<Item = Address<'_>> {
+        self.addresses.iter().map(address)
+    }
+
+    /// The addresses chained from record `first` (one link's, in the kernel's order).
+    fn chain(&self, first: u32) -> impl Iterator<Item = Address<'_>> {
+        let mut next = first;
+        core::iter::from_fn(move || {
+            let record = self.addresses.get(next as usize)?;
+            next = word(record, 4);
+            Some(address(record))
+        })
+        .take(self.addresses.len())
     }
 
     /// An IPv4 address's label when it names an alias, not its link.
-    fn alias_label(&self, a: &Address<'t>) -> Option<&'t [u8]> {
+    fn alias_label<'a>(&self, a: &Address<'a>, index: &LinkIndex<'_>) -> Option<&'a [u8]> {
         let label = a.label.filter(|_| a.family == AF_INET)?;
-        let link = self.links().find(|l| l.index == a.index).map(|l| l.name);
+        let link = index
+            .slot(a.index)
+            .and_then(|slot| self.link(slot))
+            .map(|l| l.name);
         (Some(label) != link).then_some(label)
     }
 }
@@ -185,12 +356,12 @@ impl Owner<'_> {
 /// the first six bytes of `IFLA_ADDRESS` padded with zeros, which is what qemu-ga's
 /// SIOCGIFHWADDR gives; the counters are `/proc/net/dev`'s, from the same kernel
 /// counters, for links only (an alias has no line there).
-fn write_interface(
+fn write_interface<'a>(
     w: &mut JsonWriter<'_>,
-    tables: &Tables<'_>,
     name: &[u8],
     link: &LinkInfo<'_>,
     owner: Owner<'_>,
+    addresses: impl Iterator<Item = Address<'a>>,
 ) {
     w.begin_object();
     w.key("name");
@@ -201,7 +372,7 @@ fn write_interface(
     w.key("hardware-address");
     w.bytes_as_str(text.as_bytes());
     let mut any = false;
-    for a in tables.addresses().filter(|a| owner.owns(a)) {
+    for a in addresses.filter(|a| owner.owns(a)) {
         if !any {
             w.key("ip-addresses");
             w.begin_array();

@@ -73,8 +73,31 @@ impl<'r, const N: usize> Records<'r, N> {
         self.len
     }
 
+    /// The record pushed `i`-th.
+    pub fn get(&self, i: usize) -> Option<&[u8; N]> {
+        let record = self.room[..self.len * N].get(i * N..i * N + N)?;
+        record.try_into().ok()
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut [u8; N]> {
+        let record = self.room[..self.len * N].get_mut(i * N..i * N + N)?;
+        record.try_into().ok()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The records so far, and the room after them (for the next table).
+    pub fn split_off(self) -> (Records<'r, N>, &'r mut [u8]) {
+        let (used, rest) = self.room.split_at_mut(self.len * N);
+        (
+            Records {
+                room: used,
+                len: self.len,
+            },
+            rest,
+        )
     }
 
     /// The records in the order they were pushed.
@@ -135,6 +158,9 @@ mod tests {
         assert_eq!(records.len(), 3);
         let firsts: Vec<u8> = records.iter().rev().map(|r| r[0]).collect();
         assert_eq!(firsts, [2, 1, 0]);
+        records.get_mut(1).unwrap()[2] = 9;
+        assert_eq!(records.get(1), Some(&[1, 1, 9]));
+        assert_eq!(records.get(3), None);
     }
 
     #[test]

@@ -57,27 +57,6 @@ impl Socket {
         Ok(Socket { fd, seq })
     }
 
-    /// Reads the whole dump through `recv`, storing its messages (header and body, as
-    /// [`messages`] walks them) one after another in `store`; returns the bytes stored.
-    /// A dump larger than `store` fails with ENOBUFS.
-    pub fn collect(&self, recv: &mut [u8], store: &mut [u8]) -> Result<usize, Errno> {
-        let mut len = 0;
-        let mut full = false;
-        self.each_message(recv, |message| {
-            match store.get_mut(len..len + message.len()) {
-                Some(dst) if !full => {
-                    dst.copy_from_slice(message);
-                    len += align(message.len());
-                }
-                _ => full = true,
-            }
-        })?;
-        if full {
-            return Err(Errno::NOBUFS);
-        }
-        Ok(len.min(store.len()))
-    }
-
     /// Calls `f` with each message (type, body) of the dump until it is done.
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(u16, &[u8])) -> Result<(), Errno> {
         self.each_message(buf, |message| {
