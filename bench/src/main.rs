@@ -4,7 +4,8 @@
 //! (progress on stderr); `report` turns the files of several agents into one table.
 //!
 //! usage:
-//!   qga-bench workloads SOCKET PID DIR [SECONDS]   every workload below, on one agent
+//!   qga-bench one SOCKET PID DIR SECONDS WORKLOAD  one workload: idle (RSS after a sync),
+//!                                                  rt:COMMAND (round trips), read, write, exec
 //!   qga-bench rt SOCKET PID COMMAND [SECONDS]      round trips of one argument-less command
 //!   qga-bench pings SOCKET N                       N guest-ping round trips, nothing printed
 //!   qga-bench calls SOCKET COMMAND SECONDS         median ms per call and items returned
@@ -26,11 +27,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["workloads", sock, pid, dir, rest @ ..] => workloads(
+        ["one", sock, pid, dir, secs, workload] => one(
             Path::new(sock),
             pid.parse().expect("PID"),
             Path::new(dir),
-            seconds(rest.first()),
+            seconds(Some(secs)),
+            workload,
         ),
         ["rt", sock, pid, command, rest @ ..] => {
             let mut c = connect(Path::new(sock));
@@ -117,40 +119,49 @@ const RT_COMMANDS: &[&str] = &[
 
 const FILE_BYTES: usize = 48 << 20;
 
-fn workloads(sock: &Path, pid: u32, dir: &Path, secs: Duration) -> R<()> {
+/// One workload on a fresh connection. scripts/bench.sh runs each several times,
+/// alternating between the agents, and the report keeps each agent's best run: the agents
+/// then see the same background load.
+fn one(sock: &Path, pid: u32, dir: &Path, secs: Duration, workload: &str) -> R<()> {
     let mut c = connect(sock);
     c.ok(b"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":1}}\n")?;
-    put("idle.rss_kB", status_kb(pid, "VmRSS") as f64);
-    for command in RT_COMMANDS {
-        rt(&mut c, pid, command, secs)?;
+    match workload {
+        "idle" => put("idle.rss_kB", status_kb(pid, "VmRSS") as f64),
+        "read" => {
+            let data = file_data();
+            let path = dir.join("read-48M");
+            std::fs::write(&path, &data)?;
+            for (name, chunk) in [
+                ("read.64k", 64 << 10),
+                ("read.1m", 1 << 20),
+                ("read.48m", FILE_BYTES),
+            ] {
+                file_read(&mut c, pid, &path, chunk, &data, name)?;
+            }
+            std::fs::remove_file(&path)?;
+        }
+        "write" => {
+            let data = file_data();
+            let path = dir.join("written");
+            for (name, chunk, count) in [("write.60k", 60 << 10, 819), ("write.1m", 1 << 20, 48)] {
+                file_write(&mut c, pid, &path, &data[..chunk], count, name)?;
+            }
+            std::fs::remove_file(&path)?;
+        }
+        "exec" => exec_cycles(&mut c, pid, secs)?,
+        _ => match workload.strip_prefix("rt:") {
+            Some(command) => rt(&mut c, pid, command, secs)?,
+            None => return Err(format!("unknown workload {workload}").into()),
+        },
     }
-    // Reads before writes: the peaks compare read sizes, and a write's 1.4 MB request
-    // touches request-buffer pages that then stay resident.
-    let data: Vec<u8> = (0..FILE_BYTES as u64)
+    Ok(())
+}
+
+/// The 48 MiB read back and written (pseudo-random: no run-length shortcuts).
+fn file_data() -> Vec<u8> {
+    (0..FILE_BYTES as u64)
         .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
-        .collect();
-    let path = dir.join("read-48M");
-    std::fs::write(&path, &data)?;
-    for (name, chunk) in [
-        ("read.64k", 64 << 10),
-        ("read.1m", 1 << 20),
-        ("read.48m", FILE_BYTES),
-    ] {
-        file_read(&mut c, pid, &path, chunk, &data, name)?;
-    }
-    for (name, chunk, count) in [("write.60k", 60 << 10, 819), ("write.1m", 1 << 20, 48)] {
-        file_write(
-            &mut c,
-            pid,
-            &dir.join("written"),
-            &data[..chunk],
-            count,
-            name,
-        )?;
-    }
-    std::fs::remove_file(&path)?;
-    let _ = std::fs::remove_file(dir.join("written"));
-    exec_cycles(&mut c, pid, secs)
+        .collect()
 }
 
 /// Round trips of `command` for `secs` (at least 20) after 20 warm-up calls: rate,
