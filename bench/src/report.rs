@@ -131,7 +131,7 @@ pub fn report(tq_path: &str, qga_path: &str, floor_path: &str) -> R<()> {
     );
     row("  peak RSS (kB)", "exec.peak_kB", Lower, false);
     row(
-        "startup to first guest-sync reply (ms, median of 5)",
+        "startup to first guest-sync (ms, median of 5)",
         "startup.ms",
         Lower,
         false,
