@@ -1,104 +1,227 @@
 #!/usr/bin/env bash
-# Small benchmark of the release agent (x86_64 musl, native), and of Debian's qemu-ga for
-# comparison when /usr/sbin/qemu-ga is installed:
-#   (a) requests/second for N (default 20000) pipelined guest-sync requests on a unix socket
-#   (b) peak RSS (VmHWM from /proc/PID/status) after that, and RSS right after start-up
-#   (c) binary size
-# usage: scripts/bench.sh [BINARY]   (env BENCH_REQUESTS=N)
+# `make bench`: speed and memory of the release agent next to Debian's qemu-ga, on this
+# machine in this run, as one table (and a floor agent that answers every line with
+# {"return": {}}: what the socket itself costs). The client is Rust (bench/: qga-bench and
+# floor-agent, a separate cargo workspace), one connection, sequential round trips.
+#   1. round trips/s and p50/p99 latency of guest-ping, -info, -get-osinfo,
+#      -network-get-interfaces, -get-fsinfo, -get-disks; guest-file-read of a 48 MiB file
+#      (64 KiB calls, 1 MiB calls, one 48 MiB call) and guest-file-write (60 KiB, 1 MiB
+#      calls) in MB/s; guest-exec /bin/true + guest-exec-status cycles/s; peak RSS (VmHWM,
+#      reset through /proc/PID/clear_refs before each workload); startup to the first
+#      guest-sync reply; idle RSS; size on disk (qemu-ga: with its shared libraries);
+#      system calls per guest-ping (strace -c); then the goals, PASS/MISS. The agents run
+#      side by side and each workload alternates between them for BENCH_ROUNDS rounds,
+#      keeping each agent's best round (the fastest rate, the lowest latency; the highest
+#      peak RSS).
+#   2. scaling: guest-network-get-interfaces with 1, 64 and 512 interfaces (a network
+#      namespace), guest-get-fsinfo with 0, 100 and 1000 extra tmpfs mounts (a private
+#      mount namespace).
+#   3. a soak: BENCH_SOAK (100000) mixed requests to tinyqga on one connection.
+# Needs root (namespaces, clear_refs of qemu-ga, strace). Exits 0 even when goals are missed.
+# usage: scripts/bench.sh [BINARY]
+#   env: BENCH_SECONDS (1) per round-trip workload and round, BENCH_ROUNDS (3),
+#        BENCH_PINGS (5000) under strace, BENCH_SOAK (100000), BENCH_STARTUPS (20),
+#        QEMU_GA (/usr/sbin/qemu-ga)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${1:-target/x86_64-unknown-linux-musl/release/tinyqga}
 QEMU_GA=${QEMU_GA:-/usr/sbin/qemu-ga}
-N=${BENCH_REQUESTS:-20000}
+SECS=${BENCH_SECONDS:-1}
+PINGS=${BENCH_PINGS:-5000}
+SOAK=${BENCH_SOAK:-100000}
+STARTUPS=${BENCH_STARTUPS:-20}
+ROUNDS=${BENCH_ROUNDS:-3}
 
-tmp=$(mktemp -d)
-pid=
+[ -x "$BIN" ] || { echo "bench: $BIN not built (make build)" >&2; exit 1; }
+[ -x "$QEMU_GA" ] || { echo "bench: $QEMU_GA missing (make setup installs qemu-guest-agent)" >&2; exit 1; }
+echo "bench: building the client (bench/, release)"
+cargo build --release --quiet --manifest-path bench/Cargo.toml
+QB=bench/target/release/qga-bench
+FLOOR=bench/target/release/floor-agent
+
+tmp=$(mktemp -d /tmp/tinyqga-bench.XXXXXX)
+: >"$tmp/empty.conf" # qemu-ga rejects QGA_CONF=/dev/null ("Not a regular file")
+export QGA_CONF=$tmp/empty.conf
+ns=tqbench$$
+apid=
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    [ -n "$apid" ] && kill "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
+    ip netns del "$ns" 2>/dev/null || true
+    ip netns del "${ns}p" 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# bench NAME BINARY: starts BINARY on a socket, measures, prints one result line.
-bench() {
-    local name=$1 bin=$2 sock=$tmp/$1.sock state=$tmp/$1.state
-    mkdir -p "$state"
-    : >"$tmp/empty.conf"  # qemu-ga rejects QGA_CONF=/dev/null ("Not a regular file")
-    QGA_CONF=$tmp/empty.conf "$bin" -m unix-listen -p "$sock" -t "$state" >"$tmp/$name.log" 2>&1 &
-    pid=$!
-    python3 - "$name" "$sock" "$pid" "$N" "$(stat -L -c %s "$bin")" <<'PY' || { sed 's/^/  log: /' "$tmp/$name.log"; return 1; }
-import socket, sys, threading, time
-name, path, pid, n, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-
-def status(key):
-    with open(f"/proc/{pid}/status") as f:
-        for l in f:
-            if l.startswith(key + ":"):
-                return int(l.split()[1])  # kB
-
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-deadline = time.time() + 10
-while True:
-    try:
-        s.connect(path); break
-    except OSError:
-        if time.time() > deadline:
-            sys.exit(f"{name}: nothing listens on {path}")
-        time.sleep(0.02)
-s.settimeout(60)
-rf = s.makefile("rb", buffering=1 << 16)
-
-# sync: 0xFF resets the parser (and provokes an error reply), then wait for our sentinel
-s.sendall(b'\xff{"execute":"guest-sync-delimited","arguments":{"id":4242}}\n')
-while not rf.readline().startswith(b'\xff{"return": 4242}'):
-    pass
-rss_start = status("VmRSS")
-
-reqs = b"".join(b'{"execute":"guest-sync","arguments":{"id":%d}}\n' % i for i in range(n))
-err = []
-def writer():
-    try:
-        s.sendall(reqs)
-    except OSError as e:
-        err.append(e)
-t0 = time.perf_counter()
-th = threading.Thread(target=writer); th.start()
-for i in range(n):
-    l = rf.readline()
-    if l != b'{"return": %d}\n' % i:
-        sys.exit(f"{name}: reply {i} is {l[:100]!r}")
-dt = time.perf_counter() - t0
-th.join()
-if err:
-    sys.exit(f"{name}: send failed: {err[0]}")
-hwm = status("VmHWM")
-print(f"{name:<10} {n / dt:>12,.0f} {dt * 1000:>10.1f} {rss_start:>10} {hwm:>10} {size:>10}")
-s.close()
-PY
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=
+# launch NAME COMMAND...: runs COMMAND (which listens on $tmp/NAME.sock) in the background,
+# sets apid and waits for the socket.
+launch() {
+    local name=$1
+    shift
+    rm -f "$tmp/$name.sock"
+    "$@" >"$tmp/$name.log" 2>&1 &
+    apid=$!
+    for _ in $(seq 400); do
+        [ -S "$tmp/$name.sock" ] && return 0
+        kill -0 "$apid" 2>/dev/null || break
+        sleep 0.025
+    done
+    echo "bench: $name did not start:" >&2
+    sed 's/^/  /' "$tmp/$name.log" >&2
+    exit 1
+}
+stop() {
+    kill "$apid" 2>/dev/null || true
+    wait "$apid" 2>/dev/null || true
+    apid=
+}
+# agent NAME BINARY [PREFIX...]: the agent's command line on $tmp/NAME.sock.
+agent_cmd() {
+    local name=$1 bin=$2
+    mkdir -p "$tmp/$name.state"
+    echo "$bin" -m unix-listen -p "$tmp/$name.sock" -t "$tmp/$name.state"
 }
 
-[ -x "$BIN" ] || { echo "bench: $BIN not built (make build)" >&2; exit 1; }
-echo "$N pipelined guest-sync requests over a unix socket, one client"
-printf '%-10s %12s %10s %10s %10s %10s\n' agent "req/s" "total ms" "RSS kB" "peak kB" "bin bytes"
-bench tinyqga "$BIN"
-if [ -x "$QEMU_GA" ]; then
-    bench qemu-ga "$QEMU_GA" || echo "qemu-ga: benchmark failed (see log above)"
-    echo "(qemu-ga: $("$QEMU_GA" -V 2>&1 | head -n 1); dynamically linked, libs not counted in bin bytes)"
+# syscalls NAME: system calls per guest-ping of the running agent ($apid), and the
+# busiest calls, from strace -c over BENCH_PINGS pings.
+syscalls() {
+    local name=$1 out=$tmp/$1.strace spid
+    strace -f -c -o "$out" -p "$apid" 2>/dev/null &
+    spid=$!
+    sleep 0.5 # attached
+    $QB pings "$tmp/$name.sock" "$PINGS"
+    kill -INT "$spid"
+    wait "$spid" 2>/dev/null || true
+    awk -v n="$PINGS" '$NF == "total" { printf "syscalls.ping %.3f\n", $4 / n }' "$out" >>"$tmp/$name.txt"
+    awk -v n="$PINGS" -v name="$name" '
+        $1 ~ /^[0-9.]+$/ && $NF != "total" && $4 / n >= 0.01 { s = s sprintf(" %s %.2f", $NF, $4 / n) }
+        END { print "  " name ":" s }' "$out" >>"$tmp/syscalls.txt"
+}
+
+# size NAME BINARY: bytes on disk, and with the shared libraries ldd resolves.
+size() {
+    local name=$1 bin=$2 bytes libs
+    bytes=$(stat -L -c %s "$bin")
+    libs=$( { ldd "$bin" 2>/dev/null || true; } |
+        awk '/=> \// { print $3 } /^[ \t]*\/[^ ]+ \(0x/ { print $1 }' |
+        sort -u | xargs -r stat -L -c %s | awk '{ s += $1 } END { print s + 0 }')
+    echo "size.bytes $bytes" >>"$tmp/$name.txt"
+    echo "size.with_libs $((bytes + libs))" >>"$tmp/$name.txt"
+}
+
+echo "bench: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), Linux $(uname -r)"
+echo "bench: tinyqga $BIN; $("$QEMU_GA" -V 2>&1 | head -n 1) ($QEMU_GA)"
+# The agents run one after another: other load on the machine skews the ratios.
+echo "bench: load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# ---- 1. the table ------------------------------------------------------------------------
+# The three agents run side by side; each workload runs BENCH_ROUNDS times, alternating
+# between them, and the report keeps each agent's best round: background load on the
+# machine then hits all of them alike.
+declare -A pid
+stop_all() {
+    local name
+    for name in "${!pid[@]}"; do
+        kill "${pid[$name]}" 2>/dev/null || true
+        wait "${pid[$name]}" 2>/dev/null || true
+        unset "pid[$name]"
+    done
+}
+trap 'stop_all; cleanup' EXIT
+# shellcheck disable=SC2046
+launch tinyqga $(agent_cmd tinyqga "$BIN")
+pid[tinyqga]=$apid
+# shellcheck disable=SC2046
+launch qemu-ga $(agent_cmd qemu-ga "$QEMU_GA")
+pid[qemu-ga]=$apid
+launch floor "$FLOOR" "$tmp/floor.sock"
+pid[floor]=$apid
+apid=
+for name in tinyqga qemu-ga floor; do : >"$tmp/$name.txt"; done
+for workload in idle rt:guest-ping rt:guest-info rt:guest-get-osinfo \
+    rt:guest-network-get-interfaces rt:guest-get-fsinfo rt:guest-get-disks read write exec; do
+    echo "bench: $workload x $ROUNDS rounds"
+    for ((round = 0; round < ROUNDS; round++)); do
+        for name in tinyqga qemu-ga floor; do
+            [ "$name" = floor ] && [ "$workload" != idle ] && [ "$workload" != rt:guest-ping ] && continue
+            $QB one "$tmp/$name.sock" "${pid[$name]}" "$tmp" "$SECS" "$workload" >>"$tmp/$name.txt"
+        done
+    done
+done
+for name in tinyqga qemu-ga floor; do
+    apid=${pid[$name]}
+    syscalls "$name"
+done
+apid=
+if [ "$SOAK" -gt 0 ]; then
+    echo "bench: tinyqga: soak, $SOAK mixed requests"
+    $QB soak "$tmp/tinyqga.sock" "${pid[tinyqga]}" "$SOAK" "$tmp" >>"$tmp/tinyqga.txt"
+fi
+stop_all
+echo "bench: startup, $STARTUPS runs each, in rounds of 5"
+for ((round = 0; round < STARTUPS; round += 5)); do
+    # shellcheck disable=SC2046
+    $QB startup "$tmp/startup.sock" 5 $(agent_cmd startup "$BIN") >>"$tmp/tinyqga.txt"
+    # shellcheck disable=SC2046
+    $QB startup "$tmp/startup.sock" 5 $(agent_cmd startup "$QEMU_GA") >>"$tmp/qemu-ga.txt"
+done
+size tinyqga "$BIN"
+size qemu-ga "$QEMU_GA"
+size floor "$FLOOR"
+
+echo
+$QB report "$tmp/tinyqga.txt" "$tmp/qemu-ga.txt" "$tmp/floor.txt"
+echo
+echo "system calls per guest-ping by name (strace -f -c, $PINGS pings; >= 0.01 per ping):"
+cat "$tmp/syscalls.txt"
+
+# ---- 2. scaling --------------------------------------------------------------------------
+echo
+echo "bench: scaling"
+: >"$tmp/scaling.txt"
+# measure CASE N COMMAND PREFIX...: both agents under PREFIX (a namespace), median ms per call.
+measure() {
+    local case=$1 n=$2 command=$3 name bin
+    shift 3
+    for name in tinyqga qemu-ga; do
+        bin=$BIN
+        [ "$name" = qemu-ga ] && bin=$QEMU_GA
+        # shellcheck disable=SC2046
+        launch "$name" "$@" $(agent_cmd "$name" "$bin")
+        if [ "$case" = fsinfo ]; then
+            n=$(wc -l <"/proc/$apid/mountinfo")
+        fi
+        echo "$case $name $n $($QB calls "$tmp/$name.sock" "$command" 1)" >>"$tmp/scaling.txt"
+        stop
+    done
+}
+if ip netns add "$ns" 2>/dev/null && ip netns add "${ns}p"; then
+    ip -n "$ns" link set lo up
+    # veth pairs with the peer in a second namespace: one interface each in $ns.
+    have=1
+    for want in 1 64 512; do
+        : >"$tmp/links"
+        for ((i = have; i < want; i++)); do
+            printf 'link add v%d type veth peer name w%d netns %s\naddr add 10.%d.%d.1/24 dev v%d\nlink set v%d up\n' \
+                "$i" "$i" "${ns}p" $((i / 200)) $((i % 200)) "$i" "$i" >>"$tmp/links"
+        done
+        [ -s "$tmp/links" ] && ip -n "$ns" -batch "$tmp/links"
+        have=$want
+        measure interfaces "$want" guest-network-get-interfaces ip netns exec "$ns"
+    done
 else
-    echo "qemu-ga: $QEMU_GA not installed, no comparison (make setup installs it)"
+    echo "bench: no network namespace (needs root): interface scaling skipped"
 fi
-
-echo
-echo "Peak RSS (VmHWM) while serving large payloads (scripts/payload-rss.py)"
-echo "tinyqga:"
-python3 scripts/payload-rss.py "$BIN"
-if [ -x "$QEMU_GA" ]; then
-    echo "qemu-ga:"
-    python3 scripts/payload-rss.py "$QEMU_GA" || echo "qemu-ga: payload run failed"
-fi
-
-echo
-echo "guest-network-get-interfaces with 513 interfaces (scripts/scale-interfaces.sh)"
-scripts/scale-interfaces.sh "$BIN" || echo "scale-interfaces: could not run (needs root and ip netns)"
+mkdir -p "$tmp/mnt"
+for extra in 0 100 1000; do
+    for ((i = 0; i < extra; i++)); do mkdir -p "$tmp/mnt/m$i"; done
+    # A private mount namespace holding the machine's mounts plus $extra small tmpfs.
+    measure fsinfo "$extra" guest-get-fsinfo unshare -m --propagation private \
+        sh -c 'i=0; while [ $i -lt "$1" ]; do mount -t tmpfs -o size=64k tq$i "$2/m$i" || exit 1; i=$((i + 1)); done; shift 2; exec "$@"' \
+        sh "$extra" "$tmp/mnt"
+done
+echo "interfaces: n = interfaces in the namespace (lo + veth ends); fsinfo: n = lines of the"
+echo "agent's /proc/self/mountinfo (the machine's mounts + 0, 100, 1000 tmpfs); items = entries returned"
+$QB scaling "$tmp/scaling.txt"
+echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,7 +3,8 @@
 #
 #   * apt: qemu-user-static (runs the cross binaries), qemu-guest-agent (the reference
 #     qemu-ga for `make bench`), python3 (the test client), passwd and openssl (the
-#     account tests). apt runs only when something is missing.
+#     account tests), strace (system calls per request in `make bench`). apt runs only
+#     when something is missing.
 #   * rustup: the five targets of rust-toolchain.toml, for the pinned toolchain (1.95.0).
 #     Only missing targets are added. If rustup cannot reach its server, setup still
 #     succeeds but writes target/.cross-unavailable, and the cross tests skip LOUDLY.
@@ -29,6 +30,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # tests/accounts.rs: a throwaway user (useradd, userdel) and the system's crypt (openssl).
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# make bench: system calls per guest-ping (strace -c).
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
@@ -44,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3)"
+    echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3, strace)"
 fi
 
 # ---- rust targets ------------------------------------------------------------------------
