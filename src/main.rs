@@ -103,6 +103,25 @@ const WORD: usize = core::mem::size_of::<usize>();
 /// As C's `memcpy`: `n` bytes readable at `src`, writable at `dst`, not overlapping.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // x86_64: `rep movsb`, which current CPUs run at full copy speed (ERMS) whatever the
+    // alignment; the copies that matter (a request into the request buffer, answers into
+    // the output buffer) are rarely aligned alike, where the loop below goes byte by byte.
+    #[cfg(target_arch = "x86_64")]
+    if n >= 64 {
+        // SAFETY: the caller guarantees n readable bytes at src and n writable at dst, not
+        // overlapping; rep movsb copies exactly those (the direction flag is clear, as the
+        // ABI requires at every call).
+        unsafe {
+            core::arch::asm!(
+                "rep movsb",
+                inout("rcx") n => _,
+                inout("rdi") dst => _,
+                inout("rsi") src => _,
+                options(nostack, preserves_flags)
+            );
+        }
+        return dst;
+    }
     let mut i = 0;
     // SAFETY: the caller guarantees both ranges; word accesses are made only when both
     // pointers are word-aligned, and stay within the ranges.

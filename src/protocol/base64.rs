@@ -13,8 +13,11 @@
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Characters the encoder hands over at once (a run of whole groups).
+const TEXT_RUN: usize = 1024;
+
 /// Encodes a byte stream piece by piece. Feed it with [`Encoder::push`], then
-/// [`Encoder::finish`]; `emit` receives the text in runs of at most 64 characters.
+/// [`Encoder::finish`]; `emit` receives the text in runs of at most 1024 characters.
 #[derive(Default)]
 pub struct Encoder {
     carry: [u8; 2],
@@ -47,21 +50,22 @@ impl Encoder {
             bytes = &bytes[need..];
             self.carried = 0;
         }
-        let mut text = [0u8; 64];
-        let mut groups = bytes.chunks_exact(3);
-        loop {
-            let mut len = 0;
-            for group in groups.by_ref().take(text.len() / 4) {
-                text[len..len + 4]
-                    .copy_from_slice(&encode_group([group[0], group[1], group[2]], 3));
-                len += 4;
+        // Whole groups as arrays, so the loop below has no bounds to check (this is the
+        // hot loop of every guest-file-read).
+        let (groups, remainder) = bytes.as_chunks::<3>();
+        let mut text = [[0u8; 4]; TEXT_RUN / 4];
+        for run in groups.chunks(text.len()) {
+            for (out, &[a, b, c]) in text.iter_mut().zip(run) {
+                let v = (a as u32) << 16 | (b as u32) << 8 | c as u32;
+                let char_at = |shift: u32| ALPHABET[(v >> shift) as usize & 0x3F] as u32;
+                // One 32-bit store (built so the optimizer for size cannot fold the four
+                // lookups back into a loop of byte stores).
+                let chars = char_at(18) | char_at(12) << 8 | char_at(6) << 16 | char_at(0) << 24;
+                *out = chars.to_le_bytes();
             }
-            if len == 0 {
-                break;
-            }
-            emit(&text[..len]);
+            emit(text[..run.len()].as_flattened());
         }
-        for &b in groups.remainder() {
+        for &b in remainder {
             self.carry[self.carried] = b;
             self.carried += 1;
         }
@@ -104,33 +108,78 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
+/// Every byte's value as a base64 character: 0-63 for the alphabet, [`PAD`] for `=`,
+/// [`NEWLINE`], or [`INVALID`]. (Anything but the alphabet has bit 6 or 7 set.)
+const RANKS: [u8; 256] = {
+    let mut ranks = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        ranks[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    ranks[b'=' as usize] = PAD;
+    ranks[b'\n' as usize] = NEWLINE;
+    ranks
+};
+const PAD: u8 = 64;
+const NEWLINE: u8 = 65;
+const INVALID: u8 = 0xFF;
+
 /// The value of a base64 character; `=` counts as zero, as GLib ranks it.
 fn rank(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        b'=' => 0,
-        _ => return None,
-    } as u32)
+    match RANKS[c as usize] {
+        PAD => Some(0),
+        r if r < 64 => Some(r as u32),
+        _ => None,
+    }
+}
+
+/// The three bytes of four characters of the alphabet (no `=`, no newline): the fast path
+/// that nearly all of any payload takes.
+fn plain_group(&[a, b, c, d]: &[u8; 4]) -> Option<[u8; 3]> {
+    let (a, b, c, d) = (
+        RANKS[a as usize],
+        RANKS[b as usize],
+        RANKS[c as usize],
+        RANKS[d as usize],
+    );
+    if (a | b | c | d) >= 64 {
+        return None;
+    }
+    let v = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+    Some([(v >> 16) as u8, (v >> 8) as u8, v as u8])
+}
+
+/// How many whole groups of the alphabet `text` starts with.
+fn plain_groups(text: &[u8]) -> usize {
+    let (groups, _) = text.as_chunks::<4>();
+    groups
+        .iter()
+        .position(|g| plain_group(g).is_none())
+        .unwrap_or(groups.len())
 }
 
 /// Checks `text` as qemu-ga does before decoding, and returns how many bytes it decodes to.
 pub fn decoded_len(text: &[u8]) -> Result<usize, DecodeError> {
     let mut decoder = Decoder::new();
     let mut total = 0;
-    for &c in text {
-        if c == b'\n' {
-            continue;
+    let mut rest = text;
+    loop {
+        if decoder.count == 0 {
+            let groups = plain_groups(rest);
+            total += groups * 3;
+            rest = &rest[groups * 4..];
         }
-        if rank(c).is_none() {
-            return Err(DecodeError::InvalidCharacters);
+        let Some((&c, tail)) = rest.split_first() else {
+            return Ok(total);
+        };
+        rest = tail;
+        match RANKS[c as usize] {
+            NEWLINE => {}
+            INVALID => return Err(DecodeError::InvalidCharacters),
+            _ => total += decoder.step(c).map_or(0, |(_, n)| n),
         }
-        total += decoder.step(c).map_or(0, |(_, n)| n);
     }
-    Ok(total)
 }
 
 /// GLib's decoding state, carried from one chunk to the next.
@@ -183,10 +232,29 @@ impl Decoder {
     pub fn decode(&mut self, text: &[u8], out: &mut [u8]) -> (usize, usize) {
         let mut used = 0;
         let mut len = 0;
-        for &c in text {
+        while used < text.len() {
             if out.len() - len < 3 {
                 break;
             }
+            if self.count == 0 {
+                // Whole groups of the alphabet, straight into whole triples of `out`.
+                let (groups, _) = text[used..].as_chunks::<4>();
+                let (triples, _) = out[len..].as_chunks_mut::<3>();
+                let mut done = 0;
+                for (triple, group) in triples.iter_mut().zip(groups) {
+                    let Some(bytes) = plain_group(group) else {
+                        break;
+                    };
+                    *triple = bytes;
+                    done += 1;
+                }
+                used += done * 4;
+                len += done * 3;
+                if done > 0 {
+                    continue;
+                }
+            }
+            let c = text[used];
             used += 1;
             if let Some((bytes, n)) = self.step(c) {
                 out[len..len + n].copy_from_slice(&bytes[..n]);

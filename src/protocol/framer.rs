@@ -142,9 +142,23 @@ impl<'a> Framer<'a> {
             self.delivered = false;
             self.len = 0;
         }
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            // Inside a string, a run of plain bytes is copied at once (a file write is one
+            // string of a megabyte or more).
+            if let State::Str { quote, .. } = self.state {
+                let run = input[i..]
+                    .iter()
+                    .position(|&c| c == quote || c == b'\\' || c < 0x20 || c == 0xFF)
+                    .unwrap_or(input.len() - i);
+                if run > 0 {
+                    self.store_run(&input[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
             match self.step(b) {
-                Step::More => {}
+                Step::More => i += 1,
                 Step::Done(event) => return (i + 1, Some(self.finish(event))),
                 // The byte that ended a top-level keyword belongs to what follows.
                 Step::DoneBefore(event) => return (i, Some(self.finish(event))),
@@ -170,6 +184,17 @@ impl<'a> Framer<'a> {
             self.state = State::Idle;
         }
         event
+    }
+
+    /// Stores plain string bytes, as [`Framer::store`] would one by one.
+    fn store_run(&mut self, bytes: &[u8]) {
+        let room = self.buf.len() - self.len;
+        let kept = bytes.len().min(room);
+        self.buf[self.len..self.len + kept].copy_from_slice(&bytes[..kept]);
+        self.len += kept;
+        if kept < bytes.len() {
+            self.fault.get_or_insert(FrameError::TooLarge);
+        }
     }
 
     fn store(&mut self, b: u8) {

@@ -309,6 +309,10 @@ fn is_noncharacter(cp: u32) -> bool {
 
 /// Literal text of a string: valid UTF-8 without noncharacters.
 fn check_run(run: &[u8]) -> Result<(), ParseError> {
+    // The common case (base64 payloads, names): nothing to decode.
+    if run.is_ascii() {
+        return Ok(());
+    }
     let valid = str::from_utf8(run).map_err(|_| ParseError::InvalidUtf8)?;
     if valid.chars().any(|c| is_noncharacter(c as u32)) {
         return Err(ParseError::InvalidUtf8);
@@ -580,12 +584,10 @@ impl Parser<'_> {
         loop {
             // A run of literal text, up to the closing quote or an escape.
             let run = self.pos;
-            while self
-                .peek()
-                .is_some_and(|b| b != quote && b != b'\\' && b >= 0x20)
-            {
-                self.pos += 1;
-            }
+            self.pos += self.text[run..]
+                .iter()
+                .position(|&b| b == quote || b == b'\\' || b < 0x20)
+                .unwrap_or(self.text.len() - run);
             check_run(&self.text[run..self.pos])?;
             if unescape {
                 self.text.copy_within(run..self.pos, out);
