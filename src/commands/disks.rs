@@ -9,79 +9,98 @@ use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
 use crate::sys::{PATH_MAX, fs, nvme};
-use crate::text::Lossy;
 
-/// Block devices listed (more are left out of the answer).
+/// Block devices listed (more are refused with an error).
 pub const MAX_DISKS: usize = 1024;
-/// Partitions listed per disk.
-pub const MAX_PARTITIONS: usize = 256;
+/// Partitions of all disks together (more are refused with an error).
+pub const MAX_PARTITIONS: usize = 4096;
 /// Dependencies (`slaves`) reversed per disk; more are given in the order found.
 const MAX_DEPENDENCIES: usize = 64;
 
 /// A block device's name: a length byte and up to 32 bytes (the kernel's DISK_NAME_LEN).
 const NAME: usize = 33;
+/// A disk: its name, then where its partitions are in the partition table (first, count).
+const DISK: usize = NAME + 8;
 /// A device node (`/dev/...`) as a record.
 const NODE: usize = 65;
 
 /// The scratch `guest-get-disks` takes.
 pub const SCRATCH: usize =
-    LISTING_BYTES + (MAX_DISKS + MAX_PARTITIONS) * NAME + MAX_DEPENDENCIES * NODE;
+    LISTING_BYTES + MAX_DISKS * DISK + MAX_PARTITIONS * NAME + MAX_DEPENDENCIES * NODE;
 
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= SCRATCH);
 
-/// Where a disk's entries are listed and kept while its answer is written.
-struct Rooms<'s> {
-    listing: &'s mut [u8],
-    partitions: &'s mut [u8],
-    dependencies: &'s mut [u8],
-}
-
-/// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`. Disks of
-/// zero size are skipped. As in qemu-ga, which prepends each entry it finds, the list is in
-/// reverse discovery order: the last disk's partitions (last first), that disk, and so on.
+/// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`.
+/// Disks of zero size (or whose size cannot be read) are skipped. As in qemu-ga, which
+/// prepends each entry it finds, the list is in reverse discovery order: the last disk's
+/// partitions (last first), that disk, and so on. The answer is written in reverse, so the
+/// disks and their partitions are listed whole first (each directory read once): more than
+/// fit is refused, never cut.
 pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let mut rooms = Rooms {
-        listing: call.scratch.take(LISTING_BYTES)?,
-        partitions: call.scratch.take(MAX_PARTITIONS * NAME)?,
-        dependencies: call.scratch.take(MAX_DEPENDENCIES * NODE)?,
-    };
-    let mut names = Records::<NAME>::new(call.scratch.take(MAX_DISKS * NAME)?);
+    let listing = call.scratch.take(LISTING_BYTES)?;
+    let dependencies = call.scratch.take(MAX_DEPENDENCIES * NODE)?;
+    let mut disks = Records::<DISK>::new(call.scratch.take(MAX_DISKS * DISK)?);
+    let mut partitions = Records::<NAME>::new(call.scratch.take(MAX_PARTITIONS * NAME)?);
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
     let mut overflow = false;
-    dir.for_each(rooms.listing, |name, kind| {
-        // /sys/block entries are links (DT_LNK) to the devices.
-        if kind != fs::DT_LNK || !is_name(name) {
+    dir.for_each(listing, |name, kind| {
+        // /sys/block entries are links (DT_LNK) to the devices. Disks of zero size (unused
+        // loop and zram devices) are left out before anything else is read of them.
+        if kind != fs::DT_LNK || !is_name(name) || !has_size(name) {
             return;
         }
-        match names.push() {
-            Some(record) => put_text(record, name),
+        match disks.push() {
+            Some(record) => put_text(name_field(record), name),
             None => overflow = true,
         }
     })
     .map_err(|e| qmp_error!("Can't read directory \"/sys/block\": {e}"))?;
-    // The answer is written in reverse, so it must be held whole: refuse rather than cut.
     if overflow {
         return Err(qmp_error!("more than {MAX_DISKS} block devices"));
     }
-    for name in names.iter().map(text_of) {
-        let mut dir = [0u8; PATH_MAX];
-        let disk_dir = join(&mut dir, &[b"/sys/block/", name]).unwrap_or_default();
-        if partitions_of(disk_dir, name, &mut rooms).is_none() {
-            return Err(qmp_error!(
-                "/sys/block/{} has more than {MAX_PARTITIONS} partitions",
-                Lossy(name)
-            ));
-        }
+    for i in 0..disks.len() {
+        let Some(disk) = disks.get_mut(i) else {
+            break;
+        };
+        let first = partitions.len();
+        list_partitions(text_of(name_field(disk)), listing, &mut partitions)
+            .map_err(|()| qmp_error!("more than {MAX_PARTITIONS} partitions"))?;
+        disk[NAME..NAME + 4].copy_from_slice(&(first as u32).to_ne_bytes());
+        disk[NAME + 4..].copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
     }
     call.reply.write(|w| {
         w.begin_array();
-        for name in names.iter().rev().map(text_of) {
-            write_disk_and_partitions(w, name, &mut rooms);
+        for disk in disks.iter().rev() {
+            let word =
+                |at: usize| u32::from_ne_bytes(disk[at..at + 4].try_into().unwrap_or([0; 4]));
+            let (first, count) = (word(NAME) as usize, word(NAME + 4) as usize);
+            let own = (first..first + count)
+                .filter_map(|i| partitions.get(i))
+                .map(text_of);
+            write_disk_and_partitions(w, text_of(name_field_ref(disk)), own, listing, dependencies);
         }
         w.end_array();
         Ok(())
     })
+}
+
+fn name_field(disk: &mut [u8; DISK]) -> &mut [u8; NAME] {
+    disk.first_chunk_mut::<NAME>().expect("DISK > NAME")
+}
+
+fn name_field_ref(disk: &[u8; DISK]) -> &[u8; NAME] {
+    disk.first_chunk::<NAME>().expect("DISK > NAME")
+}
+
+/// Whether `/sys/block/<name>/size` can be read and is not zero (qemu-ga skips the rest).
+fn has_size(name: &[u8]) -> bool {
+    let mut size = [0u8; 32];
+    let mut path = [0u8; PATH_MAX];
+    match join(&mut path, &[b"/sys/block/", name, b"/size"]).map(|p| fs::read_file(p, &mut size)) {
+        Some(Ok(b"0\n")) | Some(Err(_)) | None => false,
+        Some(Ok(_)) => true,
+    }
 }
 
 /// A name as qemu-ga keeps it: UTF-8 that fits a record.
@@ -89,62 +108,62 @@ fn is_name(name: &[u8]) -> bool {
     name.len() < NAME && core::str::from_utf8(name).is_ok()
 }
 
-fn write_disk_and_partitions(w: &mut JsonWriter<'_>, name: &[u8], rooms: &mut Rooms<'_>) {
+fn write_disk_and_partitions<'p>(
+    w: &mut JsonWriter<'_>,
+    name: &[u8],
+    partitions: impl DoubleEndedIterator<Item = &'p [u8]>,
+    listing: &mut [u8],
+    dependencies: &mut [u8],
+) {
     let mut dir = [0u8; PATH_MAX];
     let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name]) else {
         return;
     };
-    let mut size = [0u8; 32];
-    let mut size_path = [0u8; PATH_MAX];
-    match join(&mut size_path, &[disk_dir, b"/size"]).map(|p| fs::read_file(p, &mut size)) {
-        Some(Ok(b"0\n")) | Some(Err(_)) | None => return,
-        Some(Ok(_)) => {}
-    }
     let mut dev = heapless::String::<64>::new();
     device_node(disk_dir, &mut dev);
     if dev.is_empty() {
         return;
     }
     // Partitions first (the reverse of finding them after their disk).
-    if let Some(partitions) = partitions_of(disk_dir, name, rooms) {
-        for partition in partitions.iter().rev().map(text_of) {
-            let mut path = [0u8; PATH_MAX];
-            let mut node = heapless::String::<64>::new();
-            if let Some(path) = join(&mut path, &[disk_dir, b"/", partition]) {
-                device_node(path, &mut node);
-            }
-            if node.is_empty() {
-                continue;
-            }
-            w.begin_object();
-            w.key("name");
-            w.str(&node);
-            w.key("partition");
-            w.bool(true);
-            w.key("dependencies");
-            w.begin_array();
-            w.str(&dev);
-            w.end_array();
-            w.end_object();
+    for partition in partitions.rev() {
+        let mut path = [0u8; PATH_MAX];
+        let mut node = heapless::String::<64>::new();
+        if let Some(path) = join(&mut path, &[disk_dir, b"/", partition]) {
+            device_node(path, &mut node);
         }
+        if node.is_empty() {
+            continue;
+        }
+        w.begin_object();
+        w.key("name");
+        w.str(&node);
+        w.key("partition");
+        w.bool(true);
+        w.key("dependencies");
+        w.begin_array();
+        w.str(&dev);
+        w.end_array();
+        w.end_object();
     }
-    write_disk(w, disk_dir, &dev, rooms);
+    write_disk(w, disk_dir, &dev, listing, dependencies);
 }
 
-/// A disk's partitions in sysfs order, kept in `rooms.partitions`; `None` when there are
-/// more than [`MAX_PARTITIONS`].
-fn partitions_of<'r>(
-    disk_dir: &[u8],
+/// Adds a disk's partitions, in sysfs order, to `partitions`; `Err` when they do not fit.
+fn list_partitions(
     name: &[u8],
-    rooms: &'r mut Rooms<'_>,
-) -> Option<Records<'r, NAME>> {
-    let mut partitions = Records::new(&mut *rooms.partitions);
+    listing: &mut [u8],
+    partitions: &mut Records<'_, NAME>,
+) -> Result<(), ()> {
+    let mut dir = [0u8; PATH_MAX];
+    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name]) else {
+        return Ok(());
+    };
     let mut overflow = false;
     // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
     // does not check its opendir.
-    if let Ok(listing) = fs::Dir::open(disk_dir) {
+    if let Ok(dir) = fs::Dir::open(disk_dir) {
         // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
-        let _ = listing.for_each(rooms.listing, |entry, kind| {
+        let _ = dir.for_each(listing, |entry, kind| {
             if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
                 match partitions.push() {
                     Some(record) => put_text(record, entry),
@@ -153,7 +172,7 @@ fn partitions_of<'r>(
             }
         });
     }
-    (!overflow).then_some(partitions)
+    if overflow { Err(()) } else { Ok(()) }
 }
 
 /// `<disk>N` or `<disk>pN` (vda1, nvme0n1p1, mmcblk0p2), as qemu-ga tells partitions.
@@ -168,7 +187,13 @@ pub fn is_partition_of(disk: &[u8], entry: &[u8]) -> bool {
     }
 }
 
-fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str, rooms: &mut Rooms<'_>) {
+fn write_disk(
+    w: &mut JsonWriter<'_>,
+    disk_dir: &[u8],
+    dev: &str,
+    listing: &mut [u8],
+    dependencies: &mut [u8],
+) {
     let mut real = [0u8; PATH_MAX];
     let syspath = fs::resolve_link(disk_dir, &mut real).ok();
     let is_virtual = syspath.is_none_or(|p| contains(p, b"/devices/virtual/"));
@@ -182,11 +207,10 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str, rooms: &mut Ro
     // get_disk_deps leaves `dependencies` out, with no error, when g_dir_open fails).
     let mut slaves = [0u8; PATH_MAX];
     let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
-    if let Some((slaves, listing)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
-        let entries = &mut *rooms.listing;
+    if let Some((slaves, slaves_dir)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
         let mut each_dependency = |f: &mut dyn FnMut(&str)| {
             // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
-            let _ = listing.for_each(entries, |slave, _| {
+            let _ = slaves_dir.for_each(listing, |slave, _| {
                 let mut path = [0u8; PATH_MAX];
                 let mut node = heapless::String::<64>::new();
                 if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
@@ -197,7 +221,7 @@ fn write_disk(w: &mut JsonWriter<'_>, disk_dir: &[u8], dev: &str, rooms: &mut Ro
                 }
             });
         };
-        let mut deps = Records::<NODE>::new(&mut *rooms.dependencies);
+        let mut deps = Records::<NODE>::new(&mut *dependencies);
         let mut overflow = false;
         each_dependency(&mut |dep| match deps.push() {
             Some(record) if dep.len() < NODE => put_text(record, dep.as_bytes()),

@@ -21,7 +21,7 @@ use crate::sys::process::{self, ExitStatus, WaitFor};
 use crate::sys::spawn::{self, Invocation, SpawnError, Stdio};
 use crate::sys::{Errno, fs, uapi};
 
-// guest-exec: a step for the input, the rest for the command line (its text and offsets).
+// guest-exec: a step for the input, then the command line's text (at most a request).
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= IO_STEP + (64 << 10));
 use crate::{arguments, qapi_enum};
 
@@ -208,8 +208,16 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
     let null = fs::open(b"/dev/null", uapi::O_RDWR, 0)
         .map_err(|e| qmp_error!("Failed to open file “/dev/null”: {e}"))?;
 
-    let mut invocation = Invocation::new(call.scratch.rest(), args.path.as_bytes())
-        .map_err(spawn_error(args.path))?;
+    // The command line's text, each string with its NUL: what the invocation takes.
+    let strings = core::iter::once(args.path)
+        .chain(args.arg.iter().flat_map(|list| list.iter()))
+        .chain(args.env.iter().flat_map(|list| list.iter()));
+    let room = call
+        .scratch
+        .take(strings.map(|s| s.len() + 1).sum())
+        .map_err(|_| spawn_error(args.path)(SpawnError::TooManyArguments))?;
+    let mut invocation =
+        Invocation::new(room, args.path.as_bytes()).map_err(spawn_error(args.path))?;
     for arg in args.arg.iter().flat_map(|list| list.iter()) {
         invocation
             .arg(arg.as_bytes())

@@ -69,13 +69,20 @@ pub struct CStrArray<'a> {
 
 impl<'a> CStrArray<'a> {
     /// Points `storage` at `strings`, followed by the terminating null pointer; fails with
-    /// E2BIG when `storage` cannot hold `strings.len() + 1` pointers.
-    pub fn new(strings: &[&'a CStr], storage: &'a mut [*const u8]) -> Result<CStrArray<'a>, Errno> {
-        let slots = storage.get_mut(..strings.len() + 1).ok_or(Errno::TOOBIG)?;
-        for (slot, string) in slots.iter_mut().zip(strings) {
-            *slot = string.as_ptr().cast();
+    /// E2BIG when `storage` cannot hold them all and the null pointer.
+    pub fn new<'s: 'a>(
+        strings: impl IntoIterator<Item = &'s CStr>,
+        storage: &'a mut [*const u8],
+    ) -> Result<CStrArray<'a>, Errno> {
+        let mut len = 0;
+        for string in strings {
+            // The last slot is kept for the null pointer.
+            let slot = storage.get_mut(len..storage.len().saturating_sub(1));
+            *slot.and_then(|s| s.first_mut()).ok_or(Errno::TOOBIG)? = string.as_ptr().cast();
+            len += 1;
         }
-        slots[strings.len()] = core::ptr::null();
+        let slots = storage.get_mut(..len + 1).ok_or(Errno::TOOBIG)?;
+        slots[len] = core::ptr::null();
         Ok(CStrArray { ptrs: slots })
     }
 }
@@ -296,8 +303,8 @@ mod tests {
         let argv: [&CStr; 3] = [c"sh", c"-c", c"exit $CODE"];
         let envp: [&CStr; 1] = [c"CODE=7"];
         let (mut argv_ptrs, mut envp_ptrs) = ([core::ptr::null(); 4], [core::ptr::null(); 2]);
-        let argv = CStrArray::new(&argv, &mut argv_ptrs).unwrap();
-        let envp = CStrArray::new(&envp, &mut envp_ptrs).unwrap();
+        let argv = CStrArray::new(argv, &mut argv_ptrs).unwrap();
+        let envp = CStrArray::new(envp, &mut envp_ptrs).unwrap();
         let pid = spawn(|| {
             let _ = execve(c"/bin/sh", &argv, &envp);
             exit(127);
@@ -312,8 +319,8 @@ mod tests {
     #[test]
     fn cstr_array_needs_room_for_the_null() {
         let mut storage = [core::ptr::null(); 2];
-        assert!(CStrArray::new(&[c"a", c"b"], &mut storage).is_err());
-        let array = CStrArray::new(&[c"a"], &mut storage).unwrap();
+        assert!(CStrArray::new([c"a", c"b"], &mut storage).is_err());
+        let array = CStrArray::new([c"a"], &mut storage).unwrap();
         assert_eq!(array.ptrs.len(), 2);
         assert!(array.ptrs[1].is_null());
     }

@@ -131,33 +131,16 @@ pub fn spawn(
     environ: Environ,
     agent_path: Option<&[u8]>,
 ) -> Result<i32, SpawnError> {
-    let mut args = [c""; MAX_ARGS];
-    for (slot, &at) in args.iter_mut().zip(&invocation.args) {
-        *slot = invocation.c_str(at);
-    }
-    let mut entries = [c""; MAX_ARGS];
-    let count = match &invocation.env {
-        Some(env) => {
-            for (slot, &at) in entries.iter_mut().zip(env) {
-                *slot = invocation.c_str(at);
-            }
-            env.len()
-        }
-        None => {
-            let mut count = 0;
-            for entry in environ.iter() {
-                *entries.get_mut(count).ok_or(SpawnError::TooManyArguments)? = entry;
-                count += 1;
-            }
-            count
-        }
-    };
-    let env = &entries[..count];
     let mut argv_room = [core::ptr::null(); MAX_ARGS + 1];
     let mut envp_room = [core::ptr::null(); MAX_ARGS + 1];
     let too_many = |_| SpawnError::TooManyArguments;
-    let argv = CStrArray::new(&args[..invocation.args.len()], &mut argv_room).map_err(too_many)?;
-    let envp = CStrArray::new(env, &mut envp_room).map_err(too_many)?;
+    let args = invocation.args.iter().map(|&at| invocation.c_str(at));
+    let argv = CStrArray::new(args, &mut argv_room).map_err(too_many)?;
+    let envp = match &invocation.env {
+        Some(env) => CStrArray::new(env.iter().map(|&at| invocation.c_str(at)), &mut envp_room),
+        None => CStrArray::new(environ.iter(), &mut envp_room),
+    }
+    .map_err(too_many)?;
     // GLib's order: the PATH of the given environment, the agent's, a default.
     let path = invocation
         .path_var
