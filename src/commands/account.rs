@@ -1,6 +1,7 @@
 //! The guest's user accounts, read from `/etc/passwd` by the agent itself (no NSS, so the
 //! same answer in a busybox initramfs as on a full distribution).
 
+use super::scratch::Scratch;
 use crate::formats::passwd::find_user;
 use crate::sys::{Errno, PATH_MAX, fs};
 
@@ -29,9 +30,11 @@ impl core::fmt::Display for LookupError {
     }
 }
 
-/// Looks `name` up in `/etc/passwd`, read through `scratch`.
-pub fn lookup(name: &str, scratch: &mut [u8]) -> Result<User, LookupError> {
-    let passwd = fs::read_file(b"/etc/passwd", scratch).map_err(LookupError::Unreadable)?;
+/// Looks `name` up in `/etc/passwd`, read into scratch.
+pub fn lookup(name: &str, scratch: &mut Scratch<'_>) -> Result<User, LookupError> {
+    let passwd = scratch
+        .take_filled(|room| fs::read_file(b"/etc/passwd", room).map(|t| t.len()))
+        .map_err(LookupError::Unreadable)?;
     let entry = find_user(passwd, name.as_bytes()).ok_or(LookupError::NotFound)?;
     let home = heapless::Vec::from_slice(entry.home)
         .map_err(|_| LookupError::Unreadable(Errno::NAMETOOLONG))?;

@@ -84,7 +84,7 @@ pub fn guest_fsfreeze_freeze_list(call: &mut Call, args: FreezeList<'_>) -> Resu
 fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError> {
     let state = &mut *call.state;
     run_hook(state, call.scratch.take(run::ROOM)?, b"freeze")?;
-    let (text, _) = mounts::read(call.scratch.rest())?;
+    let text = mounts::read(&mut call.scratch)?;
     enter_frozen(&mut state.policy, &state.freezer);
     let mut frozen = 0i64;
     let mut failure = None;
@@ -131,7 +131,7 @@ pub fn guest_fsfreeze_thaw(call: &mut Call, _: ()) -> Result<(), QmpError> {
 /// with `thaw` (its failure is the error). Also what the agent does before it exits.
 pub fn thaw(state: &mut State, scratch: &mut Scratch) -> Result<i64, QmpError> {
     let hook_room = scratch.take(run::ROOM)?;
-    let (text, _) = mounts::read(scratch.rest())?;
+    let text = mounts::read(scratch)?;
     let mut thawed = 0i64;
     let _ = mounts::each_reversed(text, |_, mount, _| {
         if let Ok(fd) = fs::open(mount.mountpoint, uapi::O_RDONLY, 0) {

@@ -21,8 +21,8 @@ pub const DISKS_PER_FS: usize = 32;
 /// mount order as qemu-ga lists them. /proc/self/mountinfo is read whole into the scratch
 /// buffer (`TINYQGA_SCRATCH_BYTES`).
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
-    let (text, room) = mounts::read(call.scratch.rest())?;
-    let first = mounts::FirstMounts::new(text, room)?;
+    let text = mounts::read(&mut call.scratch)?;
+    let first = mounts::FirstMounts::new(text, &mut call.scratch)?;
     call.reply.write(|w| write_filesystems(w, text, &first))
 }
 
@@ -105,7 +105,9 @@ mod tests {
         let mut text = std::fs::read("tests/fixtures/proc/mountinfo").unwrap();
         let mut out = Collect::default();
         let mut room = vec![0u8; 4096];
-        let first = mounts::FirstMounts::new(&text, &mut room).unwrap();
+        let first =
+            mounts::FirstMounts::new(&text, &mut super::super::scratch::Scratch::new(&mut room))
+                .unwrap();
         write_filesystems(&mut JsonWriter::new(&mut out), &mut text, &first).unwrap();
         let out = String::from_utf8(out.0).unwrap();
         let order: Vec<&str> = out

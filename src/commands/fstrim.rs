@@ -16,7 +16,7 @@ arguments! {
 /// per mount (last mount first, as qemu-ga lists them), each with its own result: the
 /// command fails only when the mount list cannot be read.
 pub fn guest_fstrim(call: &mut Call, args: Fstrim) -> Result<(), QmpError> {
-    let (text, _) = mounts::read(call.scratch.rest())?;
+    let text = mounts::read(&mut call.scratch)?;
     let minimum = args.minimum.unwrap_or(0) as u64;
     call.reply.write(|w| {
         w.begin_object();

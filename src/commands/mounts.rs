@@ -3,28 +3,24 @@
 //! /proc/self/mountinfo with a block device under them (btrfs, which reports major 0,
 //! through its source device), walked from the last mount back.
 
+use super::scratch::Scratch;
 use crate::formats::mountinfo;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs, uapi};
 
-/// Reads /proc/self/mountinfo whole into `scratch`: (the text, the room left after it).
-pub fn read(scratch: &mut [u8]) -> Result<(&mut [u8], &mut [u8]), QmpError> {
-    let capacity = scratch.len();
-    let len = match fs::read_file(b"/proc/self/mountinfo", scratch) {
-        Ok(text) => text.len(),
-        Err(Errno::FBIG) => {
-            return Err(qmp_error!(
-                "/proc/self/mountinfo is larger than {capacity} bytes"
-            ));
-        }
-        Err(e) => {
-            return Err(qmp_error!(
-                "failed to open mtab file: '/proc/self/mountinfo': {e}"
-            ));
-        }
-    };
-    Ok(scratch.split_at_mut(len))
+/// Reads /proc/self/mountinfo whole into scratch.
+pub fn read<'r>(scratch: &mut Scratch<'r>) -> Result<&'r mut [u8], QmpError> {
+    let capacity = scratch.left();
+    scratch.take_filled(|room| match fs::read_file(b"/proc/self/mountinfo", room) {
+        Ok(text) => Ok(text.len()),
+        Err(Errno::FBIG) => Err(qmp_error!(
+            "/proc/self/mountinfo is larger than {capacity} bytes"
+        )),
+        Err(e) => Err(qmp_error!(
+            "failed to open mtab file: '/proc/self/mountinfo': {e}"
+        )),
+    })
 }
 
 /// Which line is the first mount of each block device, found in one pass: a small
@@ -38,12 +34,13 @@ pub struct FirstMounts<'r> {
 const SLOT: usize = 12;
 
 impl<'r> FirstMounts<'r> {
-    pub fn new(text: &[u8], room: &'r mut [u8]) -> Result<FirstMounts<'r>, QmpError> {
+    /// The table for the mounts of `text`, in scratch (two slots a mount).
+    pub fn new(text: &[u8], scratch: &mut Scratch<'r>) -> Result<FirstMounts<'r>, QmpError> {
         let mounts = text.split(|&b| b == b'\n').count();
         let slots = (mounts * 2).next_power_of_two().max(16);
-        let table = room
-            .get_mut(..slots * SLOT)
-            .ok_or_else(|| qmp_error!("/proc/self/mountinfo has too many mounts ({mounts})"))?;
+        let table = scratch
+            .take(slots * SLOT)
+            .map_err(|_| qmp_error!("/proc/self/mountinfo has too many mounts ({mounts})"))?;
         table.fill(0);
         let mut offset = 0;
         for line in text.split(|&b| b == b'\n') {
@@ -161,11 +158,11 @@ mod tests {
             text += &format!("{} 1 0:{i} / /proc{i} rw - proc proc rw\n", i + 10_000);
         }
         let mut room = vec![0u8; 256 * 1024];
-        let first = FirstMounts::new(text.as_bytes(), &mut room).unwrap();
+        let first = FirstMounts::new(text.as_bytes(), &mut Scratch::new(&mut room)).unwrap();
         for (offset, dev, is_first) in offsets {
             assert_eq!(first.is_first(dev, offset), is_first, "{dev:?} at {offset}");
         }
         // Too little room is a clear error, not a wrong answer.
-        assert!(FirstMounts::new(text.as_bytes(), &mut [0u8; 64]).is_err());
+        assert!(FirstMounts::new(text.as_bytes(), &mut Scratch::new(&mut [0u8; 64])).is_err());
     }
 }

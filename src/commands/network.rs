@@ -3,7 +3,7 @@
 use core::fmt::Write as _;
 
 use super::Call;
-use super::scratch::Records;
+use super::scratch::{Records, Scratch};
 use crate::capacity::NETLINK_BYTES;
 use crate::formats::netlink::{self, Address, RTM_NEWADDR, RTM_NEWLINK};
 use crate::protocol::{JsonWriter, QmpError};
@@ -32,14 +32,16 @@ const AF_INET6: u8 = 10;
 pub fn guest_network_get_interfaces(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let failed = |e| qmp_error!("getifaddrs failed: {e}");
     let recv = call.scratch.take(NETLINK_BYTES)?;
-    let room = call.scratch.rest();
-    let (links, room) = collect_links(recv, room).map_err(failed)?;
-    let (index, room) = LinkIndex::build(&links, room).ok_or_else(|| failed(Errno::NOBUFS))?;
-    let mut tables = Tables {
+    let links = call.scratch.take_filled(|room| collect_links(recv, room));
+    let mut links = Records::filled(links.map_err(failed)?);
+    let index = LinkIndex::build(&links, &mut call.scratch)?;
+    let addresses = call
+        .scratch
+        .take_filled(|room| collect_addresses(recv, room, &mut links, &index));
+    let tables = Tables {
         links,
-        addresses: Records::new(room),
+        addresses: Records::filled(addresses.map_err(failed)?),
     };
-    collect_addresses(recv, &mut tables, &index).map_err(failed)?;
     call.reply.write(|w| {
         w.begin_array();
         for (slot, link) in tables.links().enumerate() {
@@ -106,11 +108,8 @@ fn first_address<const N: usize>(links: &Records<'_, N>, slot: usize) -> u32 {
     links.get(slot).map_or(NONE, |r| word(r, FIRST_ADDRESS))
 }
 
-/// Dumps the links into records at the start of `room`: (the records, the room after them).
-fn collect_links<'r>(
-    recv: &mut [u8],
-    room: &'r mut [u8],
-) -> Result<(Records<'r, LINK_RECORD>, &'r mut [u8]), Errno> {
+/// Dumps the links into records at the start of `room`; returns the bytes they take.
+fn collect_links(recv: &mut [u8], room: &mut [u8]) -> Result<usize, Errno> {
     let mut links = Records::<LINK_RECORD>::new(room);
     let mut full = false;
     Socket::dump(Dump::Links)?.for_each(recv, |kind, body| {
@@ -144,16 +143,18 @@ fn collect_links<'r>(
     if full {
         return Err(Errno::NOBUFS);
     }
-    Ok(links.split_off())
+    Ok(links.bytes())
 }
 
-/// Dumps the addresses (IPv4 and IPv6 of known links) into records, each chained after the
-/// last one of its link.
+/// Dumps the addresses (IPv4 and IPv6 of known links) into records at the start of `room`,
+/// each chained after the last one of its link; returns the bytes they take.
 fn collect_addresses(
     recv: &mut [u8],
-    tables: &mut Tables<'_>,
+    room: &mut [u8],
+    links: &mut Records<'_, LINK_RECORD>,
     index: &LinkIndex<'_>,
-) -> Result<(), Errno> {
+) -> Result<usize, Errno> {
+    let mut addresses = Records::<ADDRESS_RECORD>::new(room);
     let mut full = false;
     Socket::dump(Dump::Addresses)?.for_each(recv, |kind, body| {
         let Some(a) = (kind == RTM_NEWADDR)
@@ -167,8 +168,8 @@ fn collect_addresses(
         let Some(slot) = index.slot(a.index).filter(|_| known) else {
             return;
         };
-        let number = tables.addresses.len() as u32;
-        let Some(record) = tables.addresses.push() else {
+        let number = addresses.len() as u32;
+        let Some(record) = addresses.push() else {
             full = true;
             return;
         };
@@ -185,21 +186,21 @@ fn collect_addresses(
             }
             None => record[26] = NO_LABEL,
         }
-        let Some(link) = tables.links.get_mut(slot) else {
+        let Some(link) = links.get_mut(slot) else {
             return;
         };
         let last = word(link, LAST_ADDRESS);
         set_word(link, LAST_ADDRESS, number);
         if last == NONE {
             set_word(link, FIRST_ADDRESS, number);
-        } else if let Some(previous) = tables.addresses.get_mut(last as usize) {
+        } else if let Some(previous) = addresses.get_mut(last as usize) {
             set_word(previous, 4, number);
         }
     })?;
     if full {
         return Err(Errno::NOBUFS);
     }
-    Ok(())
+    Ok(addresses.bytes())
 }
 
 /// Link index -> link record, an open-addressing table (twice as many slots as links, a
@@ -209,13 +210,13 @@ struct LinkIndex<'r> {
 }
 
 impl<'r> LinkIndex<'r> {
-    /// The table for `links` at the start of `room`: (the table, the room after it).
+    /// The table for `links`, in scratch.
     fn build<const N: usize>(
         links: &Records<'_, N>,
-        room: &'r mut [u8],
-    ) -> Option<(LinkIndex<'r>, &'r mut [u8])> {
+        scratch: &mut Scratch<'r>,
+    ) -> Result<LinkIndex<'r>, QmpError> {
         let size = (links.len() * 2).next_power_of_two().max(8);
-        let (table, rest) = room.split_at_mut_checked(size * 8)?;
+        let table = scratch.take(size * 8)?;
         table.fill(0);
         let mut slots = Records::<8>::new(table);
         while slots.push().is_some() {}
@@ -223,7 +224,7 @@ impl<'r> LinkIndex<'r> {
         for (number, link) in links.iter().enumerate() {
             index.insert(word(link, 0), number as u32);
         }
-        Some((index, rest))
+        Ok(index)
     }
 
     fn probe(&self, link: u32) -> impl Iterator<Item = usize> + use<> {

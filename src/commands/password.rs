@@ -12,6 +12,7 @@
 //! password file is never left behind.
 
 use super::Call;
+use super::scratch::Scratch;
 use crate::arguments;
 use crate::crypt;
 use crate::formats::passwd::{find_user, rewrite_password};
@@ -66,10 +67,11 @@ pub fn guest_set_user_password(call: &mut Call, args: SetUserPassword<'_>) -> Re
             .as_bytes()
     };
 
-    let scratch = call.scratch.rest();
+    let scratch = &mut call.scratch;
     let _lock = lock_password_files()
         .map_err(|e| failed(format_args!("cannot lock /etc/.pwd.lock: {e}")))?;
-    let passwd = fs::read_file(b"/etc/passwd", scratch)
+    let passwd = scratch
+        .take_filled(|room| fs::read_file(b"/etc/passwd", room).map(|t| t.len()))
         .map_err(|e| failed(format_args!("cannot read /etc/passwd: {e}")))?;
     if find_user(passwd, username.as_bytes()).is_none() {
         return Err(failed(format_args!("user '{username}' does not exist")));
@@ -123,10 +125,10 @@ fn set_in(
     user: &str,
     hash: &[u8],
     last_change: Option<u64>,
-    scratch: &mut [u8],
+    scratch: &mut Scratch<'_>,
 ) -> Result<bool, Errno> {
     let st = fs::stat(path)?;
-    let text = fs::read_file(path, scratch)?;
+    let text = scratch.take_filled(|room| fs::read_file(path, room).map(|t| t.len()))?;
     let mut found = false;
     let mode = st.stx_mode as u32 & 0o7777;
     fs::replace_file(path, mode, Some((st.stx_uid, st.stx_gid)), |fd| {

@@ -37,10 +37,23 @@ impl<'r> Scratch<'r> {
         Ok(piece)
     }
 
-    /// Everything left (for reading a file of unknown size whole).
-    pub fn rest(&mut self) -> &'r mut [u8] {
-        let len = self.room.len();
-        self.take(len).unwrap_or_default()
+    /// Lends everything left to `fill` (reading a file of unknown size whole), then takes
+    /// only the part it filled: `fill` returns that part's length. The rest stays free,
+    /// and uncounted.
+    pub fn take_filled<E>(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<&'r mut [u8], E> {
+        let len = fill(self.room)?.min(self.room.len());
+        let (piece, rest) = core::mem::take(&mut self.room).split_at_mut(len);
+        self.room = rest;
+        self.taken += len;
+        Ok(piece)
+    }
+
+    /// Bytes not taken yet.
+    pub fn left(&self) -> usize {
+        self.room.len()
     }
 
     /// Bytes handed out so far: the most this request can have touched.
@@ -88,16 +101,15 @@ impl<'r, const N: usize> Records<'r, N> {
         self.len == 0
     }
 
-    /// The records so far, and the room after them (for the next table).
-    pub fn split_off(self) -> (Records<'r, N>, &'r mut [u8]) {
-        let (used, rest) = self.room.split_at_mut(self.len * N);
-        (
-            Records {
-                room: used,
-                len: self.len,
-            },
-            rest,
-        )
+    /// The records a piece filled whole holds (see [`Scratch::take_filled`]).
+    pub fn filled(room: &'r mut [u8]) -> Records<'r, N> {
+        let len = room.len() / N;
+        Records { room, len }
+    }
+
+    /// Bytes the records take.
+    pub fn bytes(&self) -> usize {
+        self.len * N
     }
 
     /// The records in the order they were pushed.
@@ -141,8 +153,24 @@ mod tests {
                 "not enough scratch memory: 1 bytes wanted, 0 left of {SCRATCH_BYTES} (TINYQGA_SCRATCH_BYTES)"
             )
         );
-        assert!(scratch.rest().is_empty());
+        assert_eq!(scratch.left(), 0);
         assert_eq!(region[39..41], [1, 2]);
+    }
+
+    #[test]
+    fn a_filled_piece_counts_only_what_was_filled() {
+        let mut region = vec![0u8; 100];
+        let mut scratch = Scratch::new(&mut region);
+        let text = scratch
+            .take_filled(|room| {
+                room[..5].copy_from_slice(b"hello");
+                Ok::<usize, ()>(5)
+            })
+            .unwrap();
+        assert_eq!(text, b"hello");
+        assert_eq!((scratch.taken(), scratch.left()), (5, 95));
+        assert_eq!(scratch.take_filled(|_| Err::<usize, _>("no")), Err("no"));
+        assert_eq!(scratch.left(), 95, "a failed fill takes nothing");
     }
 
     #[test]

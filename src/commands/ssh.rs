@@ -9,6 +9,7 @@
 
 use super::Call;
 use super::account::{self, User};
+use super::scratch::Scratch;
 use crate::arguments;
 use crate::protocol::{List, QmpError};
 use crate::qmp_error;
@@ -44,7 +45,7 @@ arguments! {
 /// without blank lines and `#` comments, last line first (qemu-ga prepends each to its
 /// list).
 pub fn guest_ssh_get_authorized_keys(call: &mut Call, args: SshGet<'_>) -> Result<(), QmpError> {
-    let scratch = call.scratch.rest();
+    let scratch = &mut call.scratch;
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     let text = read_keys(&path, scratch)?;
@@ -70,7 +71,7 @@ pub fn guest_ssh_get_authorized_keys(call: &mut Call, args: SshGet<'_>) -> Resul
 pub fn guest_ssh_add_authorized_keys(call: &mut Call, args: SshAdd<'_>) -> Result<(), QmpError> {
     check_keys(&args.keys)?;
     let buffer = call.scratch.take(LINE_BUFFER)?;
-    let scratch = call.scratch.rest();
+    let scratch = &mut call.scratch;
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     let existing: Option<&[u8]> = match args.reset {
@@ -105,7 +106,7 @@ pub fn guest_ssh_remove_authorized_keys(
 ) -> Result<(), QmpError> {
     check_keys(&args.keys)?;
     let buffer = call.scratch.take(LINE_BUFFER)?;
-    let scratch = call.scratch.rest();
+    let scratch = &mut call.scratch;
     let user = lookup(args.username, scratch)?;
     let path = keys_path(&user)?;
     if fs::stat(&path).is_err() {
@@ -130,7 +131,7 @@ fn check_keys(keys: &List<'_, &str>) -> Result<(), QmpError> {
     }
 }
 
-fn lookup(username: &str, scratch: &mut [u8]) -> Result<User, QmpError> {
+fn lookup(username: &str, scratch: &mut Scratch<'_>) -> Result<User, QmpError> {
     account::lookup(username, scratch)
         .map_err(|e| qmp_error!("failed to lookup user '{username}': {e}"))
 }
@@ -149,9 +150,10 @@ fn keys_path(user: &User) -> Result<Path, QmpError> {
 }
 
 /// Reads the whole file, with GLib's `g_file_get_contents` texts in qemu-ga's message.
-fn read_keys<'s>(path: &[u8], scratch: &'s mut [u8]) -> Result<&'s [u8], QmpError> {
+fn read_keys<'r>(path: &[u8], scratch: &mut Scratch<'r>) -> Result<&'r [u8], QmpError> {
     let shown = Lossy(path);
-    fs::read_file(path, scratch).map_err(|e| match e {
+    let text = scratch.take_filled(|room| fs::read_file(path, room).map(|t| t.len()));
+    text.map(|t| &*t).map_err(|e| match e {
         Errno::FBIG => qmp_error!("failed to read '{shown}': File too large"),
         e => qmp_error!("failed to read '{shown}': Failed to open file “{shown}”: {e}"),
     })
