@@ -19,11 +19,12 @@ use crate::sys::fd::{AsFd, OwnedFd};
 use crate::sys::fs::SeekFrom;
 use crate::sys::process::{self, ExitStatus, WaitFor};
 use crate::sys::spawn::{self, Invocation, SpawnError, Stdio};
-use crate::sys::{Errno, fs, uapi};
+use crate::sys::{Errno, fs, pipe, uapi};
+
+use crate::{arguments, qapi_enum};
 
 // guest-exec: a step for the input, then the command line's text (at most a request).
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= IO_STEP + (64 << 10));
-use crate::{arguments, qapi_enum};
 
 /// qemu-ga's `GUEST_EXEC_MAX_OUTPUT`: captured bytes kept per stream.
 pub const MAX_OUTPUT: u64 = 16 << 20;
@@ -63,29 +64,34 @@ impl Capture {
         }
     }
 
-    /// Reads what the pipe holds now, keeping up to [`MAX_OUTPUT`] bytes; closes the pipe
-    /// at its end of file.
+    /// Moves what the pipe holds now into the memfd (`splice`: inside the kernel, through
+    /// no buffer of the agent's), keeping up to [`MAX_OUTPUT`] bytes; what comes after
+    /// that is read and dropped, and marks the stream truncated. Closes the pipe at its end
+    /// of file.
     fn drain(&mut self) {
-        let mut buf = [0u8; 16 << 10];
         while let Some(pipe) = &self.pipe {
-            match pipe.as_fd().read(&mut buf) {
+            let room = MAX_OUTPUT.saturating_sub(self.len);
+            let moved = match room {
+                0 => Err(Errno::NOSPC),
+                _ => pipe::splice(pipe.as_fd(), self.store.as_fd(), room.min(1 << 20) as usize),
+            };
+            match moved {
                 Ok(0) => self.pipe = None,
-                Ok(n) => self.keep(&buf[..n]),
+                Ok(n) => self.len += n as u64,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => return,
-                Err(_) => self.pipe = None,
+                // Past the limit (or the memfd refused more): read and drop.
+                Err(_) => {
+                    let mut sink = [0u8; 4096];
+                    match pipe.as_fd().read(&mut sink) {
+                        Ok(0) => self.pipe = None,
+                        Ok(_) => self.truncated = true,
+                        Err(Errno::INTR) => {}
+                        Err(Errno::AGAIN) => return,
+                        Err(_) => self.pipe = None,
+                    }
+                }
             }
-        }
-    }
-
-    fn keep(&mut self, data: &[u8]) {
-        let room = MAX_OUTPUT.saturating_sub(self.len) as usize;
-        let kept = &data[..data.len().min(room)];
-        if kept.len() < data.len() {
-            self.truncated = true;
-        }
-        if !kept.is_empty() && self.store.as_fd().write_all(kept).is_ok() {
-            self.len += kept.len() as u64;
         }
     }
 }
@@ -268,7 +274,7 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
 /// A pipe (read end non-blocking, for the event loop) and the memfd that keeps what is
 /// read from it.
 fn open_capture() -> Result<(Capture, OwnedFd), Errno> {
-    let (read_end, write_end) = crate::sys::pipe::pipe2(false)?;
+    let (read_end, write_end) = pipe::pipe2(false)?;
     // Only the agent's end is non-blocking (for the event loop); the child's stays
     // blocking, as a program expects of its stdout.
     let flags = read_end.as_fd().fcntl_getfl()?;
