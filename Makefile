@@ -98,7 +98,7 @@ sizes: build cross
 # framer and decoder, the file and exec arguments, and one per parser of src/formats/
 # (FUZZ_TARGETS to choose; 14 targets at the default 60 s take 14 minutes).
 FUZZ_TARGETS ?= framer_decoder arguments mountinfo tzif utmp keyfile netlink passwd \
-                proc_route diskstats proc_stat os_release loadavg nvme_smart
+                proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 

@@ -1,10 +1,11 @@
 //! `guest-get-disks`: every block device and its partitions, from /sys/block.
 
 use super::Call;
-use super::disk_address::{Bus, DiskAddress, contains, device_node};
+use super::disk_address::{Bus, DiskAddress, device_node};
 use super::scratch::{Records, put_text, text_of};
 use crate::capacity::LISTING_BYTES;
 use crate::formats::nvme_smart::{self, Smart};
+use crate::formats::sysfs::contains;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;

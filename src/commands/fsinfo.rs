@@ -6,7 +6,7 @@ use core::fmt::Write as _;
 use super::Call;
 use super::disk_address::{self, DiskAddress};
 use super::mounts;
-use crate::formats::mountinfo;
+use crate::formats::{mountinfo, sysfs};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::sys::{PATH_MAX, fs};
 use crate::text::FmtBuf;
@@ -55,7 +55,7 @@ fn write_filesystem(
     let mut real = [0u8; PATH_MAX];
     // None in a container's view of sysfs: named after the device numbers, with no disks.
     let syspath = disk_address::real_path(devpath.as_bytes(), &mut real)?;
-    let name = disk_address::basename(syspath.unwrap_or(devpath.as_bytes()));
+    let name = sysfs::basename(syspath.unwrap_or(devpath.as_bytes()));
     let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
     let mut overflow = false;
     if let Some(syspath) = syspath {

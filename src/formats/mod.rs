@@ -25,5 +25,6 @@ pub mod os_release;
 pub mod passwd;
 pub mod proc_route;
 pub mod proc_stat;
+pub mod sysfs;
 pub mod tzif;
 pub mod utmp;
