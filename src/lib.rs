@@ -18,7 +18,8 @@
 //!            `arguments!` (the schema that is checked and the struct the handler reads),
 //!            and the one static table (`command!(name, handler)` rows) that dispatch,
 //!            guest-info, --block-rpcs/--allow-rpcs and the frozen-state policy all read.
-//!            State kept across requests: open files, exec children, the handle counter.
+//!            State kept across requests: open files, exec children, the handle counter;
+//!            working memory per request: scratch (pieces of one bounded region).
 //!            Beside them what several commands share (disk_address: a block device's bus
 //!            address from sysfs, for guest-get-fsinfo and guest-get-disks; account: users
 //!            from /etc/passwd). Uses protocol, sys, formats, crypt, text
@@ -30,13 +31,14 @@
 //!            Uses text
 //! sys        raw Linux system calls (no libc), one wrapper per call, each `unsafe` with
 //!            its SAFETY line; owned and borrowed descriptors (fd); starting programs
-//!            (spawn). It fetches bytes and leaves their meaning to formats. Uses formats,
-//!            text
+//!            (spawn); giving pages back (memory). It fetches bytes and leaves their meaning
+//!            to formats. Uses formats, text
 //! formats    pure parsers of kernel and system formats, one file per format: mountinfo,
 //!            netlink messages, TZif and POSIX TZ rules, utmp, GLib key files, passwd and
 //!            shadow lines, os-release, /proc/net/route and ipv6_route, /proc/diskstats,
-//!            /proc/stat, /proc/loadavg, the NVMe SMART log page; plus the calendar
-//!            arithmetic they and the RTC share. No system call, no `unsafe`. Uses text
+//!            /proc/stat, /proc/loadavg, the NVMe SMART log page, sysfs attribute texts and
+//!            device paths; plus the calendar arithmetic they and the RTC share. No system
+//!            call, no `unsafe`. Uses text
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
