@@ -958,7 +958,7 @@ fn encode_in_pieces(data: &[u8], pieces: &[usize]) -> Vec<u8> {
     let mut text = Vec::new();
     let mut emit = |run: &[u8]| {
         assert!(
-            !run.is_empty() && run.len() <= 64 && run.len().is_multiple_of(4),
+            !run.is_empty() && run.len() <= 1024 && run.len().is_multiple_of(4),
             "{run:?}"
         );
         text.extend_from_slice(run);
