@@ -83,7 +83,7 @@ vm-test:
 	for arch in $(VM_ARCHES); do board/vm-test.sh $$arch || failed="$$failed $$arch"; done; \
 	[ -z "$$failed" ] || { echo "vm-test: FAILED:$$failed"; exit 1; }
 
-# libvirt-test: libvirt as the host (board/libvirt-test.sh, ~40 s warm, ~75 s on the first start
+# libvirt-test: libvirt as the host (board/libvirt-test.sh, 35-55 s warm, ~70 s on the first start
 # of libvirtd): starts its own virtlogd and libvirtd, runs the x86_64 board guest as a transient
 # domain with the agent channel, and checks what virsh gets through the agent (qemu-agent-command,
 # domifaddr, guestinfo, domfsinfo, fsfreeze, set-user-password, ssh keys, domtime, setvcpus
