@@ -13,9 +13,9 @@ VM_ARCHES    ?= x86_64 aarch64 s390x riscv64
 MARKER       := target/.cross-unavailable
 
 .DEFAULT_GOAL := build
-.PHONY: setup build run cross nostd-check lint test test-host test-cross vm-test sizes fuzz bench clean
+.PHONY: setup build run cross nostd-check lint test test-host test-cross vm-test libvirt-test sizes fuzz bench clean
 
-# setup: install what the tests need (apt: qemu-user-static, qemu-guest-agent, python3;
+# setup: install what the tests need (apt: qemu-user-static, qemu-guest-agent, python3, libvirt;
 # rustup: the five targets of rust-toolchain.toml). Idempotent and fast when done.
 setup:
 	@scripts/setup.sh
@@ -61,12 +61,13 @@ lint:
 
 # test: everything CI checks, in order: setup, lint, host tests, no_std build, the four
 # architectures under qemu-user (+ integration tests on the release binary), then whole
-# guests booted under QEMU (x86_64, aarch64, s390x, riscv64) with the agent on virtio-serial.
+# guests booted under QEMU (x86_64, aarch64, s390x, riscv64) with the agent on virtio-serial,
+# then the x86_64 guest run by a real libvirtd and checked through virsh.
 # A failing stage does not stop the later ones (so one run shows every problem), but
 # makes `make test` fail.
 test: setup
 	@failed=; \
-	for stage in lint test-host nostd-check test-cross vm-test; do \
+	for stage in lint test-host nostd-check test-cross vm-test libvirt-test; do \
 	    start=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
 	    echo "make test: stage $$stage took $$(( $$(date +%s) - start )) s"; \
@@ -81,6 +82,15 @@ vm-test:
 	@failed=; \
 	for arch in $(VM_ARCHES); do board/vm-test.sh $$arch || failed="$$failed $$arch"; done; \
 	[ -z "$$failed" ] || { echo "vm-test: FAILED:$$failed"; exit 1; }
+
+# libvirt-test: libvirt as the host (board/libvirt-test.sh, 35-55 s warm, ~70 s on the first start
+# of libvirtd): starts its own virtlogd and libvirtd, runs the x86_64 board guest as a transient
+# domain with the agent channel, and checks what virsh gets through the agent (qemu-agent-command,
+# domifaddr, guestinfo, domfsinfo, fsfreeze, set-user-password, ssh keys, domtime, setvcpus
+# --guest, reboot and shutdown --mode agent) against the guest's own view. SKIPs loudly without
+# the libvirt packages (scripts/setup.sh installs them).
+libvirt-test:
+	@board/libvirt-test.sh
 
 # test-host: unit and integration tests on the host.
 test-host:

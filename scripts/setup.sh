@@ -5,6 +5,8 @@
 #     qemu-ga for `make bench`), python3 (the test client), passwd and openssl (the
 #     account tests), strace (system calls per request in `make bench`). apt runs only
 #     when something is missing.
+#   * apt: libvirt (libvirtd with the QEMU driver, virtlogd, virsh) for `make libvirt-test`;
+#     a failed install only warns (that test then SKIPs loudly).
 #   * rustup: the five targets of rust-toolchain.toml, for the pinned toolchain (1.95.0).
 #     Only missing targets are added. If rustup cannot reach its server, setup still
 #     succeeds but writes target/.cross-unavailable, and the cross tests skip LOUDLY.
@@ -48,6 +50,37 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get install -y --no-install-recommends "${missing[@]}"
 else
     echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3, strace)"
+fi
+
+# ---- libvirt, for `make libvirt-test` (board/libvirt-test.sh) ----------------------------
+# Debian 12's monolithic libvirtd with the QEMU driver, and virsh. `-sysv` is named on
+# purpose: libvirt-daemon-system depends on `-systemd | -sysv`, and left to choose, apt picks
+# the systemd flavour and upgrades systemd itself. The postinst starts nothing here (the
+# test starts and stops the daemons itself). A failed install is tolerated: the libvirt test
+# then prints a SKIP banner (it checks for the binaries itself).
+LIBVIRT_PKGS=(libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients libvirt-daemon-driver-qemu)
+lv_missing=()
+for p in "${LIBVIRT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || lv_missing+=("$p")
+done
+if [ ${#lv_missing[@]} -eq 0 ]; then
+    echo "setup: libvirt packages present (${LIBVIRT_PKGS[*]})"
+elif [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: WARNING: need root (or sudo) to install ${lv_missing[*]}; make libvirt-test will SKIP"
+else
+    SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    echo "setup: installing ${lv_missing[*]}"
+    if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+               apt-get install -y -q --no-install-recommends "${LIBVIRT_PKGS[@]}" ||
+           { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q update &&
+             "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+               apt-get install -y -q --no-install-recommends "${LIBVIRT_PKGS[@]}"; }; }; then
+        echo
+        echo "######################################################################"
+        echo "## setup: WARNING: could not install ${lv_missing[*]}"
+        echo "## make libvirt-test will be SKIPPED"
+        echo "######################################################################"
+    fi
 fi
 
 # ---- rust targets ------------------------------------------------------------------------

@@ -582,8 +582,9 @@ pub fn replace_file(
     write: impl FnOnce(BorrowedFd<'_>) -> Result<(), Errno>,
 ) -> Result<(), Errno> {
     let mut suffix = [0u8; 6];
-    if super::system::getrandom(&mut suffix, 0).is_err() {
-        // Without getrandom (before Linux 3.17) the clock will do: O_EXCL still holds.
+    // Never a blocking getrandom: at boot it can hold the agent for a second (see
+    // random_unblocked). Without random bytes the clock will do: O_EXCL still holds.
+    if super::system::random_unblocked(&mut suffix).is_err() {
         let now = super::time::monotonic().map_or(0, |(s, ns)| s as u64 ^ ns as u64);
         for (b, t) in suffix.iter_mut().zip(now.to_le_bytes()) {
             *b = t;

@@ -57,6 +57,25 @@ pub fn getrandom(buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
     unsafe { syscall!(__NR_getrandom, buf.as_mut_ptr(), buf.len(), flags) }
 }
 
+/// Fills `buf` with random bytes without ever waiting for the kernel's entropy pool:
+/// `GRND_INSECURE` (Linux 5.6+), else `GRND_NONBLOCK`; `Err` if neither fills it (a pool not
+/// yet initialized before 5.6, or no getrandom before 3.17). For what must only be hard to
+/// guess, such as the name of a temporary file, not key material. A blocking `getrandom`
+/// early in boot, on a guest without RDRAND or virtio-rng (QEMU's default `qemu64` CPU
+/// under TCG), makes the kernel run its jitter-entropy loop in the caller: about a second of
+/// CPU before the agent could answer anything (seen under libvirt: board/libvirt-test.sh).
+pub fn random_unblocked(buf: &mut [u8]) -> Result<(), Errno> {
+    let filled = match getrandom(buf, crate::sys::uapi::GRND_INSECURE) {
+        Err(Errno::INVAL) => getrandom(buf, crate::sys::uapi::GRND_NONBLOCK)?,
+        other => other?,
+    };
+    if filled == buf.len() {
+        Ok(())
+    } else {
+        Err(Errno::AGAIN)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +87,13 @@ mod tests {
         assert_eq!(getrandom(&mut b, crate::sys::uapi::GRND_NONBLOCK), Ok(64));
         assert_ne!(a, b);
         assert_ne!(a, [0u8; 64]);
+    }
+
+    #[test]
+    fn random_unblocked_fills_the_buffer() {
+        let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+        assert_eq!(random_unblocked(&mut a), Ok(()));
+        assert_eq!(random_unblocked(&mut b), Ok(()));
+        assert_ne!(a, b);
     }
 }
