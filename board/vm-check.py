@@ -1065,7 +1065,7 @@ def basic_check(label, commands):
     the guest through guest-exec and must exit 0 (its output is printed)."""
     try:
         c = Conn(timeout=20, label="basic")
-        _, dt, _, k = c.sync_retry(attempts=10)
+        _, dt, _, k = c.sync_retry(attempts=30)   # up to 60 s: a distribution initramfs boots slower
         result(f"{label}.sync", dt is not None, f"answered on attempt {k}")
         ping = c.call("guest-ping")
         result(f"{label}.guest-ping", ping == {"return": {}}, f"{ping}")
