@@ -353,7 +353,7 @@ EOF
     ( boot "$T/installed.cpio.gz" ) && python3 board/vm-check.py x86_64 "$VMDIR" --basic installed \
         '/etc/init.d/tinyqga status' \
         'test "$(cat /var/run/tinyqga.pid)" = "$PPID" && readlink /proc/$PPID/exe && test "$(readlink /proc/$PPID/exe)" = /usr/sbin/tinyqga' \
-        'grep -q "^PPid:.1$" /proc/$PPID/status || grep "^PPid" /proc/$PPID/status' \
+        'ppid=$(awk "/^PPid:/ {print \$2}" /proc/$PPID/status); echo "agent parent $ppid"; test "$ppid" = 1' \
         | sed 's/^PASS /PASS vm: /; s/^FAIL /FAIL vm: /' > "$T/vm-a.log"
     cat "$T/vm-a.log"; grep -q "^Starting tinyqga: ok" "$VMDIR/console.log" && echo "    console: $(grep '^Starting tinyqga' "$VMDIR/console.log")"
     passed=$((passed + $(grep -c '^PASS' "$T/vm-a.log"))); failed=$((failed + $(grep -c '^FAIL' "$T/vm-a.log")))
