@@ -13,7 +13,8 @@ VM_ARCHES    ?= x86_64 aarch64 s390x riscv64
 MARKER       := target/.cross-unavailable
 
 .DEFAULT_GOAL := build
-.PHONY: setup build run cross nostd-check lint test test-host test-cross vm-test libvirt-test sizes fuzz bench clean
+.PHONY: setup build run cross nostd-check lint test test-host test-install test-cross vm-test libvirt-test \
+        sizes fuzz bench clean install uninstall cpio-fragment
 
 # setup: install what the tests need (apt: qemu-user-static, qemu-guest-agent, python3, libvirt;
 # rustup: the five targets of rust-toolchain.toml). Idempotent and fast when done.
@@ -59,7 +60,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-# test: everything CI checks, in order: setup, lint, host tests, no_std build, the four
+# test: everything CI checks, in order: setup, lint, host tests, packaging (make install,
+# its units, scripts and initramfs hooks), no_std build, the four
 # architectures under qemu-user (+ integration tests on the release binary), then whole
 # guests booted under QEMU (x86_64, aarch64, s390x, riscv64) with the agent on virtio-serial,
 # then the x86_64 guest run by a real libvirtd and checked through virsh.
@@ -67,7 +69,7 @@ lint:
 # makes `make test` fail.
 test: setup
 	@failed=; \
-	for stage in lint test-host nostd-check test-cross vm-test libvirt-test; do \
+	for stage in lint test-host test-install nostd-check test-cross vm-test libvirt-test; do \
 	    start=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$stage || failed="$$failed $$stage"; \
 	    echo "make test: stage $$stage took $$(( $$(date +%s) - start )) s"; \
@@ -96,6 +98,14 @@ libvirt-test:
 test-host:
 	$(CARGO) test
 
+# test-install: `make install` into a staging tree and what it installs, checked for real
+# (file list and modes, systemd-analyze verify, the udev rule, the init script against a
+# running agent, mkinitramfs + lsinitramfs, the cpio fragment), then an x86_64 guest whose
+# busybox init starts the agent through the installed /etc/init.d/tinyqga
+# (scripts/test-install.sh).
+test-install:
+	@scripts/test-install.sh
+
 # test-cross: build, run and probe each architecture's release binary (scripts/test-cross.sh).
 test-cross:
 	@scripts/test-cross.sh
@@ -117,6 +127,72 @@ fuzz:
 # (scripts/bench.sh; the client is the bench/ package; needs root and strace).
 bench: build
 	@scripts/bench.sh $(BIN)
+
+# install: the agent and what starts it, for a real guest (see README, "Installing").
+#   make install [PREFIX=/usr] [DESTDIR=staging] [QEMU_GA_NAME=1] [INIT=sysvinit|openrc|none]
+# QEMU_GA_NAME=1 adds SBINDIR/qemu-ga -> tinyqga for units and scripts that name qemu-ga
+# (refused where a real qemu-ga is installed there). INIT picks which script becomes
+# /etc/init.d/tinyqga. INSTALL_BIN=path installs another build (e.g. a cross one) as is.
+# Files that name the binary get SBINDIR (without DESTDIR) substituted for @SBINDIR@.
+PREFIX       ?= /usr
+DESTDIR      ?=
+SBINDIR      ?= $(PREFIX)/sbin
+SYSCONFDIR   ?= /etc
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+INITRAMFSDIR ?= $(PREFIX)/share/initramfs-tools
+DRACUTDIR    ?= $(PREFIX)/lib/dracut/modules.d
+MANDIR       ?= $(PREFIX)/share/man
+QEMU_GA_NAME ?= 0
+INIT         ?= sysvinit
+INSTALL_BIN  ?= $(BIN)
+# sub SRC DEST MODE: copy with @SBINDIR@ filled in.
+sub = sed 's|@SBINDIR@|$(SBINDIR)|g' $(1) > $(DESTDIR)$(2) && chmod $(3) $(DESTDIR)$(2)
+
+install: $(if $(filter $(BIN),$(INSTALL_BIN)),build)
+	@case "$(INIT)" in sysvinit|openrc|none) ;; *) echo "install: INIT must be sysvinit, openrc or none" >&2; exit 1;; esac
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR) \
+	    $(DESTDIR)$(INITRAMFSDIR)/hooks $(DESTDIR)$(INITRAMFSDIR)/scripts/init-top \
+	    $(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom $(DESTDIR)$(DRACUTDIR)/99tinyqga \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/tinyqga
+	@if [ "$(QEMU_GA_NAME)" = 1 ]; then \
+	    if [ -e $(DESTDIR)$(SBINDIR)/qemu-ga ] && [ "$$(readlink $(DESTDIR)$(SBINDIR)/qemu-ga)" != tinyqga ]; then \
+	        echo "install: $(DESTDIR)$(SBINDIR)/qemu-ga exists (qemu-guest-agent?); remove it first" >&2; exit 1; \
+	    fi; \
+	    echo "ln -sfn tinyqga $(DESTDIR)$(SBINDIR)/qemu-ga"; ln -sfn tinyqga $(DESTDIR)$(SBINDIR)/qemu-ga; \
+	fi
+	$(call sub,dist/systemd/tinyqga.service,$(UNITDIR)/tinyqga.service,644)
+	install -m 644 dist/udev/60-tinyqga.rules $(DESTDIR)$(UDEVRULESDIR)/60-tinyqga.rules
+	@if [ "$(INIT)" != none ]; then \
+	    install -d $(DESTDIR)$(SYSCONFDIR)/init.d && \
+	    echo "$(INIT) script -> $(DESTDIR)$(SYSCONFDIR)/init.d/tinyqga" && \
+	    $(call sub,dist/$(INIT)/tinyqga,$(SYSCONFDIR)/init.d/tinyqga,755); \
+	fi
+	$(call sub,dist/initramfs-tools/hooks/tinyqga,$(INITRAMFSDIR)/hooks/tinyqga,755)
+	install -m 755 dist/initramfs-tools/scripts/init-top/tinyqga $(DESTDIR)$(INITRAMFSDIR)/scripts/init-top/tinyqga
+	install -m 755 dist/initramfs-tools/scripts/init-bottom/tinyqga $(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom/tinyqga
+	$(call sub,dist/dracut/99tinyqga/module-setup.sh,$(DRACUTDIR)/99tinyqga/module-setup.sh,755)
+	install -m 755 dist/dracut/99tinyqga/tinyqga-start.sh dist/dracut/99tinyqga/tinyqga-stop.sh $(DESTDIR)$(DRACUTDIR)/99tinyqga/
+	install -m 644 dist/dracut/99tinyqga/tinyqga-initrd.service $(DESTDIR)$(DRACUTDIR)/99tinyqga/
+	install -m 644 dist/man/tinyqga.8 $(DESTDIR)$(MANDIR)/man8/tinyqga.8
+
+# uninstall: what install put there (the same variables).
+uninstall:
+	@if [ "$$(readlink $(DESTDIR)$(SBINDIR)/qemu-ga 2>/dev/null)" = tinyqga ]; then rm -f $(DESTDIR)$(SBINDIR)/qemu-ga; fi
+	@if grep -qs tinyqga $(DESTDIR)$(SYSCONFDIR)/init.d/tinyqga; then rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/tinyqga; fi
+	rm -f $(DESTDIR)$(SBINDIR)/tinyqga $(DESTDIR)$(UNITDIR)/tinyqga.service \
+	    $(DESTDIR)$(UDEVRULESDIR)/60-tinyqga.rules $(DESTDIR)$(INITRAMFSDIR)/hooks/tinyqga \
+	    $(DESTDIR)$(INITRAMFSDIR)/scripts/init-top/tinyqga \
+	    $(DESTDIR)$(INITRAMFSDIR)/scripts/init-bottom/tinyqga $(DESTDIR)$(MANDIR)/man8/tinyqga.8
+	rm -rf $(DESTDIR)$(DRACUTDIR)/99tinyqga
+
+# cpio-fragment: a newc cpio, gzip'd, with the agent for ARCH, its start scripts and an
+# empty /etc/qemu, to append to any initramfs (board/cpio-fragment.sh; board/README.md).
+ARCH ?= x86_64
+FRAGMENT ?= target/tinyqga-$(ARCH).cpio.gz
+cpio-fragment:
+	@board/cpio-fragment.sh $(ARCH) $(FRAGMENT)
 
 # clean: remove build output (main, fuzz and bench crates).
 clean:

@@ -2,6 +2,7 @@
 # Build a gzip'd newc cpio initramfs: static busybox + the agent + the virtio modules it
 # needs (dependencies resolved from each .ko's .modinfo depends=, no kmod/depmod) + /init.
 #   board/initramfs.sh ARCH AGENT_BINARY OUTPUT.cpio.gz
+# INIT_FILE=path replaces /init; EXTRA_TREE=dir is copied over the image last.
 # Expects board/fetch-kernel.sh ARCH to have run (kernel + busybox in target/board/ARCH).
 set -euo pipefail
 ARCH=${1:?usage: initramfs.sh ARCH AGENT OUT}
@@ -195,6 +196,14 @@ while :; do
 done
 INIT
 chmod 755 "$STAGE/init"
+# Variants (scripts/test-install.sh): INIT_FILE replaces the /init above, EXTRA_TREE is
+# copied over the image last (e.g. a `make install DESTDIR=` staging tree).
+if [ -n "${INIT_FILE:-}" ]; then
+    install -m 755 "$INIT_FILE" "$STAGE/init"
+fi
+if [ -n "${EXTRA_TREE:-}" ]; then
+    cp -a "$EXTRA_TREE/." "$STAGE/"
+fi
 # Extra agent arguments for debugging, e.g. AGENT_ARGS=-v (logs to the console).
 # By default the agent logs verbosely to the scratch disk, so that freezing that disk
 # shows the log pausing (board/vm-check.py, g.*), and has an fsfreeze hook that hangs

@@ -2,6 +2,8 @@
 """Host-side checks against an agent in a booted guest (see board/vm-test.sh).
 
     vm-check.py ARCH VMDIR
+    vm-check.py ARCH VMDIR --power MODE          one guest-shutdown mode
+    vm-check.py ARCH VMDIR --basic LABEL [CMD..]  sync, ping, info, then CMDs via guest-exec
 
 VMDIR/qga.sock is the agent's virtio-serial port (QEMU chardev, server=on), and
 VMDIR/console.log the guest console, where /init prints once a second
@@ -1057,7 +1059,32 @@ def power_check(mode):
     return 1 if failed else 0
 
 
+def basic_check(label, commands):
+    """The short check of a guest booted some other way (scripts/test-install.sh): the
+    agent answers sync, guest-ping and guest-info; then each shell command given runs in
+    the guest through guest-exec and must exit 0 (its output is printed)."""
+    try:
+        c = Conn(timeout=20, label="basic")
+        _, dt, _, k = c.sync_retry(attempts=30)   # up to 60 s: a distribution initramfs boots slower
+        result(f"{label}.sync", dt is not None, f"answered on attempt {k}")
+        ping = c.call("guest-ping")
+        result(f"{label}.guest-ping", ping == {"return": {}}, f"{ping}")
+        info = c.call("guest-info")
+        ver = info.get("return", {}).get("version") if isinstance(info, dict) else None
+        result(f"{label}.guest-info", ver == EXPECT_VERSION, f"version={ver!r}")
+        for command in commands:
+            code, out, err = guest_run(c, "/bin/sh", ["-c", command])
+            text = (out + err).decode(errors="replace").strip().replace("\n", " | ")
+            result(f"{label}.exec", code == 0, f"`{command}` exit {code}: {text}")
+    except Exception as e:
+        result(f"{label}.agent", False, f"{type(e).__name__}: {e}")
+    print(f"vm-{ARCH}-{label}: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 4 and sys.argv[3] == "--power":
         sys.exit(power_check(sys.argv[4]))
+    if len(sys.argv) > 4 and sys.argv[3] == "--basic":
+        sys.exit(basic_check(sys.argv[4], sys.argv[5:]))
     sys.exit(main())

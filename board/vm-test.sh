@@ -37,33 +37,10 @@ say "building initramfs"
 "$ROOT/board/initramfs.sh" "$ARCH" "$AGENT" "$CACHE/initramfs.cpio.gz"
 
 # ---- boot; always kill our own QEMU (by its pidfile) on the way out ----
-stop_vm() {
-    local pid
-    pid=$(cat "$VMDIR/qemu.pid" 2>/dev/null) || return 0
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q qemu "/proc/$pid/comm" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$VMDIR/qemu.pid"
-}
+. "$ROOT/board/vm-lib.sh"   # stop_vm, boot
 stop_vm   # a leftover from an interrupted run
 trap stop_vm EXIT
 trap 'exit 130' INT TERM
-boot() {
-    say "booting"
-    "$ROOT/board/qemu.sh" "$ARCH" "$VMDIR" "$CACHE/initramfs.cpio.gz"
-    for _ in $(seq 1200); do   # 120 s
-        grep -q QGA-VM-READY "$VMDIR/console.log" 2>/dev/null && break
-        kill -0 "$(cat "$VMDIR/qemu.pid")" 2>/dev/null || { echo "QEMU died during boot" >&2; tail -30 "$VMDIR/console.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    if ! grep -q QGA-VM-READY "$VMDIR/console.log"; then
-        echo "guest not READY after 120 s; console tail:" >&2; tail -30 "$VMDIR/console.log" >&2
-        echo "vm-$ARCH: 0 passed, 1 failed"; exit 1
-    fi
-    say "guest READY"
-}
 boot
 rc=0
 python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" || rc=$?

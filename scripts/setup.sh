@@ -3,8 +3,11 @@
 #
 #   * apt: qemu-user-static (runs the cross binaries), qemu-guest-agent (the reference
 #     qemu-ga for `make bench`), python3 (the test client), passwd and openssl (the
-#     account tests), strace (system calls per request in `make bench`). apt runs only
-#     when something is missing.
+#     account tests), strace (system calls per request in `make bench`); for `make
+#     test-install`: initramfs-tools (mkinitramfs, lsinitramfs), cpio, groff-base (the man
+#     page check) and systemd (systemd-analyze verify), the last only if apt would remove
+#     nothing for it (checked with `apt-get -s` first; else a loud WARNING, and the test
+#     falls back to its own unit checker). apt runs only when something is missing.
 #   * apt: libvirt (libvirtd with the QEMU driver, virtlogd, virsh) for `make libvirt-test`;
 #     a failed install only warns (that test then SKIPs loudly).
 #   * rustup: the five targets of rust-toolchain.toml, for the pinned toolchain (1.95.0).
@@ -34,6 +37,25 @@ command -v useradd >/dev/null 2>&1 || missing+=(passwd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # make bench: system calls per guest-ping (strace -c).
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# make test-install: mkinitramfs/lsinitramfs, cpio (the fragment's listing), groff (man page).
+command -v mkinitramfs >/dev/null 2>&1 || missing+=(initramfs-tools)
+command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
+# systemd-analyze comes with systemd. Installing it where systemd is not PID 1 is harmless,
+# unless apt wanted to remove something for it (another init system, say): then it is
+# left out, loudly, and scripts/test-install.sh says it used the lighter checker.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    plan=$(apt-get install -s --no-install-recommends systemd 2>&1 || true)
+    if grep -q '^Remv ' <<<"$plan"; then
+        echo "######################################################################"
+        echo "## setup: WARNING: not installing systemd: apt would remove:"
+        sed -n 's/^Remv /##   /p' <<<"$plan"
+        echo "## make test-install will check the unit with its own checker only"
+        echo "######################################################################"
+    else
+        missing+=(systemd)
+    fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
@@ -46,10 +68,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "setup: installing ${missing[*]}"
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+    # Nothing the tests need is worth removing a package for: look before installing.
+    removals=$(apt-get install -s --no-install-recommends "${missing[@]}" | sed -n 's/^Remv //p')
+    if [ -n "$removals" ]; then
+        echo "setup: apt would remove packages to install ${missing[*]}; refusing:" >&2
+        echo "$removals" >&2
+        exit 1
+    fi
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3, strace)"
+    echo "setup: apt packages present (qemu-user-static, qemu-guest-agent, python3, strace," \
+         "initramfs-tools, cpio, groff-base, systemd)"
 fi
 
 # ---- libvirt, for `make libvirt-test` (board/libvirt-test.sh) ----------------------------
