@@ -510,3 +510,76 @@ fn dump_conf_writes_non_ascii_and_escapes_as_glib() {
         "{out:?}"
     );
 }
+
+/// The records the kernel log gained from `kmsg` (opened before) on, as `(priority,
+/// text)`: `/dev/kmsg` gives one record per read, `<prio>,<seq>,<usec>,<flags>;<text>`.
+fn kmsg_records(kmsg: &mut std::fs::File) -> Vec<(u32, String)> {
+    use std::io::Read;
+    let mut records = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let (head, body) = text.split_once(';').unwrap_or(("", ""));
+                let prio = head.split(',').next().unwrap_or("").parse().unwrap_or(0);
+                let body = body.lines().next().unwrap_or("").to_string();
+                records.push((prio, body));
+            }
+            // EPIPE: records were overwritten meanwhile; keep reading.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    records
+}
+
+#[test]
+fn logs_to_the_kernel_log() {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let writable = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .is_ok();
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg");
+    let (true, Ok(mut kmsg)) = (writable, reader) else {
+        common::skip("logs_to_the_kernel_log: /dev/kmsg is not readable and writable here");
+        return;
+    };
+    for spelling in ["kmsg", "/dev/kmsg"] {
+        kmsg.seek(SeekFrom::End(0)).unwrap();
+        let mut agent = Agent::start("kmsg", &["-v", "-l", spelling]);
+        let mut c = agent.connect();
+        assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+        drop(c);
+        agent.signal(libc::SIGTERM);
+        assert_eq!(
+            agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
+            Some(Some(0))
+        );
+        assert!(agent.stderr().is_empty(), "{}", agent.stderr());
+        let ours: Vec<(u32, String)> = kmsg_records(&mut kmsg)
+            .into_iter()
+            .filter(|(_, text)| text.starts_with("tinyqga: "))
+            .collect();
+        // Facility LOG_USER (1 << 3) is what the kernel gives user-space records.
+        let started = "tinyqga: debug: Guest agent version 10.0.0 started";
+        assert!(
+            ours.iter()
+                .any(|(prio, text)| *prio == 8 + 7 && text.starts_with(started)),
+            "{spelling}: {ours:?}"
+        );
+        assert!(
+            ours.contains(&(
+                8 + 7,
+                "tinyqga: debug: received signal num 15, quitting".into()
+            )),
+            "{spelling}: {ours:?}"
+        );
+    }
+}

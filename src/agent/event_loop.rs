@@ -142,12 +142,8 @@ pub(super) fn run(
         None
     };
     if let Some(logfile) = options.logfile {
-        match fs::open(
-            logfile,
-            crate::sys::uapi::O_WRONLY | crate::sys::uapi::O_CREAT | crate::sys::uapi::O_APPEND,
-            0o600,
-        ) {
-            Ok(fd) => log::set_sink(fd),
+        match log::open_logfile(logfile) {
+            Ok(fd) => log::set_sink(fd, log::is_kmsg(logfile)),
             Err(e) => {
                 log_at!(Critical, "unable to open specified log file: {e}");
                 return 1;
@@ -383,13 +379,10 @@ impl Agent<'_, '_> {
                 signal::CHLD => self.state.execs.reap(),
                 signal::HUP => {
                     // Reopen the log file (after logrotate moved it).
-                    if let Some(logfile) = options.logfile {
-                        let flags = crate::sys::uapi::O_WRONLY
-                            | crate::sys::uapi::O_CREAT
-                            | crate::sys::uapi::O_APPEND;
-                        if let Ok(fd) = fs::open(logfile, flags, 0o600) {
-                            log::set_sink(fd);
-                        }
+                    if let Some(logfile) = options.logfile
+                        && let Ok(fd) = log::open_logfile(logfile)
+                    {
+                        log::set_sink(fd, log::is_kmsg(logfile));
                     }
                 }
                 _ => {}
