@@ -2,9 +2,10 @@
 //! end-of-conversation each one has.
 
 use crate::sys::fs::join;
-use crate::sys::{AsFd, Errno, OwnedFd, fs, socket, tty, uapi};
+use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, socket, tty, uapi};
 
-use super::options::DEFAULT_VIRTIO_PATH;
+/// Where udev links virtio-serial ports by name.
+const VIRTIO_PORTS: &[u8] = b"/dev/virtio-ports/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -86,17 +87,28 @@ impl core::fmt::Display for OpenError<'_> {
     }
 }
 
+impl OpenError<'_> {
+    /// The system's answer, where there was one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            OpenError::Open(_, e) | OpenError::Bind(_, e) | OpenError::VsockBind(e) => Some(*e),
+            OpenError::BadVsockAddress(_) => None,
+        }
+    }
+}
+
 pub fn open(method: Method, path: &[u8]) -> Result<Channel, OpenError<'_>> {
     match method {
         Method::VirtioSerial => {
             let flags = uapi::O_RDWR | uapi::O_NONBLOCK;
             let fd = match fs::open(path, flags, 0) {
-                Err(Errno::NOENT) if path == DEFAULT_VIRTIO_PATH => {
+                Err(Errno::NOENT) if path.starts_with(VIRTIO_PORTS) => {
                     // Without udev nobody creates the /dev/virtio-ports link: find the
                     // port by its name in sysfs instead.
                     let mut dev = [0u8; 64];
-                    let found =
-                        find_virtio_port(&mut dev).ok_or(OpenError::Open(path, Errno::NOENT))?;
+                    let name = &path[VIRTIO_PORTS.len()..];
+                    let found = find_virtio_port(name, &mut dev)
+                        .ok_or(OpenError::Open(path, Errno::NOENT))?;
                     fs::open(found, flags, 0).map_err(|e| OpenError::Open(path, e))?
                 }
                 other => other.map_err(|e| OpenError::Open(path, e))?,
@@ -157,9 +169,43 @@ fn strtoui(text: &[u8]) -> Option<u32> {
     })
 }
 
-/// Looks through `/sys/class/virtio-ports/*/name` for `org.qemu.guest_agent.0` and
-/// returns `/dev/<port>`.
-fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
+/// An inotify descriptor that becomes readable when the channel at `path` may have
+/// appeared: it watches the nearest existing directory on the way to `path` (its parent
+/// once that exists), and `/dev` too for a `/dev/virtio-ports/<name>` path, where the
+/// port's own node `/dev/vportNpM` appears (from devtmpfs, without udev). A listening
+/// vsock socket has no path to watch: `Err`.
+pub fn watch_for(method: Method, path: &[u8]) -> Result<OwnedFd, Errno> {
+    if method == Method::VsockListen {
+        return Err(Errno::NOENT);
+    }
+    let fd = inotify::init()?;
+    let mask = inotify::CREATE
+        | inotify::MOVED_TO
+        | inotify::DELETE_SELF
+        | inotify::MOVE_SELF
+        | inotify::ONLYDIR;
+    let mut dir = path;
+    loop {
+        dir = match dir.iter().rposition(|&b| b == b'/') {
+            Some(0) => b"/",
+            Some(slash) => &dir[..slash],
+            None => b".",
+        };
+        match inotify::add_watch(fd.as_fd(), dir, mask) {
+            Ok(_) => break,
+            Err(e) if dir == b"/" || dir == b"." => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if method == Method::VirtioSerial && path.starts_with(VIRTIO_PORTS) {
+        inotify::add_watch(fd.as_fd(), b"/dev", mask)?;
+    }
+    Ok(fd)
+}
+
+/// Looks through `/sys/class/virtio-ports/*/name` for the port named `wanted` (the host's
+/// `name=` property, e.g. `org.qemu.guest_agent.0`) and returns `/dev/<port>`.
+fn find_virtio_port<'d>(wanted: &[u8], dev: &'d mut [u8; 64]) -> Option<&'d [u8]> {
     const CLASS: &[u8] = b"/sys/class/virtio-ports/";
     let dir = fs::Dir::open(CLASS).ok()?;
     let mut entries = [0u8; 2048];
@@ -173,7 +219,7 @@ fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
         let mut name = [0u8; 128];
         if let Ok(name) = fs::read_file(path, &mut name) {
             let name = name.strip_suffix(b"\n").unwrap_or(name);
-            if name == b"org.qemu.guest_agent.0" && port.len() <= 32 && found.is_none() {
+            if name == wanted && port.len() <= 32 && found.is_none() {
                 let mut copy = [0u8; 32];
                 copy[..port.len()].copy_from_slice(port);
                 found = Some((copy, port.len()));
