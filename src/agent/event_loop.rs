@@ -191,6 +191,9 @@ pub(super) fn run(
         execs: Default::default(),
         freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
     };
+    if let Some(paths) = options.file_allow_paths {
+        state.files.allow_only(paths);
+    }
     if state.freezer.left_frozen() {
         // qemu-ga's rule: a marker left by an agent that stopped while frozen means the
         // file systems may still be frozen; start frozen until the host thaws them.

@@ -35,6 +35,9 @@ pub struct Options<'a> {
     /// Each `block-rpcs` value as written (comma- or semicolon-separated names).
     pub block_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
     pub allow_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
+    /// `file-allow-paths` (config file only; tinyqga's own): the directories
+    /// `guest-file-open` is confined beneath.
+    pub file_allow_paths: Option<&'a [u8]>,
     pub dump_conf: bool,
 }
 
@@ -114,7 +117,11 @@ impl<'a> Options<'a> {
         writeln!(out, "debug={}", self.debug)?;
         writeln!(out, "retry-path={}", self.retry_path)?;
         list(out, "block-rpcs", &self.block_rpcs)?;
-        list(out, "allow-rpcs", &self.allow_rpcs)
+        list(out, "allow-rpcs", &self.allow_rpcs)?;
+        if let Some(paths) = self.file_allow_paths {
+            string(out, "file-allow-paths", paths)?;
+        }
+        Ok(())
     }
 
     /// Applies a loaded config file's `[general]` entries.
@@ -143,6 +150,7 @@ impl<'a> Options<'a> {
                 b"blacklist",
                 b"block-rpcs",
                 b"allow-rpcs",
+                b"file-allow-paths",
             ];
             if STRINGS.contains(&key) && core::str::from_utf8(value).is_err() {
                 error.get_or_insert(ConfigError::NotUtf8(key, value));
@@ -173,6 +181,7 @@ impl<'a> Options<'a> {
                 b"blacklist" => blacklist = Some(value),
                 b"block-rpcs" => block = Some(value),
                 b"allow-rpcs" => allow = Some(value),
+                b"file-allow-paths" => self.file_allow_paths = Some(value),
                 _ => {}
             }
         })
