@@ -195,7 +195,7 @@ pub fn guest_file_open(call: &mut Call, args: FileOpen<'_>) -> Result<(), QmpErr
         ));
     }
     let fd = match files.allow {
-        None => open_or_create(args.path, mode, flags, |path, flags| {
+        None => open_or_create(args.path, mode, flags, &|path, flags| {
             fs::open(path, flags, 0)
         })?,
         Some(list) => open_allowed(list, args.path, mode, flags)?,
@@ -273,7 +273,7 @@ fn open_allowed(list: &[u8], path: &str, mode: &str, flags: u32) -> Result<Owned
         let dir_fd = fs::open(dir, uapi::O_PATH | uapi::O_DIRECTORY, 0)
             .map_err(|e| qmp_error!("failed to open file '{path}' (mode: '{mode}'): {e}"))?;
         let escaped = core::cell::Cell::new(false);
-        let opened = open_or_create(path, mode, flags, |_, flags| {
+        let opened = open_or_create(path, mode, flags, &|_, flags| {
             fs::open_beneath(dir_fd.as_fd(), rest, flags, 0).inspect_err(|e| {
                 escaped.set(matches!(*e, Errno::XDEV | Errno::LOOP));
             })
@@ -303,6 +303,9 @@ fn open_flags(mode: &str) -> Option<u32> {
     Some(access | uapi::O_NOCTTY | uapi::O_NONBLOCK)
 }
 
+/// How a path is opened with given flags (plainly, or beneath an allowed directory).
+type Opener<'a> = dyn Fn(&[u8], u32) -> Result<OwnedFd, Errno> + 'a;
+
 /// qemu-ga's `safe_open_or_create`: a file the mode may create is first created
 /// exclusively, so that it alone gets mode 0666 whatever the umask; an existing file is
 /// opened as it is.
@@ -310,7 +313,7 @@ fn open_or_create(
     path: &str,
     mode: &str,
     flags: u32,
-    open: impl Fn(&[u8], u32) -> Result<OwnedFd, Errno>,
+    open: &Opener<'_>,
 ) -> Result<OwnedFd, QmpError> {
     let creating = flags & uapi::O_CREAT != 0;
     let exclusive = if creating { uapi::O_EXCL } else { 0 };
