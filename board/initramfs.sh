@@ -183,6 +183,12 @@ monitor() {
 monitor &
 log "READY"
 echo "QGA-VM-READY"
+# A second agent for a port that is not there yet: board/vm-check.py hot-plugs the
+# virtserialport org.qemu.guest_agent.1 (QMP device_add) and unplugs it again; this one
+# waits for it with --retry-path (inotify, no udev: found by name through sysfs).
+mkdir -p /run/qga1
+/sbin/tinyqga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.1 --retry-path \
+    -t /run/qga1 -v -l /run/qga1.log &
 n=0
 while :; do
     /sbin/tinyqga $(cat /etc/agent.args) &

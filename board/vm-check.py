@@ -89,11 +89,11 @@ skipped_count = 0
 
 
 class Conn:
-    def __init__(self, timeout=10.0, label="?"):
+    def __init__(self, timeout=10.0, label="?", path=None):
         self.label = label
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(timeout)
-        self.s.connect(SOCK)
+        self.s.connect(path or SOCK)
         self.buf = b""
 
     def send(self, obj_or_bytes):
@@ -157,6 +157,80 @@ class Conn:
 
     def close(self):
         self.s.close()
+
+
+class Qmp:
+    """QEMU's monitor on VMDIR/qmp.sock (board/qemu.sh): one command at a time, events skipped."""
+    def __init__(self):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(os.path.join(VMDIR, "qmp.sock"))
+        self.f = self.s.makefile("rwb")
+        json.loads(self.f.readline())            # the greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, execute, **args):
+        self.f.write(json.dumps({"execute": execute, "arguments": args}).encode() + b"\n")
+        self.f.flush()
+        while True:
+            reply = json.loads(self.f.readline())
+            if "event" not in reply:
+                return reply
+
+    def close(self):
+        self.s.close()
+
+
+def hotplug_port_check():
+    """A second agent in the guest waits with --retry-path for the virtserialport
+    org.qemu.guest_agent.1 (board/initramfs.sh). Hot-plug it with QMP (a new socket
+    chardev, a new port on the existing virtio-serial bus), check that agent answers,
+    unplug it, plug it again and check it answers again. On every machine: the port is
+    hot-plugged onto the bus, whatever bus that sits on."""
+    path = os.path.join(VMDIR, "qga1.sock")
+
+    def answers(label, within=15.0):
+        deadline = time.monotonic() + within
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                c = Conn(timeout=5, label=label, path=path)
+                try:
+                    _, dt, _, _ = c.sync_retry(attempts=3, timeout=1.0)
+                    info = c.call("guest-info", timeout=5) if dt is not None else None
+                    if dt is not None and info.get("return", {}).get("version") == EXPECT_VERSION:
+                        return True, "guest-sync-delimited and guest-info answered"
+                    last = f"sync={dt}"
+                finally:
+                    c.close()
+            except (OSError, TimeoutError, EOFError) as e:
+                last = f"{type(e).__name__}: {e}"
+            time.sleep(0.5)
+        return False, f"no answer within {within:.0f} s ({last})"
+
+    try:
+        q = Qmp()
+        r1 = q.cmd("chardev-add", id="qga1", backend={"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": path}}, "server": True, "wait": False}})
+        t0 = time.monotonic()
+        r2 = q.cmd("device_add", driver="virtserialport", bus="vser0.0", chardev="qga1",
+                   name="org.qemu.guest_agent.1", id="qgaport1")
+        ok, detail = answers("hotplug")
+        result("h.hotplugged-port-answers", "error" not in r1 and "error" not in r2 and ok,
+               f"{detail} {time.monotonic() - t0:.1f} s after device_add"
+               + (f"; chardev-add {r1}, device_add {r2}" if "error" in r1 or "error" in r2 else ""))
+        r3 = q.cmd("device_del", id="qgaport1")
+        time.sleep(2)
+        r4 = q.cmd("device_add", driver="virtserialport", bus="vser0.0", chardev="qga1",
+                   name="org.qemu.guest_agent.1", id="qgaport1b")
+        t0 = time.monotonic()
+        ok, detail = answers("replug")
+        result("h.replugged-port-answers", "error" not in r3 and "error" not in r4 and ok,
+               f"unplugged and plugged again: {detail} {time.monotonic() - t0:.1f} s after device_add"
+               + (f"; device_del {r3}, device_add {r4}" if "error" in r3 or "error" in r4 else ""))
+        q.close()
+    except Exception as e:
+        result("h.hotplugged-port-answers", False, f"{type(e).__name__}: {e}")
 
 
 def console_size():
@@ -1015,6 +1089,7 @@ def main():
         exits = f.read().count(b"AGENT-EXITED")
     result("agent-not-restarted", first_pid is not None and first_pid == last_pid and exits == 0,
            f"pid {first_pid} -> {last_pid}, {exits} exits")
+    hotplug_port_check()
     freeze_checks()
     shutdown_check()
 

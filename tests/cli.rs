@@ -66,7 +66,7 @@ fn dump_conf_merges_config_and_command_line() {
     assert_eq!(
         out.stdout,
         "[general]\ndaemon=false\nmethod=unix-listen\npath=/x\npidfile=/var/run/qemu-ga.pid\n\
-         statedir=/var/run\nverbose=false\ndebug=false\nretry-path=false\nblock-rpcs=c,a,b\n\
+         statedir=/var/run\nverbose=false\ndebug=false\nretry-path=false\nblock-rpcs=c,b,a\n\
          allow-rpcs=\n"
     );
 }
@@ -416,4 +416,170 @@ fn logfile_with_verbose_is_well_formed() {
     );
     let text = std::fs::read_to_string(&log).expect("log file created");
     assert_log_format(&text);
+}
+
+#[test]
+fn help_keeps_qemu_gas_layout() {
+    let dir = TempDir::new("helptext");
+    let out = run_args(&dir, &["--help"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[3], "");
+    assert_eq!(
+        lines[4..7],
+        [
+            "  -c, --config=PATH configuration file path (default is",
+            "                    /etc/qemu/qemu-ga.conf",
+            "                    unless overridden by the QGA_CONF environment variable)",
+        ]
+    );
+    // Every line under the header is an option (two spaces, a dash) or its continuation
+    // (twenty spaces), up to the blank line above the foot.
+    let body = &lines[4..lines.len() - 3];
+    for line in body {
+        assert!(
+            line.starts_with("  -") || line.starts_with(&" ".repeat(20)),
+            "{line:?}"
+        );
+    }
+    assert!(
+        body.contains(&"                    use \"--allow-rpcs=help\" to list available RPCs)")
+    );
+    assert_eq!(lines[lines.len() - 3], "");
+    assert!(out.stdout.ends_with("<https://qemu.org>.\n"));
+}
+
+#[test]
+fn getopt_messages_name_the_whole_option() {
+    let dir = TempDir::new("getoptmsg");
+    for (args, message) in [
+        (
+            &["--d"][..],
+            "option '--d' is ambiguous; possibilities: '--dump-conf' '--debug' '--daemonize'",
+        ),
+        (
+            &["--p=1"],
+            "option '--p=1' is ambiguous; possibilities: '--pidfile' '--path'",
+        ),
+        (&["--meth"], "option '--method' requires an argument"),
+        (
+            &["--verb=1"],
+            "option '--verbose' doesn't allow an argument",
+        ),
+        (&["--bogus=1"], "unrecognized option '--bogus=1'"),
+        (&["--service", "x"], "unrecognized option '--service'"),
+        (&["--b"], "option '--block-rpcs' requires an argument"),
+    ] {
+        let out = run_args(&dir, args);
+        assert_eq!(out.code(), Some(1), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.ends_with(&format!(": {message}\n")),
+            "{args:?}: {out:?}"
+        );
+    }
+    // -s (Windows service commands) is accepted and ignored, as on Linux qemu-ga.
+    let out = run_args(&dir, &["-s", "install", "-D"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn dump_conf_writes_non_ascii_and_escapes_as_glib() {
+    let dir = TempDir::new("dumputf8");
+    let cfg = dir.write(
+        "utf8.conf",
+        "[general]\nmethod=unix-listen\npath=/tmp/caf\u{e9} \u{1f600}/qga.sock\nlogfile=\\s\\tlead\ttab\n",
+    );
+    let out = run_args(&dir, &["-c", cfg.to_str().unwrap(), "-D", "-b", "b,a"]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("\npath=/tmp/caf\u{e9} \u{1f600}/qga.sock\nlogfile=\\s\\tlead\ttab\n"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("\nblock-rpcs=a,b\n"), "{out:?}");
+
+    let bad = dir.join("bad.conf");
+    std::fs::write(&bad, b"[general]\npath=caf\xc3\xa9\xff\n").unwrap();
+    let out = run_args(&dir, &["-c", bad.to_str().unwrap(), "-D"]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with("\n** (process:")
+            && out.stderr.ends_with(
+                ", Key file contains key ?path? with value ?caf??? which is not UTF-8\n"
+            ),
+        "{out:?}"
+    );
+}
+
+/// The records the kernel log gained from `kmsg` (opened before) on, as `(priority,
+/// text)`: `/dev/kmsg` gives one record per read, `<prio>,<seq>,<usec>,<flags>;<text>`.
+fn kmsg_records(kmsg: &mut std::fs::File) -> Vec<(u32, String)> {
+    use std::io::Read;
+    let mut records = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let (head, body) = text.split_once(';').unwrap_or(("", ""));
+                let prio = head.split(',').next().unwrap_or("").parse().unwrap_or(0);
+                let body = body.lines().next().unwrap_or("").to_string();
+                records.push((prio, body));
+            }
+            // EPIPE: records were overwritten meanwhile; keep reading.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        }
+    }
+    records
+}
+
+#[test]
+fn logs_to_the_kernel_log() {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let writable = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .is_ok();
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg");
+    let (true, Ok(mut kmsg)) = (writable, reader) else {
+        common::skip("logs_to_the_kernel_log: /dev/kmsg is not readable and writable here");
+        return;
+    };
+    for spelling in ["kmsg", "/dev/kmsg"] {
+        kmsg.seek(SeekFrom::End(0)).unwrap();
+        let mut agent = Agent::start("kmsg", &["-v", "-l", spelling]);
+        let mut c = agent.connect();
+        assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
+        drop(c);
+        agent.signal(libc::SIGTERM);
+        assert_eq!(
+            agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
+            Some(Some(0))
+        );
+        assert!(agent.stderr().is_empty(), "{}", agent.stderr());
+        let ours: Vec<(u32, String)> = kmsg_records(&mut kmsg)
+            .into_iter()
+            .filter(|(_, text)| text.starts_with("tinyqga: "))
+            .collect();
+        // Facility LOG_USER (1 << 3) is what the kernel gives user-space records.
+        let started = "tinyqga: debug: Guest agent version 10.0.0 started";
+        assert!(
+            ours.iter()
+                .any(|(prio, text)| *prio == 8 + 7 && text.starts_with(started)),
+            "{spelling}: {ours:?}"
+        );
+        assert!(
+            ours.contains(&(
+                8 + 7,
+                "tinyqga: debug: received signal num 15, quitting".into()
+            )),
+            "{spelling}: {ours:?}"
+        );
+    }
 }

@@ -1136,3 +1136,302 @@ fn version(c: &mut Conn) -> (u32, u32) {
 fn generic(desc: &str) -> String {
     common::generic_error(desc)
 }
+
+// ---- the command line ---------------------------------------------------------------------
+
+/// Runs `program` as `qemu-ga` (argv[0]) with `args`, `QGA_CONF` set to `conf`, in `dir`.
+fn run_as_qemu_ga(dir: &TempDir, program: &Path, conf: &Path, args: &[&str]) -> common::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    cmd.arg0("qemu-ga")
+        .env("QGA_CONF", conf)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
+    common::run(dir, cmd)
+}
+
+/// Both programs' output for the same arguments: (tinyqga's, qemu-ga's).
+fn cli_both(dir: &TempDir, conf: &Path, args: &[&str]) -> (common::Output, common::Output) {
+    (
+        run_as_qemu_ga(dir, &common::bin(), conf, args),
+        run_as_qemu_ga(dir, Path::new(QEMU_GA), conf, args),
+    )
+}
+
+/// What moves between runs: log time stamps (`1700000000.123456: `), GLib's
+/// `(process:PID)` and its local time of day (`hh:mm:ss.mmm: `).
+fn without_stamps(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let line = match line.split_once(": ") {
+                Some((stamp, rest))
+                    if stamp.len() > 7
+                        && stamp.bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+                {
+                    format!("STAMP: {rest}")
+                }
+                _ => line.to_string(),
+            };
+            match line.strip_prefix("** (process:") {
+                Some(rest) => {
+                    let (_, rest) = rest.split_once("): CRITICAL **: ").expect(&line);
+                    let (_, message) = rest.split_once(": ").expect(&line);
+                    format!("** (process:PID): CRITICAL **: TIME: {message}")
+                }
+                None => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// qemu-ga 7.2's help, option by option: each block starts at a `  -x` line.
+fn help_blocks(help: &str) -> Vec<(String, String)> {
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        if line.starts_with("  -") {
+            let key = line.split_whitespace().next().unwrap().to_string();
+            blocks.push((key, String::new()));
+        } else if line.is_empty() || !line.starts_with("    ") {
+            continue;
+        }
+        if let Some((_, text)) = blocks.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    blocks
+}
+
+#[test]
+fn help_matches_qemu_ga_line_for_line() {
+    if !have_reference("diff-help") {
+        return;
+    }
+    let dir = TempDir::new("diff-help");
+    let conf = dir.join("none.conf");
+    let (ours, theirs) = cli_both(&dir, &conf, &["--help"]);
+    assert_eq!(ours.code(), Some(0), "{ours:?}");
+    assert_eq!(theirs.code(), Some(0), "{theirs:?}");
+    assert!(ours.stderr.is_empty() && theirs.stderr.is_empty());
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        ours.stdout.lines().collect(),
+        theirs.stdout.lines().collect(),
+    );
+    // The usage line, the blank line under the header and the one above the foot.
+    assert_eq!(a[0], b[0]);
+    assert_eq!(a[0], "Usage: qemu-ga [-m <method> -p <path>] [<options>]");
+    assert!(a[1].starts_with("QEMU Guest Agent ") && b[1].starts_with("QEMU Guest Agent "));
+    assert_eq!((a[3], b[3]), ("", ""));
+    assert_eq!((a[a.len() - 3], b[b.len() - 3]), ("", ""));
+    assert_eq!(a[a.len() - 1], b[b.len() - 1], "the last line");
+    // Every option block qemu-ga 7.2 prints, byte for byte and in the same order, but for
+    // -b, whose hint QEMU 8.2 changed to "--block-rpcs=help"; tinyqga adds only the
+    // options 7.2 lacks (-c since 8.0, -a since 8.1).
+    let (ours, theirs) = (help_blocks(&ours.stdout), help_blocks(&theirs.stdout));
+    let extra: Vec<&str> = ours
+        .iter()
+        .filter(|(k, _)| !theirs.iter().any(|(t, _)| t == k))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(extra, ["-c,", "-a,"]);
+    let shared: Vec<&(String, String)> = ours
+        .iter()
+        .filter(|(k, _)| !extra.contains(&k.as_str()))
+        .collect();
+    assert_eq!(shared.len(), theirs.len());
+    for ((key, text), (their_key, their_text)) in shared.into_iter().zip(&theirs) {
+        assert_eq!(key, their_key, "option order");
+        if key == "-b," {
+            assert_eq!(
+                text.replace("\"--block-rpcs=help\"", "\"help\""),
+                *their_text
+            );
+        } else {
+            assert_eq!(text, their_text, "the {key} block");
+        }
+    }
+}
+
+#[test]
+fn bad_options_fail_as_in_qemu_ga() {
+    if !have_reference("diff-badopts") {
+        return;
+    }
+    let dir = TempDir::new("diff-badopts");
+    let conf = dir.join("none.conf");
+    let cases: &[&[&str]] = &[
+        &["-z"],
+        &["-vz"],
+        &["-Dz"],
+        &["--bogus"],
+        &["--bogus=1"],
+        &["---x"],
+        &["--service", "x"],
+        &["-m"],
+        &["-p"],
+        &["-l"],
+        &["-f"],
+        &["-t"],
+        &["-b"],
+        &["-Dm"],
+        &["--method"],
+        &["--meth"],
+        &["--pid"],
+        &["--b"],
+        &["--bl"],
+        &["--s"],
+        &["--p"],
+        &["--p=x"],
+        &["--verbose=1"],
+        &["--verb=1"],
+        &["--help=x"],
+        &["--retry-path=1"],
+        &["--dump-conf=yes"],
+        &["-z", "-h"],
+        &["-m", "bogus", "-p", "/x"],
+        &["-m", "b\u{e9}", "-p", "/x"],
+        &["-m", "unix-listen"],
+        &["-m", "unix-listen", "-D"],
+        &["-m", "vsock-listen"],
+        &["-m", "vsock-listen", "-p", "foo"],
+        &["-m", "vsock-listen", "-p", "1:x"],
+        &["-m", "vsock-listen", "-p", "x:1"],
+        &["-m", "vsock-listen", "-p", ":1"],
+        &["-m", "vsock-listen", "-p", "1:2,3"],
+        &["-m", "vsock-listen", "-p", "0x10:2"],
+        &["-m", "vsock-listen", "-p", "1:4294967296"],
+        &["-m", "vsock-listen", "-p", "1:2 "],
+        &[
+            "-m",
+            "vsock-listen",
+            "-p",
+            "123456789012345678901234567890123:1",
+        ],
+        &["-m", "unix-listen", "-p", "/nonexistent-dir/qga.sock"],
+        &["-m", "isa-serial", "-p", "/nonexistent-dir/ttyS9"],
+        &["-p", "/nonexistent-dir/vport9p9"],
+    ];
+    for args in cases {
+        let (ours, theirs) = cli_both(&dir, &conf, args);
+        assert_eq!(
+            ours.code(),
+            theirs.code(),
+            "{args:?}: {ours:?} vs {theirs:?}"
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+        assert_eq!(
+            without_stamps(&ours.stderr),
+            without_stamps(&theirs.stderr),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn config_errors_match_qemu_ga() {
+    if !have_reference("diff-conferr") {
+        return;
+    }
+    let dir = TempDir::new("diff-conferr");
+    let cases: &[&[u8]] = &[
+        b"[general]\nverbose=maybe\n",
+        b"[general]\ndaemon=\n",
+        b"[general\n",
+        b"method=unix-listen\n",
+        b"[general]\njunk\n",
+        b"[general]\npath=a\xffb\n",
+        b"[general]\nlogfile=caf\xc3\xa9\xff\n",
+    ];
+    for text in cases {
+        let conf = dir.join("bad.conf");
+        std::fs::write(&conf, text).unwrap();
+        let (ours, theirs) = cli_both(&dir, &conf, &["-D"]);
+        let shown = String::from_utf8_lossy(text);
+        assert_eq!(ours.code(), Some(1), "{shown}: {ours:?}");
+        assert_eq!(ours.code(), theirs.code(), "{shown}: {theirs:?}");
+        assert_eq!(ours.stdout, theirs.stdout, "{shown}");
+        assert_eq!(
+            without_stamps(&ours.stderr),
+            without_stamps(&theirs.stderr),
+            "{shown}"
+        );
+    }
+    // A directory, and a missing file named on the command line would be -c, which 7.2
+    // lacks: QGA_CONF naming a directory fails alike.
+    let (ours, theirs) = cli_both(&dir, dir.path(), &["-D"]);
+    assert_eq!(
+        (ours.code(), ours.stdout.as_str()),
+        (theirs.code(), theirs.stdout.as_str())
+    );
+    assert_eq!(without_stamps(&ours.stderr), without_stamps(&theirs.stderr));
+}
+
+/// tinyqga's -D without the keys qemu-ga 7.2 does not have (`debug`, newer than 7.2, and
+/// `allow-rpcs`, 8.1).
+fn as_7_2(dump: &str) -> String {
+    dump.lines()
+        .filter(|l| !l.starts_with("debug=") && !l.starts_with("allow-rpcs="))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn dump_conf_matches_qemu_ga_with_lists_escapes_and_non_ascii() {
+    if !have_reference("diff-dump") {
+        return;
+    }
+    let dir = TempDir::new("diff-dump");
+    let conf = dir.join("qemu-ga.conf");
+    let configs: &[&[u8]] = &[
+        b"",
+        b"# a comment\n[general]\ndaemon=false\nmethod=unix-listen\npath=/tmp/caf\xc3\xa9 dir/qga.sock\n\
+          logfile=/var/log/journ\xc3\xa9e \xe2\x82\xac.log\npidfile=/run/p\xc3\xafd\n\
+          fsfreeze-hook=/etc/h\xc3\xb6\xc3\xb6k\nstatedir=/var/\xc3\xa9tat\nverbose=true\n\
+          retry-path=true\nblock-rpcs=guest-ping,guest-get-time,guest-exec\n[other]\npath=x\n",
+        b"[general]\npath=\\t\\s\\tx\\ty \\s z\\n\\r\nstatedir=  lead\nlogfile=a\\\\b#c\n",
+        b"[general]\npath=\\n\\sx\npidfile=\\\\\\sx\nblock-rpcs=a,,b;c\nmethod = isa-serial \n",
+        b"[general]\ndaemon=true\nverbose=false\nretry-path=0\nblock-rpcs=\n",
+        b"[general]\nfsfreeze-hook=\n",
+    ];
+    let arg_sets: &[&[&str]] = &[
+        &["-D"],
+        &["-D", "-b", "guest-info,guest-sync", "-b", "", "-b", "x"],
+        &[
+            "-D",
+            "-m",
+            "unix-listen",
+            "-p",
+            "/r\u{e9}p/s",
+            "-v",
+            "-r",
+            "-F",
+            "-f",
+            "/p\u{f6}d",
+        ],
+        &[
+            "-D",
+            "-F/h\u{f6}\u{f6}k",
+            "--statedir",
+            "/\u{1f600}",
+            "-d",
+            "-l",
+            "\t/x",
+        ],
+        &["-D", "--fsfreeze-hook=", "--logfile= lead"],
+        &["x", "-D", "-", "y"],
+    ];
+    for text in configs {
+        std::fs::write(&conf, text).unwrap();
+        for args in arg_sets {
+            let (ours, theirs) = cli_both(&dir, &conf, args);
+            let shown = String::from_utf8_lossy(text);
+            assert_eq!(theirs.code(), Some(0), "{shown} {args:?}: {theirs:?}");
+            assert_eq!(ours.code(), Some(0), "{shown} {args:?}: {ours:?}");
+            assert_eq!(as_7_2(&ours.stdout), theirs.stdout, "{shown} {args:?}");
+            assert_eq!(ours.stderr, theirs.stderr, "{shown} {args:?}");
+        }
+    }
+}

@@ -2,9 +2,10 @@
 //! end-of-conversation each one has.
 
 use crate::sys::fs::join;
-use crate::sys::{AsFd, Errno, OwnedFd, fs, socket, tty, uapi};
+use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, socket, tty, uapi};
 
-use super::options::DEFAULT_VIRTIO_PATH;
+/// Where udev links virtio-serial ports by name.
+const VIRTIO_PORTS: &[u8] = b"/dev/virtio-ports/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -39,7 +40,21 @@ pub enum Channel {
 pub enum OpenError<'a> {
     Open(&'a [u8], Errno),
     Bind(&'a [u8], Errno),
-    BadVsockAddress(&'a [u8]),
+    BadVsockAddress(VsockError<'a>),
+    /// QEMU's vsock listener says only "Failed to bind socket", without the address.
+    VsockBind(Errno),
+}
+
+/// Why a `<cid>:<port>` address was refused, in QEMU's words (`vsock_parse`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum VsockError<'a> {
+    /// Not `<1-32 chars but ':'>:<1-32 chars but ','>`: "error parsing address '<a>'".
+    Syntax(&'a [u8]),
+    /// More after that: "trailing characters in address '<a>'".
+    Trailing(&'a [u8]),
+    /// "Failed to parse cid '<c>'" / "Failed to parse port '<p>'".
+    Cid(&'a [u8]),
+    Port(&'a [u8]),
 }
 
 impl core::fmt::Display for OpenError<'_> {
@@ -56,11 +71,28 @@ impl core::fmt::Display for OpenError<'_> {
                 text(f, path)?;
                 write!(f, ": {e}")
             }
-            OpenError::BadVsockAddress(addr) => {
-                f.write_str("error parsing address '")?;
-                text(f, addr)?;
+            OpenError::BadVsockAddress(error) => {
+                let (what, part) = match error {
+                    VsockError::Syntax(a) => ("error parsing address '", a),
+                    VsockError::Trailing(a) => ("trailing characters in address '", a),
+                    VsockError::Cid(c) => ("Failed to parse cid '", c),
+                    VsockError::Port(p) => ("Failed to parse port '", p),
+                };
+                f.write_str(what)?;
+                text(f, part)?;
                 f.write_str("'")
             }
+            OpenError::VsockBind(e) => write!(f, "Failed to bind socket: {e}"),
+        }
+    }
+}
+
+impl OpenError<'_> {
+    /// The system's answer, where there was one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            OpenError::Open(_, e) | OpenError::Bind(_, e) | OpenError::VsockBind(e) => Some(*e),
+            OpenError::BadVsockAddress(_) => None,
         }
     }
 }
@@ -70,12 +102,13 @@ pub fn open(method: Method, path: &[u8]) -> Result<Channel, OpenError<'_>> {
         Method::VirtioSerial => {
             let flags = uapi::O_RDWR | uapi::O_NONBLOCK;
             let fd = match fs::open(path, flags, 0) {
-                Err(Errno::NOENT) if path == DEFAULT_VIRTIO_PATH => {
+                Err(Errno::NOENT) if path.starts_with(VIRTIO_PORTS) => {
                     // Without udev nobody creates the /dev/virtio-ports link: find the
                     // port by its name in sysfs instead.
                     let mut dev = [0u8; 64];
-                    let found =
-                        find_virtio_port(&mut dev).ok_or(OpenError::Open(path, Errno::NOENT))?;
+                    let name = &path[VIRTIO_PORTS.len()..];
+                    let found = find_virtio_port(name, &mut dev)
+                        .ok_or(OpenError::Open(path, Errno::NOENT))?;
                     fs::open(found, flags, 0).map_err(|e| OpenError::Open(path, e))?
                 }
                 other => other.map_err(|e| OpenError::Open(path, e))?,
@@ -92,24 +125,87 @@ pub fn open(method: Method, path: &[u8]) -> Result<Channel, OpenError<'_>> {
             .map(Channel::Listener)
             .map_err(|e| OpenError::Bind(path, e)),
         Method::VsockListen => {
-            let (cid, port) = parse_vsock(path).ok_or(OpenError::BadVsockAddress(path))?;
+            let (cid, port) = parse_vsock(path).map_err(OpenError::BadVsockAddress)?;
             socket::listen_vsock(cid, port, 1)
                 .map(Channel::Listener)
-                .map_err(|e| OpenError::Bind(path, e))
+                .map_err(OpenError::VsockBind)
         }
     }
 }
 
-/// `<cid>:<port>`, both decimal.
-pub fn parse_vsock(addr: &[u8]) -> Option<(u32, u32)> {
-    let text = core::str::from_utf8(addr).ok()?;
-    let (cid, port) = text.split_once(':')?;
-    Some((cid.parse().ok()?, port.parse().ok()?))
+/// `<cid>:<port>` as QEMU's `vsock_parse` reads it: `sscanf("%32[^:]:%32[^,]%n")`, then
+/// each part as `qemu_strtoui` (decimal, leading blanks and `+` allowed, nothing after).
+pub fn parse_vsock(addr: &[u8]) -> Result<(u32, u32), VsockError<'_>> {
+    let syntax = VsockError::Syntax(addr);
+    let cid_len = addr.iter().take(32).take_while(|&&b| b != b':').count();
+    if cid_len == 0 || addr.get(cid_len) != Some(&b':') {
+        return Err(syntax);
+    }
+    let rest = &addr[cid_len + 1..];
+    let port_len = rest.iter().take(32).take_while(|&&b| b != b',').count();
+    if port_len == 0 {
+        return Err(syntax);
+    }
+    if port_len < rest.len() {
+        return Err(VsockError::Trailing(addr));
+    }
+    let (cid, port) = (&addr[..cid_len], rest);
+    let cid = strtoui(cid).ok_or(VsockError::Cid(cid))?;
+    let port = strtoui(port).ok_or(VsockError::Port(port))?;
+    Ok((cid, port))
 }
 
-/// Looks through `/sys/class/virtio-ports/*/name` for `org.qemu.guest_agent.0` and
-/// returns `/dev/<port>`.
-fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
+/// QEMU's `qemu_strtoui(s, NULL, 10)`: leading white space and one `+`, decimal digits to
+/// the end, at most `u32::MAX`. (QEMU would also take `-n` for small n as wrapping; not
+/// here: a negative cid or port is no address.)
+fn strtoui(text: &[u8]) -> Option<u32> {
+    let text = text.trim_ascii_start();
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &d| {
+        n.checked_mul(10)?.checked_add((d - b'0') as u32)
+    })
+}
+
+/// An inotify descriptor that becomes readable when the channel at `path` may have
+/// appeared: it watches the nearest existing directory on the way to `path` (its parent
+/// once that exists), and `/dev` too for a `/dev/virtio-ports/<name>` path, where the
+/// port's own node `/dev/vportNpM` appears (from devtmpfs, without udev). A listening
+/// vsock socket has no path to watch: `Err`.
+pub fn watch_for(method: Method, path: &[u8]) -> Result<OwnedFd, Errno> {
+    if method == Method::VsockListen {
+        return Err(Errno::NOENT);
+    }
+    let fd = inotify::init()?;
+    let mask = inotify::CREATE
+        | inotify::MOVED_TO
+        | inotify::DELETE_SELF
+        | inotify::MOVE_SELF
+        | inotify::ONLYDIR;
+    let mut dir = path;
+    loop {
+        dir = match dir.iter().rposition(|&b| b == b'/') {
+            Some(0) => b"/",
+            Some(slash) => &dir[..slash],
+            None => b".",
+        };
+        match inotify::add_watch(fd.as_fd(), dir, mask) {
+            Ok(_) => break,
+            Err(e) if dir == b"/" || dir == b"." => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if method == Method::VirtioSerial && path.starts_with(VIRTIO_PORTS) {
+        inotify::add_watch(fd.as_fd(), b"/dev", mask)?;
+    }
+    Ok(fd)
+}
+
+/// Looks through `/sys/class/virtio-ports/*/name` for the port named `wanted` (the host's
+/// `name=` property, e.g. `org.qemu.guest_agent.0`) and returns `/dev/<port>`.
+fn find_virtio_port<'d>(wanted: &[u8], dev: &'d mut [u8; 64]) -> Option<&'d [u8]> {
     const CLASS: &[u8] = b"/sys/class/virtio-ports/";
     let dir = fs::Dir::open(CLASS).ok()?;
     let mut entries = [0u8; 2048];
@@ -123,7 +219,7 @@ fn find_virtio_port(dev: &mut [u8; 64]) -> Option<&[u8]> {
         let mut name = [0u8; 128];
         if let Ok(name) = fs::read_file(path, &mut name) {
             let name = name.strip_suffix(b"\n").unwrap_or(name);
-            if name == b"org.qemu.guest_agent.0" && port.len() <= 32 && found.is_none() {
+            if name == wanted && port.len() <= 32 && found.is_none() {
                 let mut copy = [0u8; 32];
                 copy[..port.len()].copy_from_slice(port);
                 found = Some((copy, port.len()));
@@ -141,9 +237,20 @@ mod tests {
 
     #[test]
     fn vsock_addresses() {
-        assert_eq!(parse_vsock(b"3:1234"), Some((3, 1234)));
-        assert_eq!(parse_vsock(b"4294967295:1"), Some((u32::MAX, 1)));
-        assert_eq!(parse_vsock(b"foo"), None);
-        assert_eq!(parse_vsock(b"3:"), None);
+        assert_eq!(parse_vsock(b"3:1234"), Ok((3, 1234)));
+        assert_eq!(parse_vsock(b"4294967295:1"), Ok((u32::MAX, 1)));
+        assert_eq!(parse_vsock(b" +010: 2"), Ok((10, 2)));
+        assert_eq!(parse_vsock(b"foo"), Err(VsockError::Syntax(b"foo")));
+        assert_eq!(parse_vsock(b"3:"), Err(VsockError::Syntax(b"3:")));
+        assert_eq!(parse_vsock(b":3"), Err(VsockError::Syntax(b":3")));
+        assert_eq!(parse_vsock(b"1:2,3"), Err(VsockError::Trailing(b"1:2,3")));
+        assert_eq!(parse_vsock(b"0x10:2"), Err(VsockError::Cid(b"0x10")));
+        assert_eq!(parse_vsock(b"1:2:3"), Err(VsockError::Port(b"2:3")));
+        assert_eq!(
+            parse_vsock(b"1:4294967296"),
+            Err(VsockError::Port(b"4294967296"))
+        );
+        let long = [b'1'; 33];
+        assert_eq!(parse_vsock(&long), Err(VsockError::Syntax(&long)));
     }
 }

@@ -22,18 +22,26 @@ const TOKEN_SIGNAL: u64 = 0;
 const TOKEN_CHANNEL: u64 = 1;
 const TOKEN_LISTENER: u64 = 2;
 const TOKEN_CLIENT: u64 = 3;
+const TOKEN_WATCH: u64 = 4;
 
-/// qemu-ga's `QGA_RETRY_INTERVAL`: how long `--retry-path` waits before reopening.
+/// qemu-ga's `QGA_RETRY_INTERVAL`: how long `--retry-path` waits before reopening when
+/// no kernel event can tell it (the port is busy, a socket address is taken, vsock).
 const RETRY_MS: u64 = 5000;
+/// After something appeared in a watched directory but the channel still does not open
+/// (a virtio port's node comes before the host has told its name), a few quick retries.
+const FOLLOW_UP_MS: u64 = 200;
+const FOLLOW_UPS: u8 = 10;
 /// Channel bytes handled before looking at other events again (keeps signals responsive
 /// under a flood).
 const READ_BUDGET: usize = 64 * READ_CHUNK;
 
 /// The transport as the loop sees it.
 enum Link {
-    /// No channel yet (waiting to retry the open).
+    /// No channel yet (`--retry-path`): waiting for the directory watch (inotify) to
+    /// report that the path may have appeared, or for the retry time if there is one.
     Closed {
-        retry_at: u64,
+        retry_at: Option<u64>,
+        watch: Option<OwnedFd>,
     },
     Device {
         fd: OwnedFd,
@@ -97,8 +105,10 @@ pub(super) fn run(
                     return 1;
                 }
                 log_at!(Warning, "waiting for channel path...");
+                // The watch is set up in the loop, after a fork to become a daemon.
                 Link::Closed {
-                    retry_at: time::monotonic_ms() + RETRY_MS,
+                    retry_at: Some(0),
+                    watch: None,
                 }
             }
         },
@@ -142,12 +152,8 @@ pub(super) fn run(
         None
     };
     if let Some(logfile) = options.logfile {
-        match fs::open(
-            logfile,
-            crate::sys::uapi::O_WRONLY | crate::sys::uapi::O_CREAT | crate::sys::uapi::O_APPEND,
-            0o600,
-        ) {
-            Ok(fd) => log::set_sink(fd),
+        match log::open_logfile(logfile) {
+            Ok(fd) => log::set_sink(fd, log::is_kmsg(logfile)),
             Err(e) => {
                 log_at!(Critical, "unable to open specified log file: {e}");
                 return 1;
@@ -185,6 +191,9 @@ pub(super) fn run(
         execs: Default::default(),
         freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
     };
+    if let Some(paths) = options.file_allow_paths {
+        state.files.allow_only(paths);
+    }
     if state.freezer.left_frozen() {
         // qemu-ga's rule: a marker left by an agent that stopped while frozen means the
         // file systems may still be frozen; start frozen until the host thaws them.
@@ -214,6 +223,7 @@ pub(super) fn run(
         state: &mut state,
         more_input: false,
         discarding: false,
+        follow_ups: 0,
     };
     agent.attach(&link);
 
@@ -225,7 +235,8 @@ pub(super) fn run(
                 log_at!(Warning, "waiting for channel path...");
                 agent.detach(&link);
                 link = Link::Closed {
-                    retry_at: time::monotonic_ms() + RETRY_MS,
+                    retry_at: Some(0),
+                    watch: None,
                 };
             }
             Exit::ChannelError => break 1,
@@ -258,6 +269,8 @@ struct Agent<'s, 'b> {
     more_input: bool,
     /// A virtio host left while we answered it: drop what it sent until its end-of-file.
     discarding: bool,
+    /// Quick retries left after the last directory event (see [`FOLLOW_UP_MS`]).
+    follow_ups: u8,
 }
 
 impl Agent<'_, '_> {
@@ -288,7 +301,11 @@ impl Agent<'_, '_> {
 
     fn detach(&mut self, link: &Link) {
         match link {
-            Link::Closed { .. } => {}
+            Link::Closed { watch, .. } => {
+                if let Some(watch) = watch {
+                    self.poller.remove(watch.as_fd());
+                }
+            }
             Link::Device { fd, .. } => self.poller.remove(fd.as_fd()),
             Link::Listening { listener, client } => {
                 self.poller.remove(listener.as_fd());
@@ -305,9 +322,10 @@ impl Agent<'_, '_> {
         let mut events = [epoll::Event { events: 0, data: 0 }; 8];
         loop {
             let timeout = match link {
-                Link::Closed { retry_at } => retry_at
-                    .saturating_sub(time::monotonic_ms())
-                    .min(i32::MAX as u64) as i32,
+                Link::Closed {
+                    retry_at: Some(at), ..
+                } => at.saturating_sub(time::monotonic_ms()).min(i32::MAX as u64) as i32,
+                Link::Closed { retry_at: None, .. } => -1,
                 _ if self.more_input => 0,
                 _ => -1,
             };
@@ -320,6 +338,7 @@ impl Agent<'_, '_> {
             };
             let mut channel_ready = core::mem::take(&mut self.more_input);
             let mut accept = false;
+            let mut appeared = false;
             for event in ready {
                 let token = event.data;
                 match token {
@@ -329,22 +348,21 @@ impl Agent<'_, '_> {
                         }
                     }
                     TOKEN_LISTENER => accept = true,
+                    TOKEN_WATCH => appeared = true,
                     token if token & exec::TOKEN_BIT != 0 => self.state.execs.drain(token),
                     _ => channel_ready = true,
                 }
             }
-            if let Link::Closed { retry_at } = link {
-                if time::monotonic_ms() >= *retry_at {
-                    match channel::open(
-                        Method::parse(options.method()).unwrap_or(Method::VirtioSerial),
-                        options.path.unwrap_or_default(),
-                    ) {
-                        Ok(channel) => {
-                            *link = link_of(channel);
-                            self.attach(link);
-                        }
-                        Err(_) => *retry_at = time::monotonic_ms() + RETRY_MS,
-                    }
+            if let Link::Closed { retry_at, .. } = link {
+                let due = retry_at.is_some_and(|at| time::monotonic_ms() >= at);
+                if appeared {
+                    self.follow_ups = FOLLOW_UPS;
+                } else if due && self.follow_ups > 0 {
+                    self.follow_ups -= 1;
+                }
+                if appeared || due {
+                    self.detach(link);
+                    *link = self.reopen(options);
                 }
                 continue;
             }
@@ -368,6 +386,43 @@ impl Agent<'_, '_> {
         }
     }
 
+    /// `--retry-path`: watches the way to the channel's path, then tries to open it (in
+    /// that order, so a port that appears in between is not missed). Opened, the channel
+    /// is attached; else the link waits on the watch: a guest without the channel costs
+    /// no wakeup. Only an error a directory event cannot end (a busy port, a taken
+    /// address) or a failed watch falls back to qemu-ga's 5 s retry.
+    fn reopen(&mut self, options: &Options<'static>) -> Link {
+        let method = Method::parse(options.method()).unwrap_or(Method::VirtioSerial);
+        let path = options.path.unwrap_or_default();
+        let watch = channel::watch_for(method, path)
+            .ok()
+            .filter(|w| self.poller.add(w.as_fd(), epoll::IN, TOKEN_WATCH).is_ok());
+        match channel::open(method, path) {
+            Ok(channel) => {
+                if let Some(watch) = watch {
+                    self.poller.remove(watch.as_fd());
+                }
+                log_at!(Debug, "channel opened");
+                let link = link_of(channel);
+                self.attach(&link);
+                link
+            }
+            Err(error) => {
+                log_at!(Debug, "channel still unavailable: {error}");
+                let now = time::monotonic_ms();
+                let retry_at = match error.errno() {
+                    _ if watch.is_none() => Some(now + RETRY_MS),
+                    Some(Errno::NOENT | Errno::NOTDIR) if self.follow_ups > 0 => {
+                        Some(now + FOLLOW_UP_MS)
+                    }
+                    Some(Errno::NOENT | Errno::NOTDIR) => None,
+                    _ => Some(now + RETRY_MS),
+                };
+                Link::Closed { retry_at, watch }
+            }
+        }
+    }
+
     fn handle_signals(&mut self, options: &Options<'static>) -> Option<Exit> {
         while let Ok(Some(signo)) = signal::read_signal(self.signal_fd) {
             match signo {
@@ -383,13 +438,10 @@ impl Agent<'_, '_> {
                 signal::CHLD => self.state.execs.reap(),
                 signal::HUP => {
                     // Reopen the log file (after logrotate moved it).
-                    if let Some(logfile) = options.logfile {
-                        let flags = crate::sys::uapi::O_WRONLY
-                            | crate::sys::uapi::O_CREAT
-                            | crate::sys::uapi::O_APPEND;
-                        if let Ok(fd) = fs::open(logfile, flags, 0o600) {
-                            log::set_sink(fd);
-                        }
+                    if let Some(logfile) = options.logfile
+                        && let Ok(fd) = log::open_logfile(logfile)
+                    {
+                        log::set_sink(fd, log::is_kmsg(logfile));
                     }
                 }
                 _ => {}
@@ -454,6 +506,13 @@ impl Agent<'_, '_> {
                 _ => return Ok(()),
             };
             match fd.read(&mut chunk) {
+                Ok(0) if !is_client && !virtio => {
+                    // A serial line reads end-of-file only once hung up (a pty whose
+                    // other side closed): it reports that for ever after, so it is an
+                    // error here, ended or retried (--retry-path) like any other.
+                    log_at!(Warning, "error reading channel: hung up");
+                    return Err(());
+                }
                 Ok(0) => {
                     log_at!(Debug, "received EOF");
                     self.discarding = false;

@@ -1,6 +1,8 @@
 //! Logging, in qemu-ga's format: `<seconds>.<microseconds>: <level>: <message>` per line,
-//! to stderr or the `--logfile`. One process-wide sink, since the agent is single-threaded
-//! and every layer above `sys` may want to log.
+//! to stderr or the `--logfile`; or, with `-l kmsg` (or `/dev/kmsg`), to the kernel log
+//! as `<priority>tinyqga: <level>: <message>`, one write per record, for guests without
+//! a syslog daemon. One process-wide sink, since the agent is single-threaded and every
+//! layer above `sys` may want to log.
 
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
@@ -20,6 +22,18 @@ pub enum Level {
 }
 
 impl Level {
+    /// The syslog priority qemu-ga gives this level (`glib_log_level_to_system`).
+    pub fn priority(self) -> u8 {
+        match self {
+            Level::Error => 3,    // LOG_ERR
+            Level::Critical => 2, // LOG_CRIT
+            Level::Warning => 4,  // LOG_WARNING
+            Level::Message => 5,  // LOG_NOTICE
+            Level::Info => 6,     // LOG_INFO
+            Level::Debug => 7,    // LOG_DEBUG
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Level::Error => "error",
@@ -37,6 +51,8 @@ impl Level {
 /// (SIGHUP, after logrotate) is moved onto it with `dup3`, which closes the old file and
 /// keeps the number open. So the number read from here is always open for a borrow.
 static SINK: AtomicI32 = AtomicI32::new(2);
+/// The sink is the kernel log (`/dev/kmsg`): records, not lines with time stamps.
+static KMSG: AtomicBool = AtomicBool::new(false);
 /// The most detailed level written.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Warning as u8);
 
@@ -56,8 +72,31 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= MAX_LEVEL.load(Ordering::Relaxed) && !PAUSED.load(Ordering::Relaxed)
 }
 
-/// Sends log lines to `file` from now on; the previous log file, if any, is closed.
-pub fn set_sink(file: OwnedFd) {
+/// The `--logfile` values that mean the kernel log: `kmsg`, or the device's path.
+pub fn is_kmsg(logfile: &[u8]) -> bool {
+    logfile == b"kmsg" || logfile == KMSG_PATH
+}
+
+pub const KMSG_PATH: &[u8] = b"/dev/kmsg";
+
+/// Opens the `--logfile`: the kernel log device for `kmsg`, else the file (created 0600,
+/// appended to).
+pub fn open_logfile(logfile: &[u8]) -> Result<OwnedFd, crate::sys::Errno> {
+    if is_kmsg(logfile) {
+        crate::sys::fs::open(KMSG_PATH, uapi::O_WRONLY, 0)
+    } else {
+        crate::sys::fs::open(
+            logfile,
+            uapi::O_WRONLY | uapi::O_CREAT | uapi::O_APPEND,
+            0o600,
+        )
+    }
+}
+
+/// Sends log lines to `file` from now on (kernel-log records if `kmsg`); the previous log
+/// file, if any, is closed.
+pub fn set_sink(file: OwnedFd, kmsg: bool) {
+    KMSG.store(kmsg, Ordering::Release);
     match SINK.compare_exchange(2, file.as_raw_fd(), Ordering::AcqRel, Ordering::Acquire) {
         // The first log file: its number stays open for the rest of the process.
         Ok(_) => {
@@ -80,8 +119,36 @@ fn sink() -> BorrowedFd<'static> {
     unsafe { BorrowedFd::borrow_raw(SINK.load(Ordering::Acquire)) }
 }
 
+/// The most bytes one write to `/dev/kmsg` may carry (the kernel refuses longer records
+/// with EINVAL: its LOG_LINE_MAX is 1024 - 32, and the priority prefix counts).
+pub const KMSG_RECORD: usize = 976;
+
+/// One kernel-log record: `<priority>tinyqga: <level>: <message>\n`, cut to
+/// [`KMSG_RECORD`] bytes (the cut record still ends its line). The kernel adds the time.
+pub fn format_kmsg(
+    out: &mut FmtBuf<KMSG_RECORD>,
+    level: Level,
+    args: core::fmt::Arguments<'_>,
+) -> usize {
+    let _ = write!(out, "<{}>tinyqga: {}: ", level.priority(), level.name());
+    let _ = out.write_fmt(args);
+    let len = out.as_bytes().len().min(KMSG_RECORD - 1);
+    len + 1
+}
+
 pub fn log(level: Level, args: core::fmt::Arguments<'_>) {
     if !enabled(level) {
+        return;
+    }
+    let sink = sink();
+    if KMSG.load(Ordering::Acquire) {
+        let mut record = FmtBuf::<KMSG_RECORD>::new();
+        let len = format_kmsg(&mut record, level, args);
+        let mut bytes = [0u8; KMSG_RECORD];
+        bytes[..len - 1].copy_from_slice(&record.as_bytes()[..len - 1]);
+        bytes[len - 1] = b'\n';
+        // One write is one record; a record the kernel drops (rate limit) is lost.
+        let _ = sink.write(&bytes[..len]);
         return;
     }
     let mut line = FmtBuf::<1024>::new();
@@ -94,7 +161,6 @@ pub fn log(level: Level, args: core::fmt::Arguments<'_>) {
     if full {
         bytes = &bytes[..1023];
     }
-    let sink = sink();
     let _ = sink.write_all(bytes);
     let _ = sink.write_all(b"\n");
 }
@@ -113,5 +179,60 @@ pub fn panic(info: &core::panic::PanicInfo<'_>) {
     let _ = fd::stderr().write_all(line.as_bytes());
     if SINK.load(Ordering::Relaxed) != 2 {
         log(Level::Critical, format_args!("internal error: {info}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(level: Level, args: core::fmt::Arguments<'_>) -> String {
+        let mut out = FmtBuf::<KMSG_RECORD>::new();
+        let len = format_kmsg(&mut out, level, args);
+        let mut text = String::from_utf8(out.as_bytes()[..len - 1].to_vec()).unwrap();
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn kmsg_records_carry_qemu_gas_syslog_priorities() {
+        assert_eq!(
+            record(Level::Critical, format_args!("failed to open {}", "x")),
+            "<2>tinyqga: critical: failed to open x\n"
+        );
+        assert_eq!(
+            record(Level::Error, format_args!("e")),
+            "<3>tinyqga: error: e\n"
+        );
+        assert_eq!(
+            record(Level::Warning, format_args!("w")),
+            "<4>tinyqga: warning: w\n"
+        );
+        assert_eq!(
+            record(Level::Message, format_args!("m")),
+            "<5>tinyqga: message: m\n"
+        );
+        assert_eq!(
+            record(Level::Info, format_args!("i")),
+            "<6>tinyqga: info: i\n"
+        );
+        assert_eq!(
+            record(Level::Debug, format_args!("d")),
+            "<7>tinyqga: debug: d\n"
+        );
+    }
+
+    #[test]
+    fn a_long_kmsg_record_is_cut_to_what_the_kernel_takes() {
+        let long = "x".repeat(5000);
+        let text = record(Level::Info, format_args!("{long}"));
+        assert_eq!(text.len(), KMSG_RECORD);
+        assert!(text.starts_with("<6>tinyqga: info: xxx") && text.ends_with("x\n"));
+    }
+
+    #[test]
+    fn kmsg_spellings() {
+        assert!(is_kmsg(b"kmsg") && is_kmsg(b"/dev/kmsg"));
+        assert!(!is_kmsg(b"./kmsg") && !is_kmsg(b"/var/log/kmsg"));
     }
 }

@@ -13,7 +13,6 @@ use core::fmt::Write as _;
 
 use crate::capacity;
 use crate::commands::{self, COMMANDS};
-use crate::log_at;
 use crate::protocol::Node;
 use crate::sys::fd::{self, AsFd, BorrowedFd, OwnedFd};
 use crate::sys::process::Environ;
@@ -124,6 +123,15 @@ pub fn main(cargs: &CArgs) -> i32 {
         i += 1;
     }
 
+    let environment = commands::Environment {
+        os_release: cargs.env(b"QGA_OS_RELEASE"),
+        tz: cargs.env(b"TZ"),
+        tzdir: cargs.env(b"TZDIR"),
+        // SAFETY: the kernel's envp, NULL-terminated, lives as long as the process.
+        environ: unsafe { Environ::from_raw(cargs.envp) },
+        path: cargs.env(b"PATH"),
+    };
+
     let mut options = Options::default();
     // Pass 1: the config file.
     let (config_path, required) = match options::config_argument(&args) {
@@ -134,10 +142,12 @@ pub fn main(cargs: &CArgs) -> i32 {
         ),
     };
     if let Err(message) = load_config(&mut options, config_path, required) {
-        log_at!(
-            Critical,
-            "error loading configuration from path: {}, {message}",
-            Lossy(config_path)
+        early_critical(
+            &environment,
+            format_args!(
+                "error loading configuration from path: {}, {message}",
+                Lossy(config_path)
+            ),
         );
         return 1;
     }
@@ -187,7 +197,7 @@ pub fn main(cargs: &CArgs) -> i32 {
     let activated = match socket_activation(cargs) {
         Ok(fd) => fd,
         Err(message) => {
-            log_at!(Critical, "{message}");
+            early_critical(&environment, format_args!("{message}"));
             return 1;
         }
     };
@@ -198,7 +208,10 @@ pub fn main(cargs: &CArgs) -> i32 {
         });
         options.path = None;
     } else if options.resolve_path().is_err() {
-        log_at!(Critical, "must specify a path for this channel");
+        early_critical(
+            &environment,
+            format_args!("must specify a path for this channel"),
+        );
         return 1;
     }
 
@@ -209,15 +222,41 @@ pub fn main(cargs: &CArgs) -> i32 {
         return 0;
     }
 
-    let environment = commands::Environment {
-        os_release: cargs.env(b"QGA_OS_RELEASE"),
-        tz: cargs.env(b"TZ"),
-        tzdir: cargs.env(b"TZDIR"),
-        // SAFETY: the kernel's envp, NULL-terminated, lives as long as the process.
-        environ: unsafe { Environ::from_raw(cargs.envp) },
-        path: cargs.env(b"PATH"),
-    };
     event_loop::run(&options, activated, environment)
+}
+
+/// A critical message from before qemu-ga installs its own log handler (config file,
+/// socket activation, channel path): GLib's default handler prints those, as
+/// `\n** (process:<pid>): CRITICAL **: <local hh:mm:ss.mmm>: <message>` on stderr.
+/// qemu-ga never calls `setlocale`, so GLib converts the message to the C locale's ASCII:
+/// every other character (and every byte that is not UTF-8) becomes `?`, here too.
+fn early_critical(env: &commands::Environment, args: core::fmt::Arguments<'_>) {
+    let (secs, nanos) = crate::sys::time::realtime().unwrap_or((0, 0));
+    let mut zone = [0u8; capacity::ZONE_FILE_BYTES];
+    let local = commands::timezone::local_time(env, secs, &mut zone);
+    let of_day = (secs + local.offset as i64).rem_euclid(86_400);
+    let mut line = FmtBuf::<1024>::new();
+    let _ = write!(
+        line,
+        "\n** (process:{}): CRITICAL **: {:02}:{:02}:{:02}.{:03}: ",
+        crate::sys::process::getpid(),
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        nanos / 1_000_000
+    );
+    let mut message = FmtBuf::<1024>::new();
+    let _ = message.write_fmt(args);
+    for chunk in message.as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let _ = line.write_char(if c.is_ascii() { c } else { '?' });
+        }
+        for _ in chunk.invalid() {
+            let _ = line.write_char('?');
+        }
+    }
+    let _ = line.write_str("\n");
+    print(fd::stderr(), line.as_bytes());
 }
 
 /// Reads the config file into static memory and applies it.

@@ -35,6 +35,9 @@ pub struct Options<'a> {
     /// Each `block-rpcs` value as written (comma- or semicolon-separated names).
     pub block_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
     pub allow_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
+    /// `file-allow-paths` (config file only; tinyqga's own): the directories
+    /// `guest-file-open` is confined beneath.
+    pub file_allow_paths: Option<&'a [u8]>,
     pub dump_conf: bool,
 }
 
@@ -79,13 +82,20 @@ impl<'a> Options<'a> {
             keyfile::write_escaped(out, value)?;
             out.write_str("\n")
         };
+        // qemu-ga splits each list on `,` into a list built by prepending, so each
+        // source's names come out reversed (an empty source has none); `;` stays inside
+        // a name there.
         let list = |out: &mut dyn core::fmt::Write, key: &str, sources: &[&[u8]]| {
             write!(out, "{key}=")?;
-            for (i, source) in sources.iter().enumerate() {
+            let names = sources
+                .iter()
+                .filter(|s| !s.is_empty())
+                .flat_map(|s| s.rsplit(|&b| b == b','));
+            for (i, name) in names.enumerate() {
                 if i > 0 {
                     out.write_str(",")?;
                 }
-                keyfile::write_escaped(out, source)?;
+                keyfile::write_escaped(out, name)?;
             }
             out.write_str("\n")
         };
@@ -107,7 +117,11 @@ impl<'a> Options<'a> {
         writeln!(out, "debug={}", self.debug)?;
         writeln!(out, "retry-path={}", self.retry_path)?;
         list(out, "block-rpcs", &self.block_rpcs)?;
-        list(out, "allow-rpcs", &self.allow_rpcs)
+        list(out, "allow-rpcs", &self.allow_rpcs)?;
+        if let Some(paths) = self.file_allow_paths {
+            string(out, "file-allow-paths", paths)?;
+        }
+        Ok(())
     }
 
     /// Applies a loaded config file's `[general]` entries.
@@ -126,6 +140,22 @@ impl<'a> Options<'a> {
                     error.get_or_insert(ConfigError::BadValue(key));
                 }
             };
+            const STRINGS: &[&[u8]] = &[
+                b"method",
+                b"path",
+                b"logfile",
+                b"pidfile",
+                b"fsfreeze-hook",
+                b"statedir",
+                b"blacklist",
+                b"block-rpcs",
+                b"allow-rpcs",
+                b"file-allow-paths",
+            ];
+            if STRINGS.contains(&key) && core::str::from_utf8(value).is_err() {
+                error.get_or_insert(ConfigError::NotUtf8(key, value));
+                return;
+            }
             match key {
                 b"daemon" => boolean(&mut self.daemonize),
                 b"method" => self.method = Some(value),
@@ -151,6 +181,7 @@ impl<'a> Options<'a> {
                 b"blacklist" => blacklist = Some(value),
                 b"block-rpcs" => block = Some(value),
                 b"allow-rpcs" => allow = Some(value),
+                b"file-allow-paths" => self.file_allow_paths = Some(value),
                 _ => {}
             }
         })
@@ -210,6 +241,8 @@ fn names<'a>(sources: &[&'a [u8]]) -> impl Iterator<Item = &'a str> + Clone {
 pub enum ConfigError<'a> {
     Syntax(keyfile::KeyFileError<'a>),
     BadValue(&'a [u8]),
+    /// A string key whose value is not UTF-8 (GLib's `g_key_file_get_string` refuses it).
+    NotUtf8(&'a [u8], &'a [u8]),
     TooManyLists,
 }
 
@@ -221,6 +254,13 @@ impl core::fmt::Display for ConfigError<'_> {
                 f.write_str("Key file contains key \u{201c}")?;
                 crate::text::write_lossy(f, key)?;
                 f.write_str("\u{201d} which has a value that cannot be interpreted.")
+            }
+            ConfigError::NotUtf8(key, value) => {
+                f.write_str("Key file contains key \u{201c}")?;
+                crate::text::write_lossy(f, key)?;
+                f.write_str("\u{201d} with value \u{201c}")?;
+                crate::text::write_lossy(f, value)?;
+                f.write_str("\u{201d} which is not UTF-8")
             }
             ConfigError::TooManyLists => write!(f, "more than {LIST_SOURCES} rpc lists"),
         }
@@ -242,15 +282,19 @@ pub enum Action<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum UsageError<'a> {
     InvalidShort(u8),
+    /// What followed `--`, `=value` included (glibc quotes the whole word).
     UnrecognizedLong(&'a [u8]),
+    /// What followed `--`, `=value` included.
     Ambiguous(&'a [u8]),
     MissingShortArg(u8),
-    MissingLongArg(&'a [u8]),
-    NoArgAllowed(&'a [u8]),
+    /// The option's full name (glibc names the option, not the abbreviation typed).
+    MissingLongArg(&'static str),
+    NoArgAllowed(&'static str),
     TooManyLists,
 }
 
 impl core::fmt::Display for UsageError<'_> {
+    /// glibc's getopt_long messages, word for word (as qemu-ga prints them).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let text = |f: &mut core::fmt::Formatter<'_>, b: &[u8]| crate::text::write_lossy(f, b);
         match self {
@@ -263,21 +307,17 @@ impl core::fmt::Display for UsageError<'_> {
             UsageError::Ambiguous(o) => {
                 f.write_str("option '--")?;
                 text(f, o)?;
-                f.write_str("' is ambiguous")
+                f.write_str("' is ambiguous; possibilities:")?;
+                for option in ambiguous_with(long_name(o)) {
+                    write!(f, " '--{}'", option.0)?;
+                }
+                Ok(())
             }
             UsageError::MissingShortArg(c) => {
                 write!(f, "option requires an argument -- '{}'", *c as char)
             }
-            UsageError::MissingLongArg(o) => {
-                f.write_str("option '--")?;
-                text(f, o)?;
-                f.write_str("' requires an argument")
-            }
-            UsageError::NoArgAllowed(o) => {
-                f.write_str("option '--")?;
-                text(f, o)?;
-                f.write_str("' doesn't allow an argument")
-            }
+            UsageError::MissingLongArg(o) => write!(f, "option '--{o}' requires an argument"),
+            UsageError::NoArgAllowed(o) => write!(f, "option '--{o}' doesn't allow an argument"),
             UsageError::TooManyLists => write!(f, "more than {LIST_SOURCES} -b/-a lists"),
         }
     }
@@ -291,29 +331,59 @@ enum Arg {
     Optional,
 }
 
-/// (long name, short letter, argument)
+/// (long name, short letter, argument), in the order of qemu-ga's `lopt` table: glibc
+/// lists an ambiguous abbreviation's possibilities in this order. An empty long name is a
+/// short-only option.
 const OPTIONS: &[(&str, u8, Arg)] = &[
     ("help", b'h', Arg::None),
     ("version", b'V', Arg::None),
-    ("verbose", b'v', Arg::None),
-    ("debug", 0, Arg::None),
-    ("daemonize", b'd', Arg::None),
     ("config", b'c', Arg::Required),
-    ("method", b'm', Arg::Required),
-    ("path", b'p', Arg::Required),
+    ("dump-conf", b'D', Arg::None),
     ("logfile", b'l', Arg::Required),
     ("pidfile", b'f', Arg::Required),
     ("fsfreeze-hook", b'F', Arg::Optional),
-    ("statedir", b't', Arg::Required),
+    ("verbose", b'v', Arg::None),
+    ("debug", 0, Arg::None),
+    ("method", b'm', Arg::Required),
+    ("path", b'p', Arg::Required),
+    ("daemonize", b'd', Arg::None),
     ("block-rpcs", b'b', Arg::Required),
-    // Removed from qemu-ga in 9.1; kept so that older configurations keep working.
+    // Removed from qemu-ga in 9.1 (it stood here in 7.2's table); kept so that older
+    // configurations keep working.
     ("blacklist", b'b', Arg::Required),
     ("allow-rpcs", b'a', Arg::Required),
-    ("dump-conf", b'D', Arg::None),
+    ("statedir", b't', Arg::Required),
     ("retry-path", b'r', Arg::None),
-    // Windows-only in qemu-ga; accepted and ignored on Linux, as qemu-ga does.
-    ("service", b's', Arg::Required),
+    // `-s` (Windows service commands) is in qemu-ga's short options on every system but
+    // has no long name outside Windows: accepted and ignored.
+    ("", b's', Arg::Required),
 ];
+
+type Entry = (&'static str, u8, Arg);
+
+/// `--name[=value]` -> `name`.
+fn long_name(word: &[u8]) -> &[u8] {
+    match word.iter().position(|&b| b == b'=') {
+        Some(eq) => &word[..eq],
+        None => word,
+    }
+}
+
+fn long_options() -> impl Iterator<Item = &'static Entry> + Clone {
+    OPTIONS.iter().filter(|o| !o.0.is_empty())
+}
+
+/// glibc's rule for an abbreviation: the first option it begins, and every later one it
+/// begins that differs from that first one in argument kind or value (so `--b` is
+/// `--block-rpcs`, not ambiguous with `--blacklist`, which means the same).
+fn ambiguous_with(name: &[u8]) -> impl Iterator<Item = &'static Entry> {
+    let matching = move || long_options().filter(move |o| o.0.as_bytes().starts_with(name));
+    let first = matching().next();
+    let differs = move |o: &Entry| first.is_some_and(|f| f.1 != o.1 || f.2 != o.2);
+    let ambiguous = matching().any(differs);
+    matching()
+        .filter(move |o| ambiguous && (first.is_some_and(|f| core::ptr::eq(f, *o)) || differs(o)))
+}
 
 /// One option occurrence: its short letter (or 0 for long-only, named by `long`) and value.
 struct Found<'a> {
@@ -337,20 +407,22 @@ fn getopt<'a>(args: &[&'a [u8]], mut f: impl FnMut(Found<'a>) -> Action<'a>) -> 
                 Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
                 None => (long, None),
             };
-            let exact = OPTIONS.iter().find(|o| o.0.as_bytes() == name);
+            let exact = long_options().find(|o| o.0.as_bytes() == name);
             let option = match exact {
                 Some(o) => o,
                 None => {
-                    let mut matches = OPTIONS.iter().filter(|o| o.0.as_bytes().starts_with(name));
+                    let mut matches = ambiguous_with(name);
                     match (matches.next(), matches.next()) {
-                        (Some(o), None) if !name.is_empty() => o,
-                        (Some(_), Some(_)) => return Action::Usage(UsageError::Ambiguous(name)),
-                        _ => return Action::Usage(UsageError::UnrecognizedLong(name)),
+                        (Some(_), Some(_)) => return Action::Usage(UsageError::Ambiguous(long)),
+                        _ => match long_options().find(|o| o.0.as_bytes().starts_with(name)) {
+                            Some(o) => o,
+                            None => return Action::Usage(UsageError::UnrecognizedLong(long)),
+                        },
                     }
                 }
             };
             let value = match (option.2, attached) {
-                (Arg::None, Some(_)) => return Action::Usage(UsageError::NoArgAllowed(name)),
+                (Arg::None, Some(_)) => return Action::Usage(UsageError::NoArgAllowed(option.0)),
                 (Arg::None, None) | (Arg::Optional, _) => attached,
                 (Arg::Required, Some(v)) => Some(v),
                 (Arg::Required, None) => match args.get(i) {
@@ -358,7 +430,7 @@ fn getopt<'a>(args: &[&'a [u8]], mut f: impl FnMut(Found<'a>) -> Action<'a>) -> 
                         i += 1;
                         Some(*v)
                     }
-                    None => return Action::Usage(UsageError::MissingLongArg(name)),
+                    None => return Action::Usage(UsageError::MissingLongArg(option.0)),
                 },
             };
             match f(Found {
@@ -454,50 +526,61 @@ pub fn apply_arguments<'a>(options: &mut Options<'a>, args: &[&'a [u8]]) -> Acti
     })
 }
 
-/// `--help` text.
+/// `--help` text: qemu-ga's (as QEMU 8.2 to 11.1 print it, `--debug` unlisted as there)
+/// line for line, but for the version line (QEMU's `<version> (<package>)` form, naming
+/// tinyqga), the copyright line, the `-c` default (QEMU prints
+/// `/etc/qemu/qemu-ga.conf/qemu-ga.conf`, a bug) and the last two lines (where to report
+/// bugs). One literal per line: a `\` line continuation would eat the next line's indent.
 pub fn usage(out: &mut dyn core::fmt::Write, argv0: &str) -> core::fmt::Result {
     write!(
         out,
-        "Usage: {argv0} [-m <method> -p <path>] [<options>]\n\
-QEMU Guest Agent {version} (tinyqga {own})\n\
-\n\
-  -c, --config      configuration file (default is /etc/qemu/qemu-ga.conf,\n\
-                    or $QGA_CONF)\n\
-  -m, --method      transport method: one of unix-listen, virtio-serial,\n\
-                    isa-serial, or vsock-listen (virtio-serial is the default)\n\
-  -p, --path        device/socket path (the default for virtio-serial is:\n\
-                    /dev/virtio-ports/org.qemu.guest_agent.0,\n\
-                    the default for isa-serial is:\n\
-                    /dev/ttyS0).\n\
-                    Socket addresses for vsock-listen are written as\n\
-                    <cid>:<port>.\n\
-  -l, --logfile     set logfile path, logs to stderr by default\n\
-  -f, --pidfile     specify pidfile (default is /var/run/qemu-ga.pid)\n\
-  -F, --fsfreeze-hook\n\
-                    enable fsfreeze hook. Accepts an optional argument that\n\
-                    specifies script to run on freeze/thaw. Script will be\n\
-                    called with 'freeze'/'thaw' arguments accordingly.\n\
-                    (default is /etc/qemu/fsfreeze-hook)\n\
-                    If using -F with an argument, do not follow -F with a\n\
-                    space.\n\
-                    (for example: -F/var/run/fsfreezehook.sh)\n\
-  -t, --statedir    specify dir to store state information (absolute paths\n\
-                    only, default is /var/run)\n\
-  -v, --verbose     log extra debugging information\n\
-      --debug       log everything, including debug messages\n\
-  -V, --version     print version information and exit\n\
-  -d, --daemonize   become a daemon\n\
-  -b, --block-rpcs  comma-separated list of RPCs to disable (no spaces,\n\
-                    use \"help\" to list available RPCs)\n\
-  -a, --allow-rpcs  comma-separated list of RPCs to enable (no spaces,\n\
-                    use \"help\" to list available RPCs)\n\
-  -D, --dump-conf   dump a qemu-ga config file based on current config\n\
-                    options / command-line parameters to stdout\n\
-  -r, --retry-path  attempt re-opening path if it's unavailable or closed\n\
-                    due to an error which may be recoverable in the future\n\
-                    (virtio-serial driver re-install, serial device hot\n\
-                    plug/unplug, etc.)\n\
-  -h, --help        display this help and exit\n",
+        concat!(
+            "Usage: {argv0} [-m <method> -p <path>] [<options>]\n",
+            "QEMU Guest Agent {version} (tinyqga {own})\n",
+            "Copyright (c) the tinyqga developers; options and protocol of QEMU's qemu-ga\n",
+            "\n",
+            "  -c, --config=PATH configuration file path (default is\n",
+            "                    /etc/qemu/qemu-ga.conf\n",
+            "                    unless overridden by the QGA_CONF environment variable)\n",
+            "  -m, --method      transport method: one of unix-listen, virtio-serial,\n",
+            "                    isa-serial, or vsock-listen (virtio-serial is the default)\n",
+            "  -p, --path        device/socket path (the default for virtio-serial is:\n",
+            "                    /dev/virtio-ports/org.qemu.guest_agent.0,\n",
+            "                    the default for isa-serial is:\n",
+            "                    /dev/ttyS0).\n",
+            "                    Socket addresses for vsock-listen are written as\n",
+            "                    <cid>:<port>.\n",
+            "  -l, --logfile     set logfile path, logs to stderr by default\n",
+            "  -f, --pidfile     specify pidfile (default is /var/run/qemu-ga.pid)\n",
+            "  -F, --fsfreeze-hook\n",
+            "                    enable fsfreeze hook. Accepts an optional argument that\n",
+            "                    specifies script to run on freeze/thaw. Script will be\n",
+            "                    called with 'freeze'/'thaw' arguments accordingly.\n",
+            "                    (default is /etc/qemu/fsfreeze-hook)\n",
+            "                    If using -F with an argument, do not follow -F with a\n",
+            "                    space.\n",
+            "                    (for example: -F/var/run/fsfreezehook.sh)\n",
+            "  -t, --statedir    specify dir to store state information (absolute paths\n",
+            "                    only, default is /var/run)\n",
+            "  -v, --verbose     log extra debugging information\n",
+            "  -V, --version     print version information and exit\n",
+            "  -d, --daemonize   become a daemon\n",
+            "  -b, --block-rpcs  comma-separated list of RPCs to disable (no spaces,\n",
+            "                    use \"--block-rpcs=help\" to list available RPCs)\n",
+            "  -a, --allow-rpcs  comma-separated list of RPCs to enable (no spaces,\n",
+            "                    use \"--allow-rpcs=help\" to list available RPCs)\n",
+            "  -D, --dump-conf   dump a qemu-ga config file based on current config\n",
+            "                    options / command-line parameters to stdout\n",
+            "  -r, --retry-path  attempt re-opening path if it's unavailable or closed\n",
+            "                    due to an error which may be recoverable in the future\n",
+            "                    (virtio-serial driver re-install, serial device hot\n",
+            "                    plug/unplug, etc.)\n",
+            "  -h, --help        display this help and exit\n",
+            "\n",
+            "Report bugs in tinyqga to its developers, not to the QEMU project.\n",
+            "More information on the QEMU project at <https://qemu.org>.\n",
+        ),
+        argv0 = argv0,
         version = crate::commands::QEMU_VERSION,
         own = env!("CARGO_PKG_VERSION"),
     )
@@ -589,7 +672,7 @@ mod tests {
         let mut dump = String::new();
         o.dump(&mut dump).unwrap();
         assert!(
-            dump.contains("\nblock-rpcs=guest-ping;guest-get-time,guest-info,guest-sync\n"),
+            dump.contains("\nblock-rpcs=guest-ping;guest-get-time,guest-sync,guest-info\n"),
             "{dump}"
         );
     }

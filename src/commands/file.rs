@@ -35,6 +35,9 @@ const NEW_FILE_MODE: u32 = 0o666;
 pub struct Files {
     open: heapless::Vec<OpenFile, FILE_HANDLES>,
     counter: HandleCounter,
+    /// `file-allow-paths` (tinyqga's own, off by default): the directories
+    /// `guest-file-open` may open files beneath, as written (`,`/`;`-separated).
+    allow: Option<&'static [u8]>,
 }
 
 struct OpenFile {
@@ -49,7 +52,13 @@ impl Files {
         Files {
             open: heapless::Vec::new(),
             counter,
+            allow: None,
         }
+    }
+
+    /// Confines `guest-file-open` beneath the directories listed in `list`.
+    pub fn allow_only(&mut self, list: &'static [u8]) {
+        self.allow = Some(list);
     }
 
     fn find(&mut self, handle: i64) -> Result<&mut OpenFile, QmpError> {
@@ -185,7 +194,12 @@ pub fn guest_file_open(call: &mut Call, args: FileOpen<'_>) -> Result<(), QmpErr
             "too many open files: at most {FILE_HANDLES} guest-file handles (TINYQGA_FILE_HANDLES)"
         ));
     }
-    let fd = open_or_create(args.path, mode, flags)?;
+    let fd = match files.allow {
+        None => open_or_create(args.path, mode, flags, &|path, flags| {
+            fs::open(path, flags, 0)
+        })?,
+        Some(list) => open_allowed(list, args.path, mode, flags)?,
+    };
     let handle = files.counter.take()?;
     // Room was checked above.
     let _ = files.open.push(OpenFile {
@@ -197,6 +211,81 @@ pub fn guest_file_open(call: &mut Call, args: FileOpen<'_>) -> Result<(), QmpErr
         w.int(handle);
         Ok(())
     })
+}
+
+/// `path` with `.`, empty parts and `..` taken out (`..` at the root stays at the root),
+/// written into `out`; `None` unless absolute (or too long).
+pub fn normalize<'o>(path: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    if !path.starts_with(b"/") {
+        return None;
+    }
+    let mut len = 0;
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                len = out[..len].iter().rposition(|&b| b == b'/').unwrap_or(0);
+            }
+            _ => {
+                let end = len + 1 + part.len();
+                out.get_mut(len..end)?;
+                out[len] = b'/';
+                out[len + 1..end].copy_from_slice(part);
+                len = end;
+            }
+        }
+    }
+    if len == 0 {
+        *out.first_mut()? = b'/';
+        len = 1;
+    }
+    Some(&out[..len])
+}
+
+/// With `file-allow-paths`: `path` must lie beneath one of the listed directories once
+/// `.` and `..` are taken out, and is then opened beneath that directory's descriptor
+/// with `openat2(RESOLVE_BENEATH)`, so that no symlink (nor `..`) inside it leads out; a
+/// refusal is a clear GenericError.
+fn open_allowed(list: &[u8], path: &str, mode: &str, flags: u32) -> Result<OwnedFd, QmpError> {
+    let refused = || {
+        qmp_error!(
+            "failed to open file '{path}' (mode: '{mode}'): not beneath a directory of file-allow-paths"
+        )
+    };
+    let mut normal = [0u8; crate::sys::PATH_MAX];
+    let normal = normalize(path.as_bytes(), &mut normal).ok_or_else(refused)?;
+    let mut dir_buf = [0u8; crate::sys::PATH_MAX];
+    for entry in list.split(|&b| b == b',' || b == b';') {
+        let Some(dir) = normalize(entry.trim_ascii(), &mut dir_buf) else {
+            continue;
+        };
+        let rest = if dir == b"/" {
+            &normal[1..]
+        } else {
+            match normal.strip_prefix(dir) {
+                Some(rest) if rest.starts_with(b"/") => &rest[1..],
+                _ => continue,
+            }
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        let dir_fd = fs::open(dir, uapi::O_PATH | uapi::O_DIRECTORY, 0)
+            .map_err(|e| qmp_error!("failed to open file '{path}' (mode: '{mode}'): {e}"))?;
+        let escaped = core::cell::Cell::new(false);
+        let opened = open_or_create(path, mode, flags, &|_, flags| {
+            fs::open_beneath(dir_fd.as_fd(), rest, flags, 0).inspect_err(|e| {
+                escaped.set(matches!(*e, Errno::XDEV | Errno::LOOP));
+            })
+        });
+        // A symlink (or magic link) inside the directory that leads out of it.
+        return if escaped.get() {
+            Err(refused())
+        } else {
+            opened
+        };
+    }
+    Err(refused())
 }
 
 /// The open(2) flags of a stdio mode, for the modes qemu-ga accepts.
@@ -214,15 +303,23 @@ fn open_flags(mode: &str) -> Option<u32> {
     Some(access | uapi::O_NOCTTY | uapi::O_NONBLOCK)
 }
 
+/// How a path is opened with given flags (plainly, or beneath an allowed directory).
+type Opener<'a> = dyn Fn(&[u8], u32) -> Result<OwnedFd, Errno> + 'a;
+
 /// qemu-ga's `safe_open_or_create`: a file the mode may create is first created
 /// exclusively, so that it alone gets mode 0666 whatever the umask; an existing file is
 /// opened as it is.
-fn open_or_create(path: &str, mode: &str, flags: u32) -> Result<OwnedFd, QmpError> {
+fn open_or_create(
+    path: &str,
+    mode: &str,
+    flags: u32,
+    open: &Opener<'_>,
+) -> Result<OwnedFd, QmpError> {
     let creating = flags & uapi::O_CREAT != 0;
     let exclusive = if creating { uapi::O_EXCL } else { 0 };
-    let opened = match fs::open(path.as_bytes(), flags | exclusive, 0) {
+    let opened = match open(path.as_bytes(), flags | exclusive) {
         Err(Errno::EXIST) if creating => {
-            fs::open(path.as_bytes(), flags & !uapi::O_CREAT, 0).map(|fd| (fd, false))
+            open(path.as_bytes(), flags & !uapi::O_CREAT).map(|fd| (fd, false))
         }
         other => other.map(|fd| (fd, creating)),
     };
@@ -433,6 +530,20 @@ pub fn guest_file_seek(call: &mut Call, args: FileSeek) -> Result<(), QmpError> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_normalize_lexically() {
+        let norm = |p: &str| {
+            let mut out = [0u8; 64];
+            normalize(p.as_bytes(), &mut out).map(|n| String::from_utf8(n.to_vec()).unwrap())
+        };
+        assert_eq!(norm("/a/./b//c/").as_deref(), Some("/a/b/c"));
+        assert_eq!(norm("/a/b/../../../etc").as_deref(), Some("/etc"));
+        assert_eq!(norm("/..").as_deref(), Some("/"));
+        assert_eq!(norm("/").as_deref(), Some("/"));
+        assert_eq!(norm("a/b"), None);
+        assert_eq!(norm(&format!("/{}", "x".repeat(80))), None);
+    }
+
     use super::*;
 
     #[test]

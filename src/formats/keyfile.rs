@@ -131,19 +131,29 @@ pub fn parse_bool(value: &[u8]) -> Option<bool> {
     }
 }
 
-/// Writes a value escaped the way `g_key_file_set_string` stores it. The bytes between
-/// escapes are written as runs, so a UTF-8 character stays whole (byte by byte, each byte
-/// of it would be invalid alone and come out as U+FFFD); invalid UTF-8 is shown lossily.
+/// Writes a value escaped the way `g_key_file_set_string` stores it: spaces and tabs are
+/// escaped (`\s`, `\t`) only while they lead the value (a newline or carriage return
+/// leaves the lead going, anything else ends it), newlines, carriage returns and
+/// backslashes everywhere. The bytes between escapes are written as runs, so a UTF-8
+/// character stays whole (byte by byte, each byte of it would be invalid alone and come
+/// out as U+FFFD); invalid UTF-8 is shown lossily.
 pub fn write_escaped(out: &mut dyn core::fmt::Write, value: &[u8]) -> core::fmt::Result {
     let mut plain = 0;
+    let mut leading = true;
     for (i, &b) in value.iter().enumerate() {
         let escape = match b {
-            b' ' if i == 0 => "\\s",
+            b' ' if leading => "\\s",
+            b'\t' if leading => "\\t",
             b'\n' => "\\n",
-            b'\t' => "\\t",
             b'\r' => "\\r",
-            b'\\' => "\\\\",
-            _ => continue,
+            b'\\' => {
+                leading = false;
+                "\\\\"
+            }
+            _ => {
+                leading = false;
+                continue;
+            }
         };
         crate::text::write_lossy(out, &value[plain..i])?;
         out.write_str(escape)?;
@@ -220,6 +230,18 @@ mod tests {
         let mut text = String::new();
         write_escaped(&mut text, b"a\xffb").unwrap();
         assert_eq!(text, "a\u{fffd}b");
+        // GLib escapes blanks only while they lead (qemu-ga 7.2's -D, measured).
+        for (value, written) in [
+            ("\t \tx\ty  z\n\r", "\\t\\s\\tx\ty  z\\n\\r"),
+            ("\n x", "\\n\\sx"),
+            ("\\ x", "\\\\ x"),
+            ("x\n y", "x\\n y"),
+            ("caf\u{e9} \u{e9}", "caf\u{e9} \u{e9}"),
+        ] {
+            let mut text = String::new();
+            write_escaped(&mut text, value.as_bytes()).unwrap();
+            assert_eq!(text, written, "{value:?}");
+        }
     }
 
     #[test]

@@ -176,6 +176,37 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// `openat2(dir, path, {flags | O_CLOEXEC, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS})`:
+/// `path` is resolved inside `dir` and may not leave it, by `..` or by a symlink (EXDEV),
+/// nor pass through a /proc magic link (ELOOP). Kernels before 5.6 answer ENOSYS.
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    flags: u32,
+    mode: u32,
+) -> Result<OwnedFd, Errno> {
+    let how = uapi::open_how {
+        flags: (flags | uapi::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve: (uapi::RESOLVE_BENEATH | uapi::RESOLVE_NO_MAGICLINKS) as u64,
+    };
+    let fd = with_cpath(path, |p| {
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
+        // reads one struct open_how (size given) at &how, a local that outlives the call.
+        unsafe {
+            syscall!(
+                __NR_openat2,
+                dir.as_raw_fd(),
+                p,
+                &how as *const uapi::open_how,
+                core::mem::size_of::<uapi::open_how>()
+            )
+        }
+    })?;
+    // SAFETY: openat2(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// `unlinkat(AT_FDCWD, path, 0)`
 pub fn unlink(path: &[u8]) -> Result<(), Errno> {
     with_cpath(path, |p| {

@@ -23,6 +23,7 @@ pub mod epoll;
 mod errno;
 pub mod fd;
 pub mod fs;
+pub mod inotify;
 pub mod memory;
 pub mod netlink;
 pub mod nvme;

@@ -1,0 +1,34 @@
+//! `inotify(7)`: the kernel tells the agent when a name appears in a directory (a
+//! virtio-serial port's device node, udev's link to it, a directory on the way), so that
+//! `--retry-path` waits for the channel without polling.
+
+use super::fd::{BorrowedFd, OwnedFd};
+use super::{Errno, syscall, uapi, with_cpath};
+
+/// A name was created in the watched directory.
+pub const CREATE: u32 = uapi::IN_CREATE;
+/// A name was moved into the watched directory (an atomic rename, as udev makes links).
+pub const MOVED_TO: u32 = uapi::IN_MOVED_TO;
+/// The watched directory itself was deleted or moved away.
+pub const DELETE_SELF: u32 = uapi::IN_DELETE_SELF;
+pub const MOVE_SELF: u32 = uapi::IN_MOVE_SELF;
+/// Watch only if the path is a directory (else ENOTDIR).
+pub const ONLYDIR: u32 = uapi::IN_ONLYDIR;
+
+/// `inotify_init1(IN_NONBLOCK | IN_CLOEXEC)`
+pub fn init() -> Result<OwnedFd, Errno> {
+    // SAFETY: inotify_init1 takes no pointer.
+    let fd = unsafe { syscall!(__NR_inotify_init1, uapi::IN_NONBLOCK | uapi::IN_CLOEXEC) }?;
+    // SAFETY: inotify_init1(2) just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `inotify_add_watch(fd, path, mask)`: returns the watch descriptor.
+pub fn add_watch(fd: BorrowedFd<'_>, path: &[u8], mask: u32) -> Result<i32, Errno> {
+    with_cpath(path, |path| {
+        // SAFETY: the kernel reads the NUL-terminated string at `path`, which with_cpath
+        // keeps valid until this closure returns.
+        unsafe { syscall!(__NR_inotify_add_watch, fd.as_raw_fd(), path, mask) }
+    })
+    .map(|wd| wd as i32)
+}
