@@ -2,7 +2,7 @@
 //! end-of-conversation each one has.
 
 use crate::sys::fs::join;
-use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, socket, tty, uapi};
+use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, netlink, socket, tty, uapi};
 
 /// Where udev links virtio-serial ports by name.
 const VIRTIO_PORTS: &[u8] = b"/dev/virtio-ports/";
@@ -169,14 +169,22 @@ fn strtoui(text: &[u8]) -> Option<u32> {
     })
 }
 
-/// An inotify descriptor that becomes readable when the channel at `path` may have
-/// appeared: it watches the nearest existing directory on the way to `path` (its parent
+/// A descriptor that becomes readable when the channel at `path` may have appeared. For a
+/// virtio port, the kernel's device events (a uevent netlink socket). Otherwise an inotify
+/// descriptor watching the nearest existing directory on the way to `path` (its parent
 /// once that exists), and `/dev` too for a `/dev/virtio-ports/<name>` path, where the
 /// port's own node `/dev/vportNpM` appears (from devtmpfs, without udev). A listening
 /// vsock socket has no path to watch: `Err`.
 pub fn watch_for(method: Method, path: &[u8]) -> Result<OwnedFd, Errno> {
     if method == Method::VsockListen {
         return Err(Errno::NOENT);
+    }
+    // A virtio port is a device: the kernel's device events announce it whatever is
+    // mounted where (an early init may mount devtmpfs over the /dev a watch was set on).
+    if method == Method::VirtioSerial
+        && let Ok(events) = netlink::uevents()
+    {
+        return Ok(events);
     }
     let fd = inotify::init()?;
     let mask = inotify::CREATE

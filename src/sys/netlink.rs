@@ -101,3 +101,34 @@ impl Socket {
         }
     }
 }
+/// The kernel's device events (`NETLINK_KOBJECT_UEVENT`, multicast group 1), as a
+/// non-blocking socket that becomes readable when a device comes or goes: how the agent
+/// waits for its virtio port to appear whatever is (or is not yet) mounted on /dev or /sys.
+pub fn uevents() -> Result<OwnedFd, Errno> {
+    const NETLINK_KOBJECT_UEVENT: u32 = 15;
+    // SAFETY: socket takes no pointer.
+    let fd = unsafe {
+        syscall!(
+            __NR_socket,
+            net::AF_NETLINK,
+            net::SOCK_DGRAM | uapi::O_CLOEXEC | uapi::O_NONBLOCK,
+            NETLINK_KOBJECT_UEVENT
+        )
+    }?;
+    // SAFETY: socket(2) just returned this new descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // struct sockaddr_nl: family, padding, pid 0 (the kernel picks), groups 1.
+    let mut address = [0u8; 12];
+    address[..2].copy_from_slice(&(net::AF_NETLINK as u16).to_ne_bytes());
+    address[8..].copy_from_slice(&1u32.to_ne_bytes());
+    // SAFETY: bind reads 12 bytes at `address`, a local array of that size.
+    unsafe {
+        syscall!(
+            __NR_bind,
+            fd.as_fd().as_raw_fd(),
+            address.as_ptr(),
+            address.len()
+        )
+    }?;
+    Ok(fd)
+}
