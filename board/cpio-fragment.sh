@@ -32,12 +32,16 @@ cat > "$STAGE/usr/sbin/tinyqga-rdinit" <<'RDINIT'
 # rdinit=/usr/sbin/tinyqga-rdinit: start tinyqga, then hand over to the image's /init.
 # It mounts what the agent needs and is not there yet, starts the agent in the
 # background, unmounts what it mounted (the image's /init mounts its own), and execs
-# /init. -r: the agent retries every 5 s until the port is there (its driver may only be
-# loaded by /init). State and pidfile in /etc/qemu, which no init mounts over.
+# /init. -r: the agent waits for the port (its driver may only be loaded by /init). State and pidfile in /etc/qemu, which no init mounts over.
+# (An image whose busybox installs its applets only in /init has no mount or modprobe yet:
+# the agent then waits for the port on the kernel's device events, which need nothing
+# mounted, until /init loads the driver.)
 mounted=
-[ -e /proc/self ] || { mount -t proc proc /proc && mounted="/proc $mounted"; }
-[ -d /sys/class ] || { mount -t sysfs sysfs /sys && mounted="/sys $mounted"; }
-[ -e /dev/null ] || { mount -t devtmpfs devtmpfs /dev && mounted="/dev $mounted"; }
+if command -v mount >/dev/null 2>&1; then
+    [ -e /proc/self ] || { mount -t proc proc /proc && mounted="/proc $mounted"; }
+    [ -d /sys/class ] || { mount -t sysfs sysfs /sys && mounted="/sys $mounted"; }
+    [ -e /dev/null ] || { mount -t devtmpfs devtmpfs /dev && mounted="/dev $mounted"; }
+fi
 modprobe -q virtio_console 2>/dev/null
 /usr/sbin/tinyqga -d -r -t /etc/qemu -f /etc/qemu/tinyqga.pid
 for m in $mounted; do umount -l "$m"; done
