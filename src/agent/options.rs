@@ -36,6 +36,10 @@ pub struct Options<'a> {
     pub block_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
     pub allow_rpcs: heapless::Vec<&'a [u8], LIST_SOURCES>,
     pub dump_conf: bool,
+    /// `--init`: do an init's work first even when not PID 1 (agent::init).
+    pub init: bool,
+    /// `modules=` (tinyqga's own key): the kernel modules an init agent loads.
+    pub modules: Option<&'a [u8]>,
 }
 
 impl<'a> Options<'a> {
@@ -107,7 +111,11 @@ impl<'a> Options<'a> {
         writeln!(out, "debug={}", self.debug)?;
         writeln!(out, "retry-path={}", self.retry_path)?;
         list(out, "block-rpcs", &self.block_rpcs)?;
-        list(out, "allow-rpcs", &self.allow_rpcs)
+        list(out, "allow-rpcs", &self.allow_rpcs)?;
+        if let Some(modules) = self.modules {
+            string(out, "modules", modules)?;
+        }
+        Ok(())
     }
 
     /// Applies a loaded config file's `[general]` entries.
@@ -151,6 +159,7 @@ impl<'a> Options<'a> {
                 b"blacklist" => blacklist = Some(value),
                 b"block-rpcs" => block = Some(value),
                 b"allow-rpcs" => allow = Some(value),
+                b"modules" => self.modules = Some(value),
                 _ => {}
             }
         })
@@ -311,6 +320,7 @@ const OPTIONS: &[(&str, u8, Arg)] = &[
     ("allow-rpcs", b'a', Arg::Required),
     ("dump-conf", b'D', Arg::None),
     ("retry-path", b'r', Arg::None),
+    ("init", 0, Arg::None),
     // Windows-only in qemu-ga; accepted and ignored on Linux, as qemu-ga does.
     ("service", b's', Arg::Required),
 ];
@@ -433,6 +443,7 @@ pub fn apply_arguments<'a>(options: &mut Options<'a>, args: &[&'a [u8]]) -> Acti
             (b'V', _) => return Action::Version,
             (b'v', _) => options.verbose = true,
             (0, "debug") => options.debug = true,
+            (0, "init") => options.init = true,
             (b'd', _) => options.daemonize = true,
             (b'm', _) => options.method = Some(value),
             (b'p', _) => options.path = Some(value),
@@ -497,6 +508,9 @@ QEMU Guest Agent {version} (tinyqga {own})\n\
                     due to an error which may be recoverable in the future\n\
                     (virtio-serial driver re-install, serial device hot\n\
                     plug/unplug, etc.)\n\
+      --init        be the guest's init (as when PID 1): mount /proc, /sys,\n\
+                    /dev, /run, /tmp, load the modules= of the config, set lo\n\
+                    up and wait for the port before serving\n\
   -h, --help        display this help and exit\n",
         version = crate::commands::QEMU_VERSION,
         own = env!("CARGO_PKG_VERSION"),
