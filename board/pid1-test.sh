@@ -49,7 +49,11 @@ rc=0
 boot
 python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" --pid1 || rc=$?
 stop_vm
-NO_REBOOT=0 boot
-python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" --pid1-reboot || rc=$?
+# PID1_REBOOT=0 skips the reboot boot (on s390x it is 90-110 s: QEMU 7.2 TCG brings a
+# rebooted s390x guest back that slowly, the busybox image too).
+if [ "${PID1_REBOOT:-1}" = 1 ]; then
+    NO_REBOOT=0 boot
+    python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" --pid1-reboot || rc=$?
+fi
 say "done (console: $VMDIR/console.log)"
 exit $rc
