@@ -16,7 +16,7 @@
 //! - `lo` is set up;
 //! - for the virtio-serial channel, it waits (up to [`PORT_WAIT_MS`]) for the port to
 //!   appear in sysfs, and `--retry-path` is on, so a port that comes later or goes away is
-//!   reopened rather than ending the agent.
+//!   reopened rather than ending the agent; `daemon` and `-d` are ignored.
 //!
 //! While serving:
 //! - every orphan is reaped: `SIGCHLD` already collects every ended child with
@@ -241,6 +241,8 @@ pub fn boot(options: &mut Options<'static>) {
     }
     // A port that is not there yet, or goes away, is waited for rather than fatal.
     options.retry_path = true;
+    // The init cannot leave its own process (a PID 1 that exits panics the kernel).
+    options.daemonize = false;
 }
 
 /// Waits until a virtio port named `org.qemu.guest_agent.0` and its device node exist.

@@ -112,7 +112,7 @@ fn printf(out: BorrowedFd<'_>, args: core::fmt::Arguments<'_>) {
 /// The whole program: returns the exit status. As the guest's init it never returns.
 pub fn main(cargs: &CArgs) -> i32 {
     let status = run(cargs);
-    if init::active() {
+    if init::active() || crate::sys::process::getpid() == 1 {
         init::fatal(status);
     }
     status
