@@ -13,7 +13,7 @@ VM_ARCHES    ?= x86_64 aarch64 s390x riscv64
 MARKER       := target/.cross-unavailable
 
 .DEFAULT_GOAL := build
-.PHONY: setup build run cross nostd-check lint test test-host test-install test-cross vm-test libvirt-test \
+.PHONY: setup build run cross nostd-check lint test test-host test-install test-cross vm-test pid1-image libvirt-test \
         sizes fuzz bench clean install uninstall cpio-fragment
 
 # setup: install what the tests need (apt: qemu-user-static, qemu-guest-agent, python3, libvirt;
@@ -80,10 +80,26 @@ test: setup
 # vm-test: boot throwaway guests (board/, one at a time, ~30 s each) and check the agent on a
 # real virtio-serial port: sync, reconnects, a host that leaves with replies pending, CPU while
 # the host is away, what the agent reports, the guest's hardware, the write side.
+# Each architecture also boots the PID-1 image twice (board/pid1-test.sh, ~35 s): the agent as
+# the guest's init, with the read-only checks that apply, exec, /tmp, orphans, shutdown, reboot.
 vm-test:
 	@failed=; \
-	for arch in $(VM_ARCHES); do board/vm-test.sh $$arch || failed="$$failed $$arch"; done; \
+	for arch in $(VM_ARCHES); do \
+	    board/vm-test.sh $$arch || failed="$$failed $$arch"; \
+	    board/pid1-test.sh $$arch || failed="$$failed $$arch-pid1"; \
+	done; \
 	[ -z "$$failed" ] || { echo "vm-test: FAILED:$$failed"; exit 1; }
+
+# pid1-image: the agent as the guest's init (board/pid1-image.sh): an initramfs with only the
+# agent as /init, its config, the board kernel's virtio modules and the EXTRA static programs
+# (e.g. EXTRA=/bin/busybox), in target/board/ARCH/pid1/{vmlinuz,initramfs.cpio.gz}.
+ARCH  ?= x86_64
+EXTRA ?=
+pid1-image:
+	@. board/$(ARCH)/env.sh && \
+	$(CARGO) build --release --target $$RUST_TARGET --bin tinyqga && \
+	board/fetch-kernel.sh $(ARCH) && \
+	board/pid1-image.sh $(ARCH) target/$$RUST_TARGET/release/tinyqga target/board/$(ARCH)/pid1 $(EXTRA)
 
 # libvirt-test: libvirt as the host (board/libvirt-test.sh, 35-55 s warm, ~70 s on the first start
 # of libvirtd): starts its own virtlogd and libvirtd, runs the x86_64 board guest as a transient
@@ -116,9 +132,10 @@ sizes: build cross
 
 # fuzz: run each fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz; not in `test`): the
 # framer and decoder, the file and exec arguments, and one per parser of src/formats/
-# (FUZZ_TARGETS to choose; 14 targets at the default 60 s take 14 minutes).
+# (FUZZ_TARGETS to choose; 17 targets at the default 60 s take 17 minutes).
 FUZZ_TARGETS ?= framer_decoder arguments mountinfo tzif utmp keyfile netlink passwd \
-                proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs
+                proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs \
+                cmdline modules_dep
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 

@@ -40,67 +40,8 @@ ln -s busybox "$STAGE/bin/sh"
 # Console for the kernel to hand to /init (needs root for mknod; /init reopens it anyway).
 mknod -m 600 "$STAGE/dev/console" c 5 1 2>/dev/null || true
 
-# ---- module closure from .modinfo depends=, in load order (deps first) ----
-python3 - "$MODDIR" "$STAGE/lib/modules" $MODULES <<'PY'
-import sys, os, struct, lzma, gzip, shutil
-moddir, dest, roots = sys.argv[1], sys.argv[2], sys.argv[3:]
-builtin = set()
-p = os.path.join(moddir, "modules.builtin")
-if os.path.exists(p):
-    for l in open(p):
-        builtin.add(os.path.basename(l.strip()).split(".ko")[0].replace("-", "_"))
-index = {}
-for d, _, fs in os.walk(os.path.join(moddir, "kernel")):
-    for f in fs:
-        if ".ko" in f:
-            index[f.split(".ko")[0].replace("-", "_")] = os.path.join(d, f)
-def load(path):
-    data = open(path, "rb").read()
-    if path.endswith(".xz"): data = lzma.decompress(data)
-    elif path.endswith(".gz"): data = gzip.decompress(data)
-    elif path.endswith(".zst"):
-        import subprocess; data = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
-    return data
-def modinfo(data):
-    # ELF: find the .modinfo section
-    is64 = data[4] == 2; le = data[5] == 1; e = "<" if le else ">"
-    if is64:
-        shoff, = struct.unpack_from(e + "Q", data, 0x28); shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
-    else:
-        shoff, = struct.unpack_from(e + "I", data, 0x20); shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
-    def sec(i):
-        b = shoff + i * shentsize
-        if is64:
-            name, = struct.unpack_from(e + "I", data, b); off, size = struct.unpack_from(e + "QQ", data, b + 0x18)
-        else:
-            name, = struct.unpack_from(e + "I", data, b); off, size = struct.unpack_from(e + "II", data, b + 0x10)
-        return name, off, size
-    _, stroff, _ = sec(shstrndx)
-    for i in range(shnum):
-        n, off, size = sec(i)
-        if data[stroff + n: stroff + n + 9] == b".modinfo\0":
-            info = {}
-            for kv in data[off:off + size].split(b"\0"):
-                if b"=" in kv:
-                    k, v = kv.split(b"=", 1); info.setdefault(k.decode(), v.decode())
-            return info
-    return {}
-order, seen = [], set()
-def visit(m):
-    m = m.replace("-", "_")
-    if m in seen or m in builtin: return
-    seen.add(m)
-    if m not in index:
-        sys.exit(f"module {m} not found in {moddir}")
-    data = load(index[m])
-    for dep in filter(None, modinfo(data).get("depends", "").split(",")):
-        visit(dep)
-    open(os.path.join(dest, m + ".ko"), "wb").write(data)
-    order.append(m)
-for r in roots: visit(r)
-open(os.path.join(dest, "modules.load"), "w").write("\n".join(order) + "\n")
-print("modules:", " ".join(order), file=sys.stderr)
-PY
+# ---- module closure from .modinfo depends=, in load order (deps first): board/modules.py ----
+python3 "$ROOT/board/modules.py" "$MODDIR" "$STAGE/lib/modules" flat $MODULES
 
 cat > "$STAGE/init" <<'INIT'
 #!/bin/busybox sh

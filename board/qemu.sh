@@ -4,6 +4,8 @@
 #   board/qemu.sh ARCH VMDIR INITRAMFS [extra qemu args...]
 # Leaves: VMDIR/qemu.pid, VMDIR/console.log, VMDIR/qmp.sock, VMDIR/qga.sock.
 # Stop it with QMP quit or: kill "$(cat VMDIR/qemu.pid)".
+# NO_REBOOT=0 leaves out -no-reboot (a guest reboot then restarts the guest instead of ending
+# QEMU); KERNEL=FILE boots another kernel image than the board's.
 set -euo pipefail
 ARCH=${1:?usage: qemu.sh ARCH VMDIR INITRAMFS}
 VMDIR=${2:?vmdir}
@@ -63,11 +65,12 @@ fi
 # memhp_default_state=online_movable has the kernel online hot-added memory blocks itself (there
 # is no udev rule to do it), in ZONE_MOVABLE so that guest-set-memory-blocks can take them
 # offline again (in ZONE_NORMAL the kernel's own allocations pin them: EBUSY). Two vCPUs unless SMP says otherwise (vm-check.py reads SMP too).
+no_reboot=(-no-reboot); [ "${NO_REBOOT:-1}" = 0 ] && no_reboot=()
 # shellcheck disable=SC2046
 exec "$QEMU_BIN" $(qemu_machine_args) $(qemu_memory_args) -smp "${SMP:-2}" \
-    -nodefaults -display none -monitor none -no-reboot \
+    -nodefaults -display none -monitor none "${no_reboot[@]}" \
     "${console[@]}" \
-    -kernel "$CACHE/kernel/vmlinuz" -initrd "$INITRD" \
+    -kernel "${KERNEL:-$CACHE/kernel/vmlinuz}" -initrd "$INITRD" \
     -append "console=$CONSOLE panic=-1 memhp_default_state=online_movable ${KERNEL_APPEND:-quiet}" \
     -qmp "unix:$VMDIR/qmp.sock,server=on,wait=off" \
     -device "$VSER_DEV,id=vser0" \

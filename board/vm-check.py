@@ -4,6 +4,7 @@
     vm-check.py ARCH VMDIR
     vm-check.py ARCH VMDIR --power MODE          one guest-shutdown mode
     vm-check.py ARCH VMDIR --basic LABEL [CMD..]  sync, ping, info, then CMDs via guest-exec
+    vm-check.py ARCH VMDIR --pid1 | --pid1-reboot   (the agent as init: board/pid1-test.sh)
 
 VMDIR/qga.sock is the agent's virtio-serial port (QEMU chardev, server=on), and
 VMDIR/console.log the guest console, where /init prints once a second
@@ -1154,10 +1155,273 @@ def basic_check(label, commands):
     except Exception as e:
         result(f"{label}.agent", False, f"{type(e).__name__}: {e}")
     print(f"vm-{ARCH}-{label}: {passed} passed, {failed} failed", flush=True)
+# ---- the agent as the guest's init (board/pid1-image.sh, board/pid1-test.sh) ----
+# The image holds only /init (the agent), its config, the virtio modules and /bin/busybox
+# (an extra static program, for guest-exec); the agent itself mounts, loads the modules and
+# sets lo up. The kernel command line carries tinyqga.statedir=/tmp (the config says /run).
+BUSYBOX = "/bin/busybox"
+
+
+def wait_first_answer(seconds=120):
+    """Connects and syncs until the agent answers: seconds since T_START (the shell's clock
+    when QEMU was started), or None."""
+    start = float(os.environ.get("T_START", time.time()))
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            c = Conn(timeout=2, label="boot")
+            ok, _, _, _ = c.sync(timeout=1.0)
+            c.close()
+            if ok:
+                return time.time() - start
+        except (OSError, TimeoutError, EOFError):
+            pass
+        time.sleep(0.1)
+    return None
+
+
+def file_read(c, path, count=65536):
+    import base64
+    h = call_ok(c, "guest-file-open", {"path": path, "mode": "r"})
+    data = b""
+    while True:
+        r = call_ok(c, "guest-file-read", {"handle": h, "count": count})
+        data += base64.b64decode(r["buf-b64"])
+        if r["eof"] or not r["count"]:
+            break
+    call_ok(c, "guest-file-close", {"handle": h})
+    return data
+
+
+def wait_qemu_gone(pid, seconds):
+    t0 = time.time()
+    while time.time() - t0 < seconds and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+    return (None if os.path.exists(f"/proc/{pid}") else time.time() - t0)
+
+
+def pid1_checks():
+    """A PID-1 guest: the read-only suite's checks that apply (no /mnt/scratch, no eth0
+    address, no host name: nothing but the agent configures the guest), what the agent as
+    init did, guest-exec of a static program, a file in /tmp, orphans reaped, and
+    guest-shutdown ending QEMU."""
+    import base64
+    first = wait_first_answer()
+    result("p.first-answer", first is not None,
+           f"{first:.2f} s from QEMU start to the first sync answer" if first else "no answer in 120 s")
+    if first is None:
+        return
+    numbers["first_answer_s"] = round(first, 2)
+    c = Conn(timeout=20, label="p")
+    ok, dt, skipped, sentinel = c.sync()
+    result("a.sync-delimited", ok and sentinel, f"sentinel={sentinel}, {dt*1000:.0f} ms")
+    info = c.call("guest-info")
+    ver = info.get("return", {}).get("version") if isinstance(info, dict) else None
+    result("a.guest-info", ver == EXPECT_VERSION, f"version={ver!r}")
+    result("a.guest-ping", c.call("guest-ping") == {"return": {}}, "")
+
+    def attempt(name, fn):
+        try:
+            ok, detail = fn()
+        except Exception as e:
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        result(name, ok, detail)
+
+    def ret(cmd, args=None):
+        return call_ok(c, cmd, args)
+
+    # --- what the init did ---
+    def is_pid1():
+        stat = file_read(c, "/proc/self/stat")
+        return stat.startswith(b"1 ("), f"/proc/self/stat of the agent: {stat[:40]!r}"
+    attempt("p.agent-is-pid1", is_pid1)
+
+    def mounts():
+        got = set()
+        for line in file_read(c, "/proc/self/mountinfo").decode().splitlines():
+            f = line.split()
+            sep = f.index("-")
+            got.add((f[4], f[sep + 1]))
+        want = {("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "devtmpfs"), ("/dev/pts", "devpts"),
+                ("/run", "tmpfs"), ("/tmp", "tmpfs")}
+        return want <= got, f"missing {sorted(want - got)}" if want - got else f"all six of {sorted(got)}"
+    attempt("p.mounts", mounts)
+
+    def modules():
+        conf = file_read(c, "/etc/qemu/qemu-ga.conf").decode()
+        roots = [m for line in conf.splitlines() if line.startswith("modules=")
+                 for m in line.split("=", 1)[1].split(";") if m]
+        loaded = {l.split()[0] for l in file_read(c, "/proc/modules").decode().splitlines()}
+        missing = [m for m in roots if m not in loaded]
+        return bool(roots) and not missing, (f"config modules {roots}; /proc/modules: {sorted(loaded)}"
+                                             + (f"; MISSING {missing}" if missing else ""))
+    attempt("p.modules-loaded", modules)
+
+    def cmdline_over_config():
+        state = file_read(c, "/tmp/qga.state")
+        try:
+            file_read(c, "/run/qga.state")
+            in_run = True
+        except RuntimeError:
+            in_run = False
+        return not in_run, f"/tmp/qga.state ({state!r}) from tinyqga.statedir=/tmp; /run/qga.state exists: {in_run}"
+    attempt("p.cmdline-overrides-config", cmdline_over_config)
+
+    def network():
+        by = {i.get("name"): i for i in ret("guest-network-get-interfaces")}
+        lo = by.get("lo") or {}
+        lo_ok = any(a.get("ip-address") == "127.0.0.1" for a in lo.get("ip-addresses", []))
+        eth = by.get("eth0") or {}
+        eth_ok = eth.get("hardware-address") == "52:54:00:12:34:56"
+        return lo_ok and eth_ok, f"lo {short(lo, 200)}; eth0 (virtio_net, not configured) {short(eth, 200)}"
+    attempt("p.lo-up-and-eth0", network)
+
+    # --- the read-only suite, where it applies ---
+    sd, pd = disk_names() if not HW["ccw"] else (None, None)
+
+    def disks():
+        by = {(d.get("address") or {}).get("serial"): d for d in ret("guest-get-disks")}
+        names = sorted(str(d.get("name")) for d in by.values())
+        ok = "qga-scratch" in by and "qga-parted" in by
+        if sd:
+            ok = ok and by["qga-scratch"]["name"] == f"/dev/{sd}" and by["qga-parted"]["name"] == f"/dev/{pd}"
+        return ok, f"virtio_blk loaded by the agent: {names}"
+    attempt("f.disks", disks)
+
+    def fsinfo():
+        r = ret("guest-get-fsinfo")
+        roots = [f for f in r if f.get("mountpoint") == "/"]
+        return not roots, f"{len(r)} file systems: {[f.get('mountpoint') for f in r]}"
+    attempt("f.fsinfo", fsinfo)
+
+    def osinfo():
+        r = ret("guest-get-osinfo")
+        krel = booted_kernel_release()
+        return r.get("kernel-release") == krel and r.get("machine") == ARCH, short(r)
+    attempt("f.osinfo", osinfo)
+    attempt("f.timezone", lambda: (ret("guest-get-timezone") == {"zone": "UTC", "offset": 0}, "UTC"))
+    attempt("f.users", lambda: (ret("guest-get-users") == [], "none"))
+    attempt("f.host-name", lambda: (isinstance(ret("guest-get-host-name").get("host-name"), str),
+                                   short(ret("guest-get-host-name"))))
+    attempt("f.vcpus", lambda: (sorted(v.get("logical-id") for v in ret("guest-get-vcpus")) == list(range(SMP)),
+                                f"{SMP} vCPUs"))
+    attempt("f.cpustats", lambda: (len(ret("guest-get-cpustats")) == SMP, f"{SMP} entries"))
+    attempt("f.load", lambda: ("load1m" in ret("guest-get-load"), short(ret("guest-get-load"))))
+    attempt("f.diskstats", lambda: (len(ret("guest-get-diskstats")) >= 2, "vda, vdb and more"))
+
+    # --- the write side, with the image's static busybox ---
+    def exec_static():
+        got = guest_run(c, BUSYBOX, ["sh", "-c", "echo out; echo err >&2; cat; exit 7"], b"in\n")
+        return got == (7, b"out\nin\n", b"err\n"), f"{BUSYBOX} sh: {got!r}"
+    attempt("p.exec-static-program", exec_static)
+
+    def tmp_file():
+        data = os.urandom(3000)
+        h = ret("guest-file-open", {"path": "/tmp/pid1-check", "mode": "w"})
+        ret("guest-file-write", {"handle": h, "buf-b64": base64.b64encode(data).decode()})
+        ret("guest-file-close", {"handle": h})
+        back = file_read(c, "/tmp/pid1-check")
+        return back == data, f"{len(back)} of {len(data)} bytes back from /tmp (tmpfs)"
+    attempt("p.file-write-read-tmp", tmp_file)
+
+    def orphans():
+        # The shell starts two sleepers (not holding the captured output) and exits: they
+        # are orphans, reparented to PID 1, which must reap them when they end.
+        code, out, _ = guest_run(c, BUSYBOX, ["sh", "-c",
+                                              f"for i in 1 2; do {BUSYBOX} sleep 1 >/dev/null 2>&1 & echo $!; done; exit 3"])
+        pids = out.split()
+        parents = []
+        for pid in pids:
+            try:
+                parents.append(file_read(c, f"/proc/{pid.decode()}/stat").split(b") ")[1].split()[1])
+            except RuntimeError:
+                parents.append(b"gone")
+        time.sleep(2)
+        left = []
+        for pid in pids:
+            try:
+                left.append((pid, file_read(c, f"/proc/{pid.decode()}/stat").split(b") ")[1][:1]))
+            except RuntimeError:
+                pass
+        _, stats, _ = guest_run(c, BUSYBOX, ["sh", "-c", f"{BUSYBOX} cat /proc/[0-9]*/stat"])
+        zombies = [l for l in stats.splitlines() if l.split(b") ")[-1][:1] == b"Z"]
+        ok = code == 3 and parents == [b"1", b"1"] and not left and not zombies
+        return ok, (f"exit code {code} kept for guest-exec; orphans {pids} (parents then {parents}) "
+                    f"left: {left}; zombies: {zombies}")
+    attempt("p.orphans-reaped", orphans)
+    c.close()
+
+
+def pid1_shutdown():
+    """Last: guest-shutdown (powerdown) ends QEMU within a few seconds."""
+    try:
+        pid = int(open(os.path.join(VMDIR, "qemu.pid")).read())
+        c = Conn(timeout=20, label="z")
+        c.sync_retry()
+        c.send({"execute": "guest-shutdown"})
+        took = wait_qemu_gone(pid, 30)
+        result("z.shutdown-ends-qemu", took is not None and took < 10,
+               f"QEMU ended {took:.1f} s after guest-shutdown" if took is not None else "still running after 30 s")
+    except Exception as e:
+        result("z.shutdown-ends-qemu", False, f"{type(e).__name__}: {e}")
+
+
+def pid1_reboot():
+    """A PID-1 guest under QEMU without -no-reboot: guest-shutdown reboot restarts it and the
+    agent answers again (another boot_id); then SIGUSR2 to PID 1 (busybox init's power-off
+    signal, sent by a guest-exec child) ends QEMU."""
+    first = wait_first_answer()
+    result("r.first-answer", first is not None, f"{first:.2f} s" if first else "no answer")
+    if first is None:
+        return
+    try:
+        pid = int(open(os.path.join(VMDIR, "qemu.pid")).read())
+        c = Conn(timeout=20, label="r")
+        c.sync_retry()
+        boot1 = file_read(c, "/proc/sys/kernel/random/boot_id").strip()
+        t0 = time.time()
+        c.send({"execute": "guest-shutdown", "arguments": {"mode": "reboot"}})
+        c.close()
+        time.sleep(1)
+        # s390x: QEMU 7.2 TCG takes 90-110 s to bring a rebooted guest back (the busybox
+        # image too), so the wait is long; elsewhere 5-16 s.
+        boot2, deadline = None, time.time() + 200
+        while time.time() < deadline and boot2 in (None, boot1):
+            try:
+                c = Conn(timeout=5, label="r2")
+                if c.sync(timeout=1.0)[0]:
+                    boot2 = file_read(c, "/proc/sys/kernel/random/boot_id").strip()
+                c.close()
+            except (OSError, TimeoutError, EOFError, RuntimeError):
+                time.sleep(0.2)
+        alive = os.path.exists(f"/proc/{pid}")
+        result("r.reboot-restarts-guest", alive and boot2 not in (None, boot1),
+               f"boot_id {boot1.decode()} -> {boot2.decode() if boot2 else None}, answering again "
+               f"{time.time() - t0:.1f} s after guest-shutdown reboot; QEMU pid {pid} alive: {alive}")
+        c = Conn(timeout=20, label="r3")
+        c.sync_retry()
+        call_ok(c, "guest-exec", {"path": BUSYBOX, "arg": ["kill", "-USR2", "1"]})
+        took = wait_qemu_gone(pid, 30)
+        result("r.sigusr2-powers-off", took is not None,
+               f"QEMU ended {took:.1f} s after kill -USR2 1" if took is not None else "still running after 30 s")
+    except Exception as e:
+        result("r.reboot", False, f"{type(e).__name__}: {e}")
+
+
+def pid1_main(mode):
+    if mode == "--pid1":
+        pid1_checks()
+        pid1_shutdown()
+    else:
+        pid1_reboot()
+    print(f"INFO {ARCH} numbers: {json.dumps(numbers)}", flush=True)
+    print(f"vm-{ARCH}-pid1{'' if mode == '--pid1' else '-reboot'}: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[3] in ("--pid1", "--pid1-reboot"):
+        sys.exit(pid1_main(sys.argv[3]))
     if len(sys.argv) > 4 and sys.argv[3] == "--power":
         sys.exit(power_check(sys.argv[4]))
     if len(sys.argv) > 4 and sys.argv[3] == "--basic":

@@ -11,7 +11,8 @@
 //! ```text
 //! agent      the process: command line and config file (agent::options), channels
 //!            (virtio-serial, isa-serial, unix-listen, vsock-listen), the single-threaded
-//!            epoll loop over channel + signalfd, logging, pidfile, daemonizing. Uses the
+//!            epoll loop over channel + signalfd, logging, pidfile, daemonizing; as PID 1
+//!            the guest's init too (agent::init: mounts, modules, lo, the end). Uses the
 //!            layers below (the config file is read with formats::keyfile)
 //! commands   one function per QGA command, named after it (guest-file-read ->
 //!            commands::file::guest_file_read), its arguments declared once with
@@ -37,7 +38,7 @@
 //!            netlink messages, TZif and POSIX TZ rules, utmp, GLib key files, passwd and
 //!            shadow lines, os-release, /proc/net/route and ipv6_route, /proc/diskstats,
 //!            /proc/stat, /proc/loadavg, the NVMe SMART log page, sysfs attribute texts and
-//!            device paths; plus the calendar arithmetic they and the RTC share. No system
+//!            device paths, the kernel command line, modules.dep; plus the calendar arithmetic they and the RTC share. No system
 //!            call, no `unsafe`. Uses text
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8

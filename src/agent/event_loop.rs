@@ -127,7 +127,8 @@ pub(super) fn run(
         signal::HUP,
         signal::CHLD,
         signal::PIPE,
-    ]);
+    ])
+    .with(super::init::signals());
     let setup = signal::block(signals).and_then(|()| signal::signalfd(signals));
     let (Ok(signal_fd), Ok(poller)) = (setup, epoll::Epoll::new()) else {
         log_at!(Critical, "failed to set up signal handling");
@@ -426,11 +427,15 @@ impl Agent<'_, '_> {
     fn handle_signals(&mut self, options: &Options<'static>) -> Option<Exit> {
         while let Ok(Some(signo)) = signal::read_signal(self.signal_fd) {
             match signo {
-                signal::TERM | signal::INT => {
+                signal::TERM | signal::INT | signal::USR1 | signal::USR2 => {
                     // Never leave the guest's file systems frozen behind us.
                     if self.state.policy.frozen {
                         let _ = fsfreeze::thaw(self.state, &mut self.session.scratch());
                         log::set_paused(false);
+                    }
+                    // As the guest's init: reboot, halt or power off (never returns).
+                    if let Some(how) = super::init::power_signal(signo) {
+                        super::init::end(how);
                     }
                     log_at!(Debug, "received signal num {signo}, quitting");
                     return Some(Exit::Signal);

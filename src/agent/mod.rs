@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod event_loop;
+pub mod init;
 pub mod log;
 pub mod options;
 pub mod output;
@@ -107,8 +108,16 @@ fn printf(out: BorrowedFd<'_>, args: core::fmt::Arguments<'_>) {
     let _ = Direct(out).write_fmt(args);
 }
 
-/// The whole program: returns the exit status.
+/// The whole program: returns the exit status. As the guest's init it never returns.
 pub fn main(cargs: &CArgs) -> i32 {
+    let status = run(cargs);
+    if init::active() || crate::sys::process::getpid() == 1 {
+        init::fatal(status);
+    }
+    status
+}
+
+fn run(cargs: &CArgs) -> i32 {
     let argv0 = cargs.arg(0).unwrap_or(b"qemu-ga");
     let mut args: heapless::Vec<&'static [u8], MAX_ARGS> = heapless::Vec::new();
     let mut i = 1;
@@ -123,6 +132,10 @@ pub fn main(cargs: &CArgs) -> i32 {
         i += 1;
     }
 
+    // As the guest's init: the console and the API file systems before anything else.
+    if init::wanted(&args) {
+        init::prepare();
+    }
     let environment = commands::Environment {
         os_release: cargs.env(b"QGA_OS_RELEASE"),
         tz: cargs.env(b"TZ"),
@@ -130,8 +143,8 @@ pub fn main(cargs: &CArgs) -> i32 {
         // SAFETY: the kernel's envp, NULL-terminated, lives as long as the process.
         environ: unsafe { Environ::from_raw(cargs.envp) },
         path: cargs.env(b"PATH"),
+        init: init::active(),
     };
-
     let mut options = Options::default();
     // Pass 1: the config file.
     let (config_path, required) = match options::config_argument(&args) {
@@ -150,6 +163,10 @@ pub fn main(cargs: &CArgs) -> i32 {
             ),
         );
         return 1;
+    }
+    // The kernel command line's tinyqga.KEY=VALUE over it, for the init.
+    if init::active() {
+        init::apply_kernel_command_line(&mut options);
     }
     // Pass 2: the command line over it.
     match options::apply_arguments(&mut options, &args) {
@@ -192,6 +209,9 @@ pub fn main(cargs: &CArgs) -> i32 {
     } else {
         log::Level::Warning
     });
+    if init::active() {
+        init::boot(&mut options);
+    }
 
     // systemd socket activation: an inherited listening socket replaces -m/-p.
     let activated = match socket_activation(cargs) {

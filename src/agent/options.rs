@@ -39,6 +39,10 @@ pub struct Options<'a> {
     /// `guest-file-open` is confined beneath.
     pub file_allow_paths: Option<&'a [u8]>,
     pub dump_conf: bool,
+    /// `--init`: do an init's work first even when not PID 1 (agent::init).
+    pub init: bool,
+    /// `modules=` (tinyqga's own key): the kernel modules an init agent loads.
+    pub modules: Option<&'a [u8]>,
 }
 
 impl<'a> Options<'a> {
@@ -121,6 +125,9 @@ impl<'a> Options<'a> {
         if let Some(paths) = self.file_allow_paths {
             string(out, "file-allow-paths", paths)?;
         }
+        if let Some(modules) = self.modules {
+            string(out, "modules", modules)?;
+        }
         Ok(())
     }
 
@@ -182,6 +189,7 @@ impl<'a> Options<'a> {
                 b"block-rpcs" => block = Some(value),
                 b"allow-rpcs" => allow = Some(value),
                 b"file-allow-paths" => self.file_allow_paths = Some(value),
+                b"modules" => self.modules = Some(value),
                 _ => {}
             }
         })
@@ -357,6 +365,8 @@ const OPTIONS: &[(&str, u8, Arg)] = &[
     // `-s` (Windows service commands) is in qemu-ga's short options on every system but
     // has no long name outside Windows: accepted and ignored.
     ("", b's', Arg::Required),
+    // Not qemu-ga's (and so not in --help, which stays qemu-ga's): be the guest's init.
+    ("init", 0, Arg::None),
 ];
 
 type Entry = (&'static str, u8, Arg);
@@ -505,6 +515,7 @@ pub fn apply_arguments<'a>(options: &mut Options<'a>, args: &[&'a [u8]]) -> Acti
             (b'V', _) => return Action::Version,
             (b'v', _) => options.verbose = true,
             (0, "debug") => options.debug = true,
+            (0, "init") => options.init = true,
             (b'd', _) => options.daemonize = true,
             (b'm', _) => options.method = Some(value),
             (b'p', _) => options.path = Some(value),

@@ -353,6 +353,9 @@ pub struct Environment {
     pub environ: crate::sys::process::Environ,
     /// `PATH`: where `guest-exec` looks for programs named without a `/`.
     pub path: Option<&'static [u8]>,
+    /// The agent is the guest's init (`agent::init`): `guest-shutdown` hands the work to
+    /// it (a signal to itself) instead of running shutdown programs.
+    pub init: bool,
 }
 
 /// One command invocation: the shared state, the request's working memory, and the reply

@@ -8,6 +8,10 @@
 //! 3. the signal PID 1 takes for it: busybox init (SIGUSR2, SIGUSR1, SIGTERM) or systemd
 //!    (SIGRTMIN+4, SIGRTMIN+3, SIGINT);
 //! 4. `sync` and `reboot(2)` (when the agent is PID 1, or PID 1 is neither of those).
+//!
+//! When the agent is the guest's init (`agent::init`) it skips all of that and sends
+//! itself the busybox init signal of the mode: its event loop then ends the system the way
+//! an init does (every process stopped, file systems unmounted, then `reboot(2)`).
 
 use super::run::{self, Finished, RunError};
 use super::{Call, Environment};
@@ -59,6 +63,11 @@ pub fn guest_shutdown(call: &mut Call, args: Shutdown<'_>) -> Result<(), QmpErro
             ));
         }
     };
+    if call.state.env.init {
+        // Read from the signalfd by the event loop once this request is done.
+        return process::kill(process::getpid(), busybox)
+            .map_err(|e| qmp_error!("child process has failed to shutdown: kill: {e}"));
+    }
     let scratch = call.scratch.take(run::ROOM)?;
     let env = &call.state.env;
     if executable(program) {

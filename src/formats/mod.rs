@@ -15,9 +15,11 @@
 #![forbid(unsafe_code)]
 
 pub mod calendar;
+pub mod cmdline;
 pub mod diskstats;
 pub mod keyfile;
 pub mod loadavg;
+pub mod modules_dep;
 pub mod mountinfo;
 pub mod netlink;
 pub mod nvme_smart;

@@ -196,6 +196,42 @@ pub fn reboot(how: Reboot) -> Errno {
     result.err().unwrap_or(Errno::INVAL)
 }
 
+/// `reboot(LINUX_REBOOT_CMD_CAD_OFF)`: Ctrl-Alt-Del no longer restarts the machine at
+/// once; the kernel sends SIGINT to PID 1 instead (needs CAP_SYS_BOOT).
+pub fn ctrl_alt_del_to_init() -> Result<(), Errno> {
+    // SAFETY: reboot takes the two magic numbers and a command; the argument pointer is
+    // unused for CAD_OFF (null).
+    unsafe {
+        syscall!(
+            __NR_reboot,
+            uapi::LINUX_REBOOT_MAGIC1,
+            uapi::LINUX_REBOOT_MAGIC2,
+            uapi::LINUX_REBOOT_CMD_CAD_OFF,
+            0usize
+        )
+    }
+    .map(drop)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants become our children (as they
+/// would be PID 1's), so we reap them.
+pub fn become_subreaper() -> Result<(), Errno> {
+    /// linux/prctl.h
+    const PR_SET_CHILD_SUBREAPER: u32 = 36;
+    // SAFETY: this prctl option takes a plain integer and no pointer.
+    unsafe {
+        syscall!(
+            __NR_prctl,
+            PR_SET_CHILD_SUBREAPER,
+            1usize,
+            0usize,
+            0usize,
+            0usize
+        )
+    }
+    .map(drop)
+}
+
 /// The environment the kernel gave the process: `NAME=value` C strings, read in place
 /// (what `guest-exec` children inherit).
 #[derive(Clone, Copy)]

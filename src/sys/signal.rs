@@ -8,6 +8,8 @@ pub const INT: u32 = uapi::SIGINT;
 pub const PIPE: u32 = uapi::SIGPIPE;
 pub const TERM: u32 = uapi::SIGTERM;
 pub const CHLD: u32 = uapi::SIGCHLD;
+pub const USR1: u32 = uapi::SIGUSR1;
+pub const USR2: u32 = uapi::SIGUSR2;
 
 /// A set of signals, in the kernel's 64-bit layout.
 #[derive(Clone, Copy, Default)]
@@ -22,6 +24,11 @@ impl SigSet {
             i += 1;
         }
         SigSet(bits)
+    }
+
+    /// The signals of both sets.
+    pub const fn with(self, other: SigSet) -> SigSet {
+        SigSet(self.0 | other.0)
     }
 }
 
