@@ -1366,10 +1366,28 @@ def pid1_shutdown():
         result("z.shutdown-ends-qemu", False, f"{type(e).__name__}: {e}")
 
 
+def next_boot(boot_old, seconds=200):
+    """Waits until the agent answers from a boot other than `boot_old`: its boot_id, or
+    None. (s390x: QEMU 7.2 TCG takes 90-110 s to bring a rebooted guest back, the busybox
+    image too, so the wait is long; elsewhere 5-16 s.)"""
+    time.sleep(1)
+    boot, deadline = None, time.time() + seconds
+    while time.time() < deadline and boot in (None, boot_old):
+        try:
+            c = Conn(timeout=5, label="r2")
+            if c.sync(timeout=1.0)[0]:
+                boot = file_read(c, "/proc/sys/kernel/random/boot_id").strip()
+            c.close()
+        except (OSError, TimeoutError, EOFError, RuntimeError):
+            time.sleep(0.2)
+    return boot
+
+
 def pid1_reboot():
     """A PID-1 guest under QEMU without -no-reboot: guest-shutdown reboot restarts it and the
-    agent answers again (another boot_id); then SIGUSR2 to PID 1 (busybox init's power-off
-    signal, sent by a guest-exec child) ends QEMU."""
+    agent answers again (another boot_id); on x86_64 Ctrl-Alt-Del does the same; then
+    SIGUSR2 to PID 1 (busybox init's power-off signal, sent by a guest-exec child) ends
+    QEMU."""
     first = wait_first_answer()
     result("r.first-answer", first is not None, f"{first:.2f} s" if first else "no answer")
     if first is None:
@@ -1382,22 +1400,23 @@ def pid1_reboot():
         t0 = time.time()
         c.send({"execute": "guest-shutdown", "arguments": {"mode": "reboot"}})
         c.close()
-        time.sleep(1)
-        # s390x: QEMU 7.2 TCG takes 90-110 s to bring a rebooted guest back (the busybox
-        # image too), so the wait is long; elsewhere 5-16 s.
-        boot2, deadline = None, time.time() + 200
-        while time.time() < deadline and boot2 in (None, boot1):
-            try:
-                c = Conn(timeout=5, label="r2")
-                if c.sync(timeout=1.0)[0]:
-                    boot2 = file_read(c, "/proc/sys/kernel/random/boot_id").strip()
-                c.close()
-            except (OSError, TimeoutError, EOFError, RuntimeError):
-                time.sleep(0.2)
+        boot2 = next_boot(boot1)
         alive = os.path.exists(f"/proc/{pid}")
         result("r.reboot-restarts-guest", alive and boot2 not in (None, boot1),
                f"boot_id {boot1.decode()} -> {boot2.decode() if boot2 else None}, answering again "
                f"{time.time() - t0:.1f} s after guest-shutdown reboot; QEMU pid {pid} alive: {alive}")
+        if ARCH == "x86_64":
+            # Ctrl-Alt-Del: the kernel hands it to PID 1 as SIGINT (the agent set
+            # reboot(CAD_OFF)), which reboots, as busybox init does. (x86_64 only: the
+            # other machines here have no keyboard for QMP send-key to press.)
+            t0 = time.time()
+            q = Qmp()
+            q.cmd("send-key", keys=[{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")])
+            q.close()
+            boot3 = next_boot(boot2)
+            result("r.ctrl-alt-del-reboots", boot3 not in (None, boot2),
+                   f"boot_id -> {boot3.decode() if boot3 else None}, answering again "
+                   f"{time.time() - t0:.1f} s after send-key ctrl-alt-delete")
         c = Conn(timeout=20, label="r3")
         c.sync_retry()
         call_ok(c, "guest-exec", {"path": BUSYBOX, "arg": ["kill", "-USR2", "1"]})

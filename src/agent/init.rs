@@ -242,7 +242,6 @@ pub fn boot(options: &mut Options<'static>) {
     options.daemonize = false;
 }
 
-
 /// A module name, normalized (`-` is `_`), for the loaded set.
 type Name = heapless::Vec<u8, NAME_LEN>;
 
