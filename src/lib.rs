@@ -38,8 +38,8 @@
 //!            netlink messages, TZif and POSIX TZ rules, utmp, GLib key files, passwd and
 //!            shadow lines, os-release, /proc/net/route and ipv6_route, /proc/diskstats,
 //!            /proc/stat, /proc/loadavg, the NVMe SMART log page, sysfs attribute texts and
-//!            device paths, the kernel command line, modules.dep; plus the calendar arithmetic they and the RTC share. No system
-//!            call, no `unsafe`. Uses text
+//!            device paths, the kernel command line, modules.dep; plus the calendar
+//!            arithmetic they and the RTC share. No system call, no `unsafe`. Uses text
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
