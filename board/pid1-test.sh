@@ -25,34 +25,26 @@ say "building agent ($RUST_TARGET) and the PID-1 image"
 export EXPECT_KERNEL
 EXPECT_KERNEL=$(basename "$(readlink -f "$CACHE/kernel/modules-dir")")
 
-stop_vm() {
-    local pid
-    pid=$(cat "$VMDIR/qemu.pid" 2>/dev/null) || return 0
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q qemu "/proc/$pid/comm" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$VMDIR/qemu.pid"
-}
+# shellcheck source=board/vm-lib.sh
+. "$ROOT/board/vm-lib.sh"
 stop_vm
 trap stop_vm EXIT
 trap 'exit 130' INT TERM
-boot() {
-    say "booting (NO_REBOOT=${NO_REBOOT:-1})"
+# The PID-1 image prints no ready mark: vm-check.py waits for the agent's first answer.
+boot_pid1() {
+    say "NO_REBOOT=${NO_REBOOT:-1}"
     export T_START
     T_START=$(date +%s.%N)
-    KERNEL=$OUT/vmlinuz KERNEL_APPEND="quiet tinyqga.statedir=/tmp" \
-        "$ROOT/board/qemu.sh" "$ARCH" "$VMDIR" "$OUT/initramfs.cpio.gz"
+    KERNEL=$OUT/vmlinuz KERNEL_APPEND="quiet tinyqga.statedir=/tmp" READY_MARK= boot "$OUT/initramfs.cpio.gz"
 }
 rc=0
-boot
+boot_pid1
 python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" --pid1 || rc=$?
 stop_vm
 # PID1_REBOOT=0 skips the reboot boot (on s390x it is 90-110 s: QEMU 7.2 TCG brings a
 # rebooted s390x guest back that slowly, the busybox image too).
 if [ "${PID1_REBOOT:-1}" = 1 ]; then
-    NO_REBOOT=0 boot
+    NO_REBOOT=0 boot_pid1
     python3 "$ROOT/board/vm-check.py" "$ARCH" "$VMDIR" --pid1-reboot || rc=$?
 fi
 say "done (console: $VMDIR/console.log)"
