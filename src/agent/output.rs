@@ -156,6 +156,14 @@ pub struct PeerOutput<'o, 'b> {
 impl Output for PeerOutput<'_, '_> {
     fn put(&mut self, mut bytes: &[u8]) {
         let out = &mut *self.out;
+        // Nearly every piece (a name, a number, a bracket) fits what is left of the buffer.
+        if let Some(room) = out.buf.get_mut(out.len..out.len + bytes.len())
+            && !out.closed
+        {
+            room.copy_from_slice(bytes);
+            out.len += bytes.len();
+            return;
+        }
         while !bytes.is_empty() && !out.closed {
             let room = out.buf.len() - out.len;
             if room == 0 {

@@ -420,13 +420,25 @@ fn string_token_len(text: &[u8], quote: u8) -> usize {
     text.len().max(2)
 }
 
+/// The bytes that go out as they are inside a string: printable ASCII but `"` and `\\`
+/// (a table, because every string of every answer is scanned with it).
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7F {
+        plain[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    plain
+};
+
 /// Escapes `text` (quotes not included). Runs of plain characters go out in one piece.
 fn escape_into(out: &mut dyn Output, text: &[u8]) {
     let mut rest = text;
     while !rest.is_empty() {
         let plain = rest
             .iter()
-            .position(|&b| !(0x20..0x7F).contains(&b) || b == b'"' || b == b'\\')
+            .position(|&b| !PLAIN[b as usize])
             .unwrap_or(rest.len());
         let (run, tail) = rest.split_at(plain);
         out.put(run);
