@@ -52,7 +52,7 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             return;
         }
         match disks.push() {
-            Some(record) => put_text(name_field(record), name),
+            Some(record) => put_text(&mut record[..NAME], name),
             None => overflow = true,
         }
     })
@@ -65,7 +65,7 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             break;
         };
         let first = partitions.len();
-        list_partitions(text_of(name_field(disk)), listing, &mut partitions)
+        list_partitions(text_of(&disk[..NAME]), listing, &mut partitions)
             .map_err(|()| qmp_error!("more than {MAX_PARTITIONS} partitions"))?;
         disk[NAME..NAME + 4].copy_from_slice(&(first as u32).to_ne_bytes());
         disk[NAME + 4..].copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
@@ -78,20 +78,12 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             let (first, count) = (word(NAME) as usize, word(NAME + 4) as usize);
             let own = (first..first + count)
                 .filter_map(|i| partitions.get(i))
-                .map(text_of);
-            write_disk_and_partitions(w, text_of(name_field_ref(disk)), own, listing, dependencies);
+                .map(|record| text_of(record));
+            write_disk_and_partitions(w, text_of(&disk[..NAME]), own, listing, dependencies);
         }
         w.end_array();
         Ok(())
     })
-}
-
-fn name_field(disk: &mut [u8; DISK]) -> &mut [u8; NAME] {
-    disk.first_chunk_mut::<NAME>().expect("DISK > NAME")
-}
-
-fn name_field_ref(disk: &[u8; DISK]) -> &[u8; NAME] {
-    disk.first_chunk::<NAME>().expect("DISK > NAME")
 }
 
 /// Whether `/sys/block/<name>/size` can be read and is not zero (qemu-ga skips the rest).

@@ -121,16 +121,22 @@ impl<'r, const N: usize> Records<'r, N> {
 }
 
 /// A record holding a short text: its length in the first byte, then the text.
-pub fn put_text<const N: usize>(record: &mut [u8; N], text: &[u8]) {
-    let len = text.len().min(N - 1).min(u8::MAX as usize);
-    record[0] = len as u8;
-    record[1..1 + len].copy_from_slice(&text[..len]);
+/// `field` is a record or a part of one; the text is cut to what fits.
+pub fn put_text(field: &mut [u8], text: &[u8]) {
+    let Some((len_byte, room)) = field.split_first_mut() else {
+        return;
+    };
+    let len = text.len().min(room.len()).min(u8::MAX as usize);
+    *len_byte = len as u8;
+    room[..len].copy_from_slice(&text[..len]);
 }
 
-/// The text of a record written by [`put_text`].
-pub fn text_of<const N: usize>(record: &[u8; N]) -> &[u8] {
-    let len = usize::from(record[0]).min(N - 1);
-    &record[1..1 + len]
+/// The text of a record (or part of one) written by [`put_text`].
+pub fn text_of(field: &[u8]) -> &[u8] {
+    let Some((&len, text)) = field.split_first() else {
+        return &[];
+    };
+    &text[..usize::from(len).min(text.len())]
 }
 
 #[cfg(test)]
