@@ -86,6 +86,33 @@ def skipped(name, why):
     print(f"SKIP {ARCH} {name}: {why}", flush=True)
 
 
+def attempt(name, fn):
+    """Runs one check: `fn` returns (ok, detail); ok None means it cannot run here (SKIP),
+    an exception is a failure."""
+    try:
+        ok, detail = fn()
+    except Exception as e:
+        ok, detail = False, f"{type(e).__name__}: {e}"
+    if ok is None:
+        skipped(name, detail)
+    else:
+        result(name, ok, detail)
+
+
+def connect(label):
+    """A connection whose agent answered a sync, or None after reporting LABEL.connect as
+    failed."""
+    try:
+        c = Conn(timeout=20, label=label)
+        _, dt, _, k = c.sync_retry()
+        if dt is None:
+            raise TimeoutError(f"no sync answer in {k} attempts")
+        return c
+    except Exception as e:
+        result(f"{label}.connect", False, f"{type(e).__name__}: {e}")
+        return None
+
+
 skipped_count = 0
 
 
@@ -338,13 +365,8 @@ def guest_run(c, path, args, stdin=None):
 def guest_info_checks():
     """One request per command on a fresh connection; each answer is checked against what
     board/qemu.sh attached and board/initramfs.sh put into the image."""
-    try:
-        c = Conn(timeout=20, label="f")
-        _, dt, _, k = c.sync_retry()
-        if dt is None:
-            raise TimeoutError(f"no sync answer in {k} attempts")
-    except Exception as e:
-        result("f.connect", False, f"{type(e).__name__}: {e}")
+    c = connect("f")
+    if c is None:
         return
     is_x86 = ARCH == "x86_64"
     sd, pd = disk_names()   # vda, vdb except on s390x
@@ -636,13 +658,8 @@ def guest_write_checks():
     """The write side in a busybox guest: files, exec, SSH keys, and a password set
     without chpasswd (which this guest does not have; qemu-ga fails here)."""
     import base64
-    try:
-        c = Conn(timeout=20, label="w")
-        _, dt, _, k = c.sync_retry()
-        if dt is None:
-            raise TimeoutError(f"no sync answer in {k} attempts")
-    except Exception as e:
-        result("w.connect", False, f"{type(e).__name__}: {e}")
+    c = connect("w")
+    if c is None:
         return
 
     def ret(cmd, args=None):
@@ -650,13 +667,6 @@ def guest_write_checks():
 
     def run(path, args, stdin=None):
         return guest_run(c, path, args, stdin)
-
-    def attempt(name, fn):
-        try:
-            ok, detail = fn()
-        except Exception as e:
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        result(name, ok, detail)
 
     def file_round_trip():
         data = bytes(range(256)) * 1024
@@ -699,13 +709,8 @@ def system_checks():
     suspend this guest cannot do. Each check says what the guest offers when it cannot
     run (one vCPU, no RTC, no hotplug), instead of failing silently."""
     import base64
-    try:
-        c = Conn(timeout=20, label="s")
-        _, dt, _, k = c.sync_retry()
-        if dt is None:
-            raise TimeoutError(f"no sync answer in {k} attempts")
-    except Exception as e:
-        result("s.connect", False, f"{type(e).__name__}: {e}")
+    c = connect("s")
+    if c is None:
         return
 
     def ask(cmd, args=None):
@@ -726,16 +731,6 @@ def system_checks():
                 return base64.b64decode(st.get("out-data", "")).decode(errors="replace")
             time.sleep(0.1)
         raise TimeoutError(script)
-
-    def attempt(name, fn):
-        try:
-            ok, detail = fn()
-        except Exception as e:
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        if ok is None:
-            skipped(name, detail)
-        else:
-            result(name, ok, detail)
 
     def set_time():
         if not sh("[ -e /dev/rtc0 ] && echo yes").strip():
@@ -1219,13 +1214,6 @@ def pid1_checks():
     ver = info.get("return", {}).get("version") if isinstance(info, dict) else None
     result("a.guest-info", ver == EXPECT_VERSION, f"version={ver!r}")
     result("a.guest-ping", c.call("guest-ping") == {"return": {}}, "")
-
-    def attempt(name, fn):
-        try:
-            ok, detail = fn()
-        except Exception as e:
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        result(name, ok, detail)
 
     def ret(cmd, args=None):
         return call_ok(c, cmd, args)
