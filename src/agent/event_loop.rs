@@ -551,6 +551,15 @@ impl Agent<'_, '_> {
                         self.more_input = true;
                         return Ok(());
                     }
+                    // A level-triggered link that read short is drained for now: the
+                    // next `epoll_wait` reports whatever comes later, so a read that
+                    // would only say EAGAIN is saved (a host that sends one request and
+                    // waits for its answer costs wait, read, write). An edge-triggered
+                    // virtio port must be read until EAGAIN: it may hand out one buffer
+                    // of several per read, and no new edge comes for what is left.
+                    if !virtio && n < chunk.len() {
+                        return Ok(());
+                    }
                 }
                 Err(Errno::AGAIN) => return Ok(()),
                 Err(Errno::INTR) => {}
