@@ -16,60 +16,61 @@ type Spans = [(usize, usize); 4];
 
 /// Finds the fields. The optional fields between the mount options and the `-` separator
 /// may number zero or more (qemu-ga assumes exactly one, and misreads the others).
+///
+/// One pass that stops at the source (every `guest-get-fsinfo` runs this on each line of
+/// the table, twice), with no table of all the fields.
 fn spans(line: &[u8]) -> Option<Spans> {
-    let mut fields: [(usize, usize); 24] = [(0, 0); 24];
-    let mut count = 0;
-    let mut start = None;
     // Escaped spaces are `\040`, so splitting on spaces is exact.
-    for (i, &b) in line
-        .iter()
-        .enumerate()
-        .chain(core::iter::once((line.len(), &b' ')))
-    {
-        match (b == b' ', start) {
-            (true, Some(s)) => {
-                if count < fields.len() {
-                    fields[count] = (s, i);
-                    count += 1;
-                }
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
+    let mut at = 0;
+    let mut field = || {
+        while line.get(at) == Some(&b' ') {
+            at += 1;
         }
+        let start = at;
+        while line.get(at).is_some_and(|&b| b != b' ') {
+            at += 1;
+        }
+        (at > start).then_some((start, at))
+    };
+    let _id = field()?;
+    let _parent = field()?;
+    let device = field()?;
+    let _root = field()?;
+    let mountpoint = field()?;
+    let _options = field()?;
+    while field().map(|(s, e)| &line[s..e])? != b"-" {}
+    Some([device, mountpoint, field()?, field()?])
+}
+
+/// The device numbers of a `major:minor` field.
+fn device_numbers(field: &[u8]) -> Option<(u32, u32)> {
+    let colon = field.iter().position(|&b| b == b':')?;
+    Some((decimal(&field[..colon])?, decimal(&field[colon + 1..])?))
+}
+
+/// A decimal number of at most 32 bits (digits only, as the kernel writes them).
+fn decimal(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
     }
-    let fields = &fields[..count];
-    let separator = fields
-        .iter()
-        .skip(6)
-        .position(|&(s, e)| &line[s..e] == b"-")?
-        + 6;
-    Some([
-        *fields.get(2)?,
-        *fields.get(4)?,
-        *fields.get(separator + 1)?,
-        *fields.get(separator + 2)?,
-    ])
+    digits.iter().try_fold(0u32, |n, &d| {
+        let d = d.wrapping_sub(b'0');
+        (d < 10).then_some(())?;
+        n.checked_mul(10)?.checked_add(u32::from(d))
+    })
 }
 
 /// The device numbers, the type and the (still escaped) source of a line.
 pub fn device(line: &[u8]) -> Option<(u32, u32, &[u8], &[u8])> {
     let [dev, _, ty, src] = spans(line)?;
-    let (major, minor) = core::str::from_utf8(&line[dev.0..dev.1])
-        .ok()?
-        .split_once(':')?;
-    Some((
-        major.parse().ok()?,
-        minor.parse().ok()?,
-        &line[ty.0..ty.1],
-        &line[src.0..src.1],
-    ))
+    let (major, minor) = device_numbers(&line[dev.0..dev.1])?;
+    Some((major, minor, &line[ty.0..ty.1], &line[src.0..src.1]))
 }
 
 /// Parses one line, unescaping the mount point and the source in place.
 pub fn parse(line: &mut [u8]) -> Option<Mount<'_>> {
-    let (major, minor, _, _) = device(line)?;
-    let [_, mp, ty, src] = spans(line)?;
+    let [dev, mp, ty, src] = spans(line)?;
+    let (major, minor) = device_numbers(&line[dev.0..dev.1])?;
     // The fields do not overlap and unescaping only shrinks them.
     let mp_len = unescape(&mut line[mp.0..mp.1]);
     let src_len = unescape(&mut line[src.0..src.1]);
@@ -94,7 +95,10 @@ pub fn unescaped<'o>(field: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
 /// `\NNN` octal escapes (the kernel's for space, tab, newline and backslash); returns the
 /// new length.
 pub fn unescape(s: &mut [u8]) -> usize {
-    let (mut r, mut w) = (0, 0);
+    let Some(first) = s.iter().position(|&b| b == b'\\') else {
+        return s.len();
+    };
+    let (mut r, mut w) = (first, first);
     while r < s.len() {
         let octal = s
             .get(r + 1..r + 4)
@@ -153,8 +157,29 @@ mod tests {
             "36 35 98:0 / /",
             "36 35 x:y / / rw - ext4 /dev/a rw",
             "1 2 3:4 / /m rw shared:1 ext4 /dev/a rw",
+            // Device numbers are decimal digits that fit 32 bits.
+            "1 2 +3:4 / /m rw - ext4 /dev/a rw",
+            "1 2 3: / /m rw - ext4 /dev/a rw",
+            "1 2 4294967296:0 / /m rw - ext4 /dev/a rw",
+            // No type or no source after the separator; a separator among the first six.
+            "1 2 3:4 / /m rw -",
+            "1 2 3:4 / /m rw - ext4",
+            "1 2 3:4 / - rw ext4 /dev/a rw",
         ] {
             assert_eq!(parse(&mut line.as_bytes().to_vec()), None, "{line}");
         }
+    }
+
+    #[test]
+    fn any_number_of_optional_fields_and_spaces() {
+        let tags = "shared:1 ".repeat(40);
+        let line = format!("1 2  4294967295:7 / /m  rw {tags}-  ext4 /dev/a rw");
+        let mut bytes = line.into_bytes();
+        let m = parse(&mut bytes).unwrap();
+        assert_eq!((m.major, m.minor), (u32::MAX, 7));
+        assert_eq!(
+            (m.mountpoint, m.fstype, m.source),
+            (&b"/m"[..], &b"ext4"[..], &b"/dev/a"[..])
+        );
     }
 }
