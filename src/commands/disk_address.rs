@@ -28,7 +28,7 @@ use crate::formats::sysfs::{
 };
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::{Errno, PATH_MAX, fs};
+use crate::sys::{BorrowedFd, Errno, PATH_MAX, fs};
 use crate::text::Lossy;
 
 /// How deep device-mapper/md stacks are followed.
@@ -194,9 +194,12 @@ impl DiskAddress {
 
     /// [`DiskAddress::of`] for `guest-get-disks`, which drops the error as qemu-ga's does
     /// (`failed to get device info, ignoring error`) and keeps what was found before it:
-    /// the device node and serial, without a bus.
-    pub fn of_ignoring_errors(syspath: &[u8]) -> Option<DiskAddress> {
-        let mut disk = DiskAddress::named(syspath);
+    /// the device node (`dev`, which the caller has already read) and serial, without a
+    /// bus.
+    pub fn of_ignoring_errors(syspath: &[u8], dev: &str) -> Option<DiskAddress> {
+        let mut disk = DiskAddress::unknown();
+        let _ = disk.dev.push_str(dev);
+        disk_serial(syspath, &mut disk.serial);
         let found = disk.locate(syspath).unwrap_or(false);
         disk.kept(found)
     }
@@ -272,14 +275,37 @@ impl DiskAddress {
 /// when there is none.
 pub fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
     let mut path = [0u8; PATH_MAX];
-    let mut text = [0u8; 1024];
-    let Some(path) = fs::join(&mut path, &[syspath, b"/uevent"]) else {
-        return;
+    let mut text = [0u8; UEVENT_BYTES];
+    if let Some(path) = fs::join(&mut path, &[syspath, b"/uevent"])
+        && let Ok(text) = fs::read_file(path, &mut text)
+    {
+        node_of_uevent(text, out);
+    }
+}
+
+/// [`device_node`] of the device directory `dir`, or of its child device `child` (a
+/// partition, a `slaves` entry) when that is not empty: opened from `dir`, so that the
+/// kernel walks one or two names instead of the whole sysfs path.
+pub fn device_node_at(dir: BorrowedFd<'_>, child: &[u8], out: &mut heapless::String<64>) {
+    let mut path = [0u8; PATH_MAX];
+    let mut text = [0u8; UEVENT_BYTES];
+    let parts: &[&[u8]] = if child.is_empty() {
+        &[b"uevent"]
+    } else {
+        &[child, b"/uevent"]
     };
-    let Ok(text) = fs::read_file(path, &mut text) else {
-        return;
-    };
-    if let Some(name) = uevent_devname(text) {
+    if let Some(path) = fs::join(&mut path, parts)
+        && let Ok(text) = fs::read_file_at(dir, path, &mut text)
+    {
+        node_of_uevent(text, out);
+    }
+}
+
+/// Room for a device's `uevent` file.
+const UEVENT_BYTES: usize = 1024;
+
+fn node_of_uevent(uevent: &[u8], out: &mut heapless::String<64>) {
+    if let Some(name) = uevent_devname(uevent) {
         let _ = out.push_str("/dev/");
         let _ = out.push_str(name);
     }

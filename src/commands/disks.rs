@@ -1,7 +1,7 @@
 //! `guest-get-disks`: every block device and its partitions, from /sys/block.
 
 use super::Call;
-use super::disk_address::{Bus, DiskAddress, device_node};
+use super::disk_address::{Bus, DiskAddress, device_node_at};
 use super::scratch::{Records, put_text, text_of};
 use crate::capacity::LISTING_BYTES;
 use crate::formats::nvme_smart::{self, Smart};
@@ -9,7 +9,7 @@ use crate::formats::sysfs::contains;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
-use crate::sys::{PATH_MAX, fs, nvme};
+use crate::sys::{BorrowedFd, PATH_MAX, fs, nvme};
 
 /// Block devices listed (more are refused with an error).
 pub const MAX_DISKS: usize = 1024;
@@ -45,10 +45,11 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
     let mut overflow = false;
+    let sys_block = dir.as_fd();
     dir.for_each(listing, |name, kind| {
         // /sys/block entries are links (DT_LNK) to the devices. Disks of zero size (unused
         // loop and zram devices) are left out before anything else is read of them.
-        if kind != fs::DT_LNK || !is_name(name) || !has_size(name) {
+        if kind != fs::DT_LNK || !is_name(name) || !has_size(sys_block, name) {
             return;
         }
         match disks.push() {
@@ -65,7 +66,7 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             break;
         };
         let first = partitions.len();
-        list_partitions(text_of(&disk[..NAME]), listing, &mut partitions)
+        list_partitions(sys_block, text_of(&disk[..NAME]), listing, &mut partitions)
             .map_err(|()| qmp_error!("more than {MAX_PARTITIONS} partitions"))?;
         disk[NAME..NAME + 4].copy_from_slice(&(first as u32).to_ne_bytes());
         disk[NAME + 4..].copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
@@ -79,7 +80,14 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             let own = (first..first + count)
                 .filter_map(|i| partitions.get(i))
                 .map(|record| text_of(record));
-            write_disk_and_partitions(w, text_of(&disk[..NAME]), own, listing, dependencies);
+            write_disk_and_partitions(
+                w,
+                sys_block,
+                text_of(&disk[..NAME]),
+                own,
+                listing,
+                dependencies,
+            );
         }
         w.end_array();
         Ok(())
@@ -87,10 +95,14 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
 }
 
 /// Whether `/sys/block/<name>/size` can be read and is not zero (qemu-ga skips the rest).
-fn has_size(name: &[u8]) -> bool {
+///
+/// Here and below, sysfs files are opened from a directory descriptor (`/sys/block`, the
+/// disk's directory): what the kernel then walks is a name or two rather than the whole
+/// path through the `/sys/block` link, and path walks were most of the command's time.
+fn has_size(sys_block: BorrowedFd<'_>, name: &[u8]) -> bool {
     let mut size = [0u8; 32];
     let mut path = [0u8; PATH_MAX];
-    match join(&mut path, &[b"/sys/block/", name, b"/size"]).map(|p| fs::read_file(p, &mut size)) {
+    match join(&mut path, &[name, b"/size"]).map(|p| fs::read_file_at(sys_block, p, &mut size)) {
         Some(Ok(b"0\n")) | Some(Err(_)) | None => false,
         Some(Ok(_)) => true,
     }
@@ -103,27 +115,25 @@ fn is_name(name: &[u8]) -> bool {
 
 fn write_disk_and_partitions<'p>(
     w: &mut JsonWriter<'_>,
+    sys_block: BorrowedFd<'_>,
     name: &[u8],
     partitions: impl DoubleEndedIterator<Item = &'p [u8]>,
     listing: &mut [u8],
     dependencies: &mut [u8],
 ) {
-    let mut dir = [0u8; PATH_MAX];
-    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name]) else {
+    // A disk whose directory cannot be opened has no readable `uevent` either.
+    let Ok(disk) = fs::Dir::open_at(sys_block, name) else {
         return;
     };
     let mut dev = heapless::String::<64>::new();
-    device_node(disk_dir, &mut dev);
+    device_node_at(disk.as_fd(), b"", &mut dev);
     if dev.is_empty() {
         return;
     }
     // Partitions first (the reverse of finding them after their disk).
     for partition in partitions.rev() {
-        let mut path = [0u8; PATH_MAX];
         let mut node = heapless::String::<64>::new();
-        if let Some(path) = join(&mut path, &[disk_dir, b"/", partition]) {
-            device_node(path, &mut node);
-        }
+        device_node_at(disk.as_fd(), partition, &mut node);
         if node.is_empty() {
             continue;
         }
@@ -138,23 +148,20 @@ fn write_disk_and_partitions<'p>(
         w.end_array();
         w.end_object();
     }
-    write_disk(w, disk_dir, &dev, listing, dependencies);
+    write_disk(w, name, disk.as_fd(), &dev, listing, dependencies);
 }
 
 /// Adds a disk's partitions, in sysfs order, to `partitions`; `Err` when they do not fit.
 fn list_partitions(
+    sys_block: BorrowedFd<'_>,
     name: &[u8],
     listing: &mut [u8],
     partitions: &mut Records<'_, NAME>,
 ) -> Result<(), ()> {
-    let mut dir = [0u8; PATH_MAX];
-    let Some(disk_dir) = join(&mut dir, &[b"/sys/block/", name]) else {
-        return Ok(());
-    };
     let mut overflow = false;
     // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
     // does not check its opendir.
-    if let Ok(dir) = fs::Dir::open(disk_dir) {
+    if let Ok(dir) = fs::Dir::open_at(sys_block, name) {
         // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
         let _ = dir.for_each(listing, |entry, kind| {
             if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
@@ -182,13 +189,16 @@ pub fn is_partition_of(disk: &[u8], entry: &[u8]) -> bool {
 
 fn write_disk(
     w: &mut JsonWriter<'_>,
-    disk_dir: &[u8],
+    name: &[u8],
+    disk: BorrowedFd<'_>,
     dev: &str,
     listing: &mut [u8],
     dependencies: &mut [u8],
 ) {
     let mut real = [0u8; PATH_MAX];
-    let syspath = fs::resolve_link(disk_dir, &mut real).ok();
+    let mut link = [0u8; PATH_MAX];
+    let syspath = join(&mut link, &[b"/sys/block/", name])
+        .and_then(|link| fs::resolve_link(link, &mut real).ok());
     let is_virtual = syspath.is_none_or(|p| contains(p, b"/devices/virtual/"));
     w.begin_object();
     w.key("name");
@@ -198,17 +208,12 @@ fn write_disk(
     // What the disk is built on (device-mapper and md members), last found first; present,
     // possibly empty, whenever the kernel has a `slaves` directory for the disk (qemu-ga's
     // get_disk_deps leaves `dependencies` out, with no error, when g_dir_open fails).
-    let mut slaves = [0u8; PATH_MAX];
-    let slaves = join(&mut slaves, &[disk_dir, b"/slaves"]);
-    if let Some((slaves, slaves_dir)) = slaves.and_then(|s| Some((s, fs::Dir::open(s).ok()?))) {
+    if let Ok(slaves) = fs::Dir::open_at(disk, b"slaves") {
         let mut each_dependency = |f: &mut dyn FnMut(&str)| {
             // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
-            let _ = slaves_dir.for_each(listing, |slave, _| {
-                let mut path = [0u8; PATH_MAX];
+            let _ = slaves.for_each(listing, |slave, _| {
                 let mut node = heapless::String::<64>::new();
-                if let Some(path) = join(&mut path, &[slaves, b"/", slave]) {
-                    device_node(path, &mut node);
-                }
+                device_node_at(slaves.as_fd(), slave, &mut node);
                 if !node.is_empty() {
                     f(&node);
                 }
@@ -236,16 +241,18 @@ fn write_disk(
     // ("failed to get device info, ignoring error").
     let address = syspath
         .filter(|_| !is_virtual)
-        .and_then(DiskAddress::of_ignoring_errors);
+        .and_then(|syspath| DiskAddress::of_ignoring_errors(syspath, dev));
     if let Some(address) = &address {
         w.key("address");
         address.write(w);
     }
-    // device-mapper's name for the device (udev's DM_NAME).
-    let mut name_path = [0u8; PATH_MAX];
+    // device-mapper's name for the device (udev's DM_NAME). Only device-mapper disks have
+    // a `dm` directory, and the kernel names every one of them `dm-<minor>`.
     let mut alias = [0u8; 128];
-    if let Some(alias) = join(&mut name_path, &[disk_dir, b"/dm/name"])
-        .and_then(|p| fs::read_file(p, &mut alias).ok())
+    if let Some(alias) = name
+        .starts_with(b"dm-")
+        .then(|| fs::read_file_at(disk, b"dm/name", &mut alias).ok())
+        .flatten()
         .map(|a| a.trim_ascii())
         .filter(|a| !a.is_empty())
     {

@@ -168,9 +168,20 @@ unsafe fn statx(dirfd: isize, path: *const u8, flags: u32) -> Result<uapi::statx
 
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC, mode)`
 pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
+    openat(AT_FDCWD, path, flags, mode)
+}
+
+/// `openat(dir, path, flags | O_CLOEXEC, mode)`: `path` from the directory `dir`. The
+/// kernel walks only what is below `dir`, which is what makes sysfs walks cheap.
+pub fn open_at(dir: BorrowedFd<'_>, path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
+    openat(dir.as_raw_fd() as isize, path, flags, mode)
+}
+
+fn openat(dir: isize, path: &[u8], flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
     let fd = with_cpath(path, |p| {
-        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath).
-        unsafe { syscall!(__NR_openat, AT_FDCWD, p, flags | uapi::O_CLOEXEC, mode) }
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); `dir` is
+        // AT_FDCWD or a descriptor the caller holds.
+        unsafe { syscall!(__NR_openat, dir, p, flags | uapi::O_CLOEXEC, mode) }
     })?;
     // SAFETY: openat(2) just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
@@ -323,10 +334,24 @@ pub fn access(path: &[u8], mode: u32) -> Result<(), Errno> {
 
 /// `readlinkat(AT_FDCWD, path, buf)`: the link's target, not NUL-terminated.
 pub fn readlink<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    readlinkat(AT_FDCWD, path, buf)
+}
+
+/// [`readlink`] of `path` under the directory `dir`.
+pub fn readlink_at<'b>(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], Errno> {
+    readlinkat(dir.as_raw_fd() as isize, path, buf)
+}
+
+fn readlinkat<'b>(dir: isize, path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let n = with_cpath(path, |p| {
-        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
-        // writes at most buf.len() bytes at buf, which is ours (a `&mut`) for the call.
-        unsafe { syscall!(__NR_readlinkat, AT_FDCWD, p, buf.as_mut_ptr(), buf.len()) }
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); `dir` is
+        // AT_FDCWD or a descriptor the caller holds; the kernel writes at most buf.len()
+        // bytes at buf, which is ours (a `&mut`) for the call.
+        unsafe { syscall!(__NR_readlinkat, dir, p, buf.as_mut_ptr(), buf.len()) }
     })?;
     buf.get(..n).ok_or(Errno::RANGE)
 }
@@ -354,8 +379,24 @@ pub fn umask(mask: u32) -> u32 {
 /// a good part of what guest-get-disks and guest-get-fsinfo cost.
 pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let file = open(path, uapi::O_RDONLY, 0)?;
-    let fd = file.as_fd();
-    let short_read_ends = !path.starts_with(b"/proc/");
+    read_whole(file.as_fd(), !path.starts_with(b"/proc/"), buf)
+}
+
+/// [`read_file`] of `path` under the directory `dir` (never under /proc).
+pub fn read_file_at<'b>(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], Errno> {
+    let file = open_at(dir, path, uapi::O_RDONLY, 0)?;
+    read_whole(file.as_fd(), true, buf)
+}
+
+fn read_whole<'b>(
+    fd: BorrowedFd<'_>,
+    short_read_ends: bool,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], Errno> {
     let mut len = 0;
     loop {
         let Some(rest) = buf.get_mut(len..) else {
@@ -396,6 +437,18 @@ impl Dir {
         Ok(Dir {
             fd: open(path, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)?,
         })
+    }
+
+    /// [`Dir::open`] of `path` under the directory `dir`.
+    pub fn open_at(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Dir, Errno> {
+        Ok(Dir {
+            fd: open_at(dir, path, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)?,
+        })
+    }
+
+    /// The directory's descriptor, to open what is in it (`open_at`, `read_file_at`).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     /// Calls `f` with each entry's name and type (`DT_DIR`, `DT_LNK`, ...; without "." and
