@@ -334,24 +334,10 @@ pub fn access(path: &[u8], mode: u32) -> Result<(), Errno> {
 
 /// `readlinkat(AT_FDCWD, path, buf)`: the link's target, not NUL-terminated.
 pub fn readlink<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
-    readlinkat(AT_FDCWD, path, buf)
-}
-
-/// [`readlink`] of `path` under the directory `dir`.
-pub fn readlink_at<'b>(
-    dir: BorrowedFd<'_>,
-    path: &[u8],
-    buf: &'b mut [u8],
-) -> Result<&'b [u8], Errno> {
-    readlinkat(dir.as_raw_fd() as isize, path, buf)
-}
-
-fn readlinkat<'b>(dir: isize, path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let n = with_cpath(path, |p| {
-        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); `dir` is
-        // AT_FDCWD or a descriptor the caller holds; the kernel writes at most buf.len()
-        // bytes at buf, which is ours (a `&mut`) for the call.
-        unsafe { syscall!(__NR_readlinkat, dir, p, buf.as_mut_ptr(), buf.len()) }
+        // SAFETY: p is a NUL-terminated path, valid for the call (with_cpath); the kernel
+        // writes at most buf.len() bytes at buf, which is ours (a `&mut`) for the call.
+        unsafe { syscall!(__NR_readlinkat, AT_FDCWD, p, buf.as_mut_ptr(), buf.len()) }
     })?;
     buf.get(..n).ok_or(Errno::RANGE)
 }
