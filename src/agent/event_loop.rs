@@ -225,6 +225,7 @@ pub(super) fn run(
         more_input: false,
         discarding: false,
         follow_ups: 0,
+        chunk: [0; READ_CHUNK],
     };
     agent.attach(&link);
 
@@ -272,6 +273,9 @@ struct Agent<'s, 'b> {
     discarding: bool,
     /// Quick retries left after the last directory event (see [`FOLLOW_UP_MS`]).
     follow_ups: u8,
+    /// What one read from the channel brings (kept here rather than made afresh, and
+    /// cleared, for every wakeup).
+    chunk: [u8; READ_CHUNK],
 }
 
 impl Agent<'_, '_> {
@@ -500,7 +504,6 @@ impl Agent<'_, '_> {
 
     /// Reads what the host sent and serves it. `Err` means the channel itself failed.
     fn read_channel(&mut self, link: &mut Link) -> Result<(), ()> {
-        let mut chunk = [0u8; READ_CHUNK];
         let mut budget = READ_BUDGET;
         loop {
             let (fd, is_client, virtio) = match &*link {
@@ -510,7 +513,7 @@ impl Agent<'_, '_> {
                 } => (fd.as_fd(), true, false),
                 _ => return Ok(()),
             };
-            match fd.read(&mut chunk) {
+            match fd.read(&mut self.chunk) {
                 Ok(0) if !is_client && !virtio => {
                     // A serial line reads end-of-file only once hung up (a pty whose
                     // other side closed): it reports that for ever after, so it is an
@@ -532,7 +535,7 @@ impl Agent<'_, '_> {
                         self.out.connect(fd, virtio);
                     }
                     self.session
-                        .feed(&chunk[..n], self.state, &mut self.out.to(fd));
+                        .feed(&self.chunk[..n], self.state, &mut self.out.to(fd));
                     self.give_back_memory();
                     // The log follows the frozen state the requests left.
                     log::set_paused(self.state.policy.frozen);
@@ -557,7 +560,7 @@ impl Agent<'_, '_> {
                     // waits for its answer costs wait, read, write). An edge-triggered
                     // virtio port must be read until EAGAIN: it may hand out one buffer
                     // of several per read, and no new edge comes for what is left.
-                    if !virtio && n < chunk.len() {
+                    if !virtio && n < READ_CHUNK {
                         return Ok(());
                     }
                 }
