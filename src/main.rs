@@ -95,7 +95,8 @@ extern "C" fn rust_eh_personality() {}
 // --- the C memory primitives the compiler calls -------------------------------------------
 
 // These must not use anything that the compiler itself lowers to memcpy/memset (array
-// repeat expressions, `ptr::write_unaligned`, slice copies): plain loads and stores only.
+// repeat expressions, `ptr::write_unaligned`, slice copies): plain loads and stores only
+// (a packed struct's copy is one align-1 load or store).
 
 const WORD: usize = core::mem::size_of::<usize>();
 
@@ -122,6 +123,31 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
         }
         return dst;
     }
+    // Where unaligned loads and stores are plain instructions, a short copy (most are:
+    // names, numbers and separators into the output buffer) is a few of them, overlapping
+    // at the end, instead of a byte loop.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "s390x"))]
+    if n >= 4 {
+        // SAFETY: the caller guarantees n readable bytes at src and n writable at dst, not
+        // overlapping; every access below lies within the first n bytes of each (the last
+        // one ends exactly at n), and Unaligned makes each an align-1 load or store.
+        unsafe {
+            if n >= 8 {
+                let mut i = 0;
+                while i + 8 <= n {
+                    copy_unaligned::<u64>(dst.add(i), src.add(i));
+                    i += 8;
+                }
+                if i < n {
+                    copy_unaligned::<u64>(dst.add(n - 8), src.add(n - 8));
+                }
+            } else {
+                copy_unaligned::<u32>(dst, src);
+                copy_unaligned::<u32>(dst.add(n - 4), src.add(n - 4));
+            }
+        }
+        return dst;
+    }
     let mut i = 0;
     // SAFETY: the caller guarantees both ranges; word accesses are made only when both
     // pointers are word-aligned, and stay within the ranges.
@@ -138,6 +164,24 @@ unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
         }
     }
     dst
+}
+
+/// A `T` at any address: reading or writing one is a single align-1 access (a plain load
+/// or store), never a call to `memcpy`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "s390x"))]
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct Unaligned<T: Copy>(T);
+
+/// Copies one `T` between addresses of any alignment.
+///
+/// # Safety
+/// `size_of::<T>()` bytes readable at `src` and writable at `dst`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "s390x"))]
+#[inline(always)]
+unsafe fn copy_unaligned<T: Copy>(dst: *mut u8, src: *const u8) {
+    // SAFETY: the caller guarantees both ranges; `Unaligned` has alignment 1.
+    unsafe { *(dst as *mut Unaligned<T>) = *(src as *const Unaligned<T>) }
 }
 
 /// # Safety
