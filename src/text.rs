@@ -91,6 +91,50 @@ impl<const N: usize> core::fmt::Write for FmtBuf<N> {
     }
 }
 
+/// Where the first `byte` in `haystack` is. Eight bytes a step: long kernel tables
+/// (mountinfo lines, thousands of them) are split on spaces and newlines this way.
+pub fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    let (words, tail) = haystack.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let found = matching_bytes(u64::from_le_bytes(*word), byte);
+        if found != 0 {
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = words.len() * 8;
+    tail.iter().position(|&b| b == byte).map(|i| at + i)
+}
+
+/// Where the last `byte` in `haystack` is.
+pub fn rfind_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    let (head, words) = haystack.as_rchunks::<8>();
+    for (i, word) in words.iter().enumerate().rev() {
+        let found = matching_bytes(u64::from_le_bytes(*word), byte);
+        if found != 0 {
+            return Some(head.len() + i * 8 + 7 - (found.leading_zeros() / 8) as usize);
+        }
+    }
+    head.iter().rposition(|&b| b == byte)
+}
+
+/// How many times `byte` is in `haystack`.
+pub fn count_byte(haystack: &[u8], byte: u8) -> usize {
+    let (words, tail) = haystack.as_chunks::<8>();
+    let whole: u32 = words
+        .iter()
+        .map(|word| matching_bytes(u64::from_le_bytes(*word), byte).count_ones())
+        .sum();
+    whole as usize + tail.iter().filter(|&&b| b == byte).count()
+}
+
+/// 0x80 in each byte of `word` that equals `byte`, 0 in the others (exactly: no carry
+/// crosses from one byte into the next).
+fn matching_bytes(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +144,53 @@ mod tests {
         let mut out = String::new();
         write_lossy(&mut out, bytes).unwrap();
         out
+    }
+
+    #[test]
+    fn byte_search_agrees_with_a_plain_scan() {
+        // Every length up to five words, the byte at every place, and the neighbours that
+        // a carry between the bytes of a word would confuse (0x00, 0x7F, 0x80, 0xFF).
+        for needle in [b' ', b'\n', 0x00, 0x7F, 0x80, 0xFF] {
+            for len in 0..41usize {
+                for filler in [
+                    b'a',
+                    needle.wrapping_add(1),
+                    needle.wrapping_sub(1),
+                    0x80,
+                    0xFF,
+                ] {
+                    if filler == needle {
+                        continue;
+                    }
+                    let mut text = vec![filler; len];
+                    let plain = |t: &[u8]| {
+                        (
+                            t.iter().position(|&b| b == needle),
+                            t.iter().rposition(|&b| b == needle),
+                            t.iter().filter(|&&b| b == needle).count(),
+                        )
+                    };
+                    let fast = |t: &[u8]| {
+                        (
+                            find_byte(t, needle),
+                            rfind_byte(t, needle),
+                            count_byte(t, needle),
+                        )
+                    };
+                    assert_eq!(fast(&text), plain(&text));
+                    for at in 0..len {
+                        text[at] = needle;
+                        assert_eq!(fast(&text), plain(&text), "{needle} at {at} of {len}");
+                        for other in at + 1..len {
+                            text[other] = needle;
+                            assert_eq!(fast(&text), plain(&text), "{at} and {other} of {len}");
+                            text[other] = filler;
+                        }
+                        text[at] = filler;
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn freeze(call: &mut Call, only: Option<List<'_, &str>>) -> Result<(), QmpError>
     enter_frozen(&mut state.policy, &state.freezer);
     let mut frozen = 0i64;
     let mut failure = None;
-    let _ = mounts::each_reversed(text, |_, mount, _| {
+    let _ = mounts::each_reversed(text, |mount, _| {
         let wanted = only.is_none_or(|list| list.iter().any(|m| m.as_bytes() == mount.mountpoint));
         if !wanted || failure.is_some() {
             return Ok::<(), ()>(());
@@ -133,7 +133,7 @@ pub fn thaw(state: &mut State, scratch: &mut Scratch) -> Result<i64, QmpError> {
     let hook_room = scratch.take(run::ROOM)?;
     let text = mounts::read(scratch)?;
     let mut thawed = 0i64;
-    let _ = mounts::each_reversed(text, |_, mount, _| {
+    let _ = mounts::each_reversed(text, |mount, _| {
         if let Ok(fd) = fs::open(mount.mountpoint, uapi::O_RDONLY, 0) {
             let mut any = false;
             // Bounded: a file system cannot have been frozen more often than this.

@@ -35,12 +35,7 @@ fn write_filesystems(
     first: &mounts::FirstMounts<'_>,
 ) -> Result<(), QmpError> {
     w.begin_array();
-    mounts::each_reversed(text, |before, mount, dev| {
-        if first.is_first(dev, before.len()) {
-            write_filesystem(w, mount, dev)?;
-        }
-        Ok(())
-    })?;
+    first.each_reversed(text, |mount, dev| write_filesystem(w, mount, dev))?;
     w.end_array();
     Ok(())
 }

@@ -22,7 +22,7 @@ pub fn guest_fstrim(call: &mut Call, args: Fstrim) -> Result<(), QmpError> {
         w.begin_object();
         w.key("paths");
         w.begin_array();
-        let _ = mounts::each_reversed(text, |_, mount, _| {
+        let _ = mounts::each_reversed(text, |mount, _| {
             w.begin_object();
             w.key("path");
             w.bytes_as_str(mount.mountpoint);

@@ -3,11 +3,12 @@
 //! /proc/self/mountinfo with a block device under them (btrfs, which reports major 0,
 //! through its source device), walked from the last mount back.
 
-use super::scratch::Scratch;
+use super::scratch::{Records, Scratch};
 use crate::formats::mountinfo;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::{Errno, PATH_MAX, fs, uapi};
+use crate::text::{count_byte, find_byte, rfind_byte};
 
 /// Reads /proc/self/mountinfo whole into scratch.
 pub fn read<'r>(scratch: &mut Scratch<'r>) -> Result<&'r mut [u8], QmpError> {
@@ -23,60 +24,93 @@ pub fn read<'r>(scratch: &mut Scratch<'r>) -> Result<&'r mut [u8], QmpError> {
     })
 }
 
-/// Which line is the first mount of each block device, found in one pass: a small
-/// open-addressing table (device numbers → offset of the first line) in the room after
-/// the text. `guest-get-fsinfo` lists only first mounts, as current qemu-ga does.
+/// The first mount of each block device (`guest-get-fsinfo` lists only those, as current
+/// qemu-ga does), found in one pass over the text: each line's device numbers are looked
+/// up in a small open-addressing table of the devices seen so far, and a line whose device
+/// is new is recorded (where it is, and the device). The rest of the table is never
+/// looked at again.
 pub struct FirstMounts<'r> {
-    table: &'r [u8],
+    /// Records of line offset, line length, major, minor (u32 each).
+    lines: Records<'r, RECORD>,
 }
 
-/// Bytes of a slot: major + 1 (0: empty), minor, line offset.
-const SLOT: usize = 12;
+/// Bytes of a slot of the table: major + 1 (0: empty), minor.
+const SLOT: usize = 8;
+/// Bytes of a first mount's record.
+const RECORD: usize = 16;
 
 impl<'r> FirstMounts<'r> {
-    /// The table for the mounts of `text`, in scratch (two slots a mount).
+    /// The first mounts of `text` (mountinfo), with their table in scratch (two slots and
+    /// a record a mount at most).
     pub fn new(text: &[u8], scratch: &mut Scratch<'r>) -> Result<FirstMounts<'r>, QmpError> {
-        let mounts = text.split(|&b| b == b'\n').count();
+        let mounts = count_byte(text, b'\n') + 1;
         let slots = (mounts * 2).next_power_of_two().max(16);
-        let table = scratch
-            .take(slots * SLOT)
-            .map_err(|_| qmp_error!("/proc/self/mountinfo has too many mounts ({mounts})"))?;
+        let too_many = |_| qmp_error!("/proc/self/mountinfo has too many mounts ({mounts})");
+        let table = scratch.take(slots * SLOT).map_err(too_many)?;
+        let mut lines = Records::new(scratch.take(mounts * RECORD).map_err(too_many)?);
         table.fill(0);
         let mut offset = 0;
-        for line in text.split(|&b| b == b'\n') {
+        while offset <= text.len() {
+            let rest = &text[offset..];
+            let line = &rest[..find_byte(rest, b'\n').unwrap_or(rest.len())];
             if let Some(dev) = block_device(line) {
-                let slot = Self::slot(table, dev);
+                let slot = slot(table, dev);
                 if slot_word(table, slot, 0) == 0 {
                     put_word(table, slot, 0, dev.0.wrapping_add(1));
                     put_word(table, slot, 1, dev.1);
-                    put_word(table, slot, 2, offset as u32);
+                    if let Some(record) = lines.push() {
+                        let words = [offset as u32, line.len() as u32, dev.0, dev.1];
+                        for (i, word) in words.iter().enumerate() {
+                            record[i * 4..i * 4 + 4].copy_from_slice(&word.to_ne_bytes());
+                        }
+                    }
                 }
             }
             offset += line.len() + 1;
         }
-        Ok(FirstMounts { table })
+        Ok(FirstMounts { lines })
     }
 
-    /// Whether the line at `offset` is the first mount of `dev`.
-    pub fn is_first(&self, dev: (u32, u32), offset: usize) -> bool {
-        let slot = Self::slot(self.table, dev);
-        slot_word(self.table, slot, 0) != 0 && slot_word(self.table, slot, 2) == offset as u32
-    }
-
-    /// The slot holding `dev`, or the empty one where it goes (linear probing).
-    fn slot(table: &[u8], (major, minor): (u32, u32)) -> usize {
-        let slots = table.len() / SLOT;
-        let mut at =
-            (major.wrapping_mul(0x9E37_79B9) ^ minor.wrapping_mul(0x85EB_CA6B)) as usize % slots;
-        for _ in 0..slots {
-            let key = slot_word(table, at, 0);
-            if key == 0 || (key == major.wrapping_add(1) && slot_word(table, at, 1) == minor) {
-                return at;
+    /// Calls `f(mount, (major, minor))` for each first mount, last one first, with its mount
+    /// point and source unescaped in place in `text` (the text [`FirstMounts::new`] read).
+    pub fn each_reversed<E>(
+        &self,
+        text: &mut [u8],
+        mut f: impl FnMut(&mountinfo::Mount<'_>, (u32, u32)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for record in self.lines.iter().rev() {
+            let word = |i: usize| {
+                u32::from_ne_bytes([
+                    record[i * 4],
+                    record[i * 4 + 1],
+                    record[i * 4 + 2],
+                    record[i * 4 + 3],
+                ]) as usize
+            };
+            let (start, len) = (word(0), word(1));
+            if let Some(line) = text.get_mut(start..start + len)
+                && let Some(mount) = mountinfo::parse(line)
+            {
+                f(&mount, (word(2) as u32, word(3) as u32))?;
             }
-            at = (at + 1) % slots;
         }
-        at
+        Ok(())
     }
+}
+
+/// The slot holding `dev`, or the empty one where it goes (linear probing).
+fn slot(table: &[u8], (major, minor): (u32, u32)) -> usize {
+    let slots = table.len() / SLOT;
+    let mut at =
+        (major.wrapping_mul(0x9E37_79B9) ^ minor.wrapping_mul(0x85EB_CA6B)) as usize % slots;
+    for _ in 0..slots {
+        let key = slot_word(table, at, 0);
+        if key == 0 || (key == major.wrapping_add(1) && slot_word(table, at, 1) == minor) {
+            return at;
+        }
+        at = (at + 1) % slots;
+    }
+    at
 }
 
 fn slot_word(table: &[u8], slot: usize, word: usize) -> u32 {
@@ -94,21 +128,18 @@ fn put_word(table: &mut [u8], slot: usize, word: usize, value: u32) {
     }
 }
 
-/// Calls `f(earlier_lines, mount, (major, minor))` for each block-device mount of `text`
-/// (mountinfo), last line first; `earlier_lines` is the text before the mount's line.
+/// Calls `f(mount, (major, minor))` for each block-device mount of `text` (mountinfo),
+/// last line first.
 /// Mount points and sources are unescaped in place.
 pub fn each_reversed<E>(
     text: &mut [u8],
-    mut f: impl FnMut(&[u8], &mountinfo::Mount<'_>, (u32, u32)) -> Result<(), E>,
+    mut f: impl FnMut(&mountinfo::Mount<'_>, (u32, u32)) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut end = text.len();
     while end > 0 {
         // The line before `end`, from the last one back.
-        let start = text[..end - 1]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let (before, rest) = text.split_at_mut(start);
+        let start = rfind_byte(&text[..end - 1], b'\n').map_or(0, |i| i + 1);
+        let rest = &mut text[start..];
         let line_len = rest[..end - start]
             .strip_suffix(b"\n")
             .map_or(end - start, <[u8]>::len);
@@ -116,7 +147,7 @@ pub fn each_reversed<E>(
         if let Some(dev) = block_device(line)
             && let Some(mount) = mountinfo::parse(line)
         {
-            f(before, &mount, dev)?;
+            f(&mount, dev)?;
         }
         end = start;
     }
@@ -159,9 +190,22 @@ mod tests {
         }
         let mut room = vec![0u8; 256 * 1024];
         let first = FirstMounts::new(text.as_bytes(), &mut Scratch::new(&mut room)).unwrap();
-        for (offset, dev, is_first) in offsets {
-            assert_eq!(first.is_first(dev, offset), is_first, "{dev:?} at {offset}");
-        }
+        let mut bytes = text.clone().into_bytes();
+        let mut listed = Vec::new();
+        first
+            .each_reversed(&mut bytes, |mount, dev| {
+                listed.push((String::from_utf8_lossy(mount.mountpoint).into_owned(), dev));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        listed.reverse();
+        let want: Vec<_> = offsets
+            .iter()
+            .zip(0..)
+            .filter(|((_, _, is_first), _)| *is_first)
+            .map(|((_, dev, _), i)| (format!("/mnt/m{i}"), *dev))
+            .collect();
+        assert_eq!(listed, want);
         // Too little room is a clear error, not a wrong answer.
         assert!(FirstMounts::new(text.as_bytes(), &mut Scratch::new(&mut [0u8; 64])).is_err());
     }

@@ -1,6 +1,8 @@
 //! `/proc/self/mountinfo` lines (proc(5)):
 //! `36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
 
+use crate::text::find_byte;
+
 /// The fields the file-system commands use. Strings are unescaped (`\040` is a space).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mount<'l> {
@@ -23,14 +25,11 @@ fn spans(line: &[u8]) -> Option<Spans> {
     // Escaped spaces are `\040`, so splitting on spaces is exact.
     let mut at = 0;
     let mut field = || {
-        while line.get(at) == Some(&b' ') {
-            at += 1;
-        }
-        let start = at;
-        while line.get(at).is_some_and(|&b| b != b' ') {
-            at += 1;
-        }
-        (at > start).then_some((start, at))
+        let rest = line.get(at..).unwrap_or_default();
+        let start = at + rest.iter().position(|&b| b != b' ')?;
+        let rest = &line[start..];
+        at = start + rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        Some((start, at))
     };
     let _id = field()?;
     let _parent = field()?;
@@ -44,7 +43,7 @@ fn spans(line: &[u8]) -> Option<Spans> {
 
 /// The device numbers of a `major:minor` field.
 fn device_numbers(field: &[u8]) -> Option<(u32, u32)> {
-    let colon = field.iter().position(|&b| b == b':')?;
+    let colon = find_byte(field, b':')?;
     Some((decimal(&field[..colon])?, decimal(&field[colon + 1..])?))
 }
 
@@ -95,7 +94,7 @@ pub fn unescaped<'o>(field: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
 /// `\NNN` octal escapes (the kernel's for space, tab, newline and backslash); returns the
 /// new length.
 pub fn unescape(s: &mut [u8]) -> usize {
-    let Some(first) = s.iter().position(|&b| b == b'\\') else {
+    let Some(first) = find_byte(s, b'\\') else {
         return s.len();
     };
     let (mut r, mut w) = (first, first);
