@@ -43,7 +43,8 @@
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
-//!            (format_u64). Uses nothing of the crate
+//!            (format_u64), byte search a word at a time (find_byte, rfind_byte,
+//!            count_byte). Uses nothing of the crate
 //! ```
 //!
 //! So: agent > commands > protocol | sys; sys uses formats; formats, crypt and protocol use
