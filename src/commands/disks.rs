@@ -9,7 +9,7 @@ use crate::formats::sysfs::contains;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
-use crate::sys::{BorrowedFd, PATH_MAX, fs, nvme};
+use crate::sys::{BorrowedFd, Errno, PATH_MAX, fs, nvme};
 
 /// Block devices listed (more are refused with an error).
 pub const MAX_DISKS: usize = 1024;
@@ -20,8 +20,9 @@ const MAX_DEPENDENCIES: usize = 64;
 
 /// A block device's name: a length byte and up to 32 bytes (the kernel's DISK_NAME_LEN).
 const NAME: usize = 33;
-/// A disk: its name, then where its partitions are in the partition table (first, count).
-const DISK: usize = NAME + 8;
+/// A disk: its name, where its partitions are in the partition table (first, count), and
+/// which directory it was found in ([`Home`]).
+const DISK: usize = NAME + 9;
 /// A device node (`/dev/...`) as a record.
 const NODE: usize = 65;
 
@@ -44,16 +45,26 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let mut partitions = Records::<NAME>::new(call.scratch.take(MAX_PARTITIONS * NAME)?);
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
+    let virtual_block = fs::Dir::open(VIRTUAL_BLOCK).ok();
+    let homes = Homes {
+        block: dir.as_fd(),
+        virtual_block: virtual_block.as_ref().map(fs::Dir::as_fd),
+    };
     let mut overflow = false;
-    let sys_block = dir.as_fd();
     dir.for_each(listing, |name, kind| {
         // /sys/block entries are links (DT_LNK) to the devices. Disks of zero size (unused
         // loop and zram devices) are left out before anything else is read of them.
-        if kind != fs::DT_LNK || !is_name(name) || !has_size(sys_block, name) {
+        if kind != fs::DT_LNK || !is_name(name) {
             return;
         }
+        let Some(home) = homes.of_sized(name) else {
+            return;
+        };
         match disks.push() {
-            Some(record) => put_text(&mut record[..NAME], name),
+            Some(record) => {
+                put_text(&mut record[..NAME], name);
+                record[DISK - 1] = home as u8;
+            }
             None => overflow = true,
         }
     })
@@ -66,10 +77,12 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
             break;
         };
         let first = partitions.len();
-        list_partitions(sys_block, text_of(&disk[..NAME]), listing, &mut partitions)
+        let home = homes.fd(Home::of(disk[DISK - 1]));
+        list_partitions(home, text_of(&disk[..NAME]), listing, &mut partitions)
             .map_err(|()| qmp_error!("more than {MAX_PARTITIONS} partitions"))?;
         disk[NAME..NAME + 4].copy_from_slice(&(first as u32).to_ne_bytes());
-        disk[NAME + 4..].copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
+        disk[NAME + 4..NAME + 8]
+            .copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
     }
     call.reply.write(|w| {
         w.begin_array();
@@ -82,7 +95,8 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
                 .map(|record| text_of(record));
             write_disk_and_partitions(
                 w,
-                sys_block,
+                &homes,
+                Home::of(disk[DISK - 1]),
                 text_of(&disk[..NAME]),
                 own,
                 listing,
@@ -94,17 +108,68 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     })
 }
 
-/// Whether `/sys/block/<name>/size` can be read and is not zero (qemu-ga skips the rest).
+/// Where virtual block devices (loop, zram, device-mapper, md) have their directories.
+const VIRTUAL_BLOCK: &[u8] = b"/sys/devices/virtual/block";
+
+/// The directories a disk's own is opened from.
 ///
-/// Here and below, sysfs files are opened from a directory descriptor (`/sys/block`, the
-/// disk's directory): what the kernel then walks is a name or two rather than the whole
-/// path through the `/sys/block` link, and path walks were most of the command's time.
-fn has_size(sys_block: BorrowedFd<'_>, name: &[u8]) -> bool {
-    let mut size = [0u8; 32];
-    let mut path = [0u8; PATH_MAX];
-    match join(&mut path, &[name, b"/size"]).map(|p| fs::read_file_at(sys_block, p, &mut size)) {
-        Some(Ok(b"0\n")) | Some(Err(_)) | None => false,
-        Some(Ok(_)) => true,
+/// Sysfs files are opened from directory descriptors (these, then the disk's directory):
+/// what the kernel walks is then a name or two rather than the whole path, and path walks
+/// were most of the command's time. `/sys/block/<name>` is a link to the device's
+/// directory; for a virtual device that is `/sys/devices/virtual/block/<name>` (block
+/// device names are unique), which spares the kernel the link and the walk it leads to.
+struct Homes<'d> {
+    block: BorrowedFd<'d>,
+    virtual_block: Option<BorrowedFd<'d>>,
+}
+
+/// Which of [`Homes`] a disk's directory is opened from.
+#[derive(Clone, Copy, PartialEq)]
+enum Home {
+    Block = 0,
+    Virtual = 1,
+}
+
+impl Home {
+    fn of(byte: u8) -> Home {
+        if byte == Home::Virtual as u8 {
+            Home::Virtual
+        } else {
+            Home::Block
+        }
+    }
+}
+
+impl Homes<'_> {
+    fn fd(&self, home: Home) -> BorrowedFd<'_> {
+        match (home, self.virtual_block) {
+            (Home::Virtual, Some(fd)) => fd,
+            _ => self.block,
+        }
+    }
+
+    /// Where the disk `name` is, if its `size` can be read and is not zero (qemu-ga skips
+    /// the rest).
+    fn of_sized(&self, name: &[u8]) -> Option<Home> {
+        let mut size = [0u8; 32];
+        let mut path = [0u8; PATH_MAX];
+        let path = join(&mut path, &[name, b"/size"])?;
+        let in_virtual = match self
+            .virtual_block
+            .map(|v| fs::read_file_at(v, path, &mut size))
+        {
+            Some(Ok(text)) => Some(text.len()),
+            Some(Err(Errno::NOENT)) | None => None,
+            Some(Err(_)) => return None,
+        };
+        let (home, len) = match in_virtual {
+            Some(len) => (Home::Virtual, len),
+            None => (
+                Home::Block,
+                fs::read_file_at(self.block, path, &mut size).ok()?.len(),
+            ),
+        };
+        (&size[..len] != b"0\n").then_some(home)
     }
 }
 
@@ -115,14 +180,15 @@ fn is_name(name: &[u8]) -> bool {
 
 fn write_disk_and_partitions<'p>(
     w: &mut JsonWriter<'_>,
-    sys_block: BorrowedFd<'_>,
+    homes: &Homes<'_>,
+    home: Home,
     name: &[u8],
     partitions: impl DoubleEndedIterator<Item = &'p [u8]>,
     listing: &mut [u8],
     dependencies: &mut [u8],
 ) {
     // A disk whose directory cannot be opened has no readable `uevent` either.
-    let Ok(disk) = fs::Dir::open_at(sys_block, name) else {
+    let Ok(disk) = fs::Dir::open_at(homes.fd(home), name) else {
         return;
     };
     let mut dev = heapless::String::<64>::new();
@@ -148,12 +214,12 @@ fn write_disk_and_partitions<'p>(
         w.end_array();
         w.end_object();
     }
-    write_disk(w, name, disk.as_fd(), &dev, listing, dependencies);
+    write_disk(w, name, home, disk.as_fd(), &dev, listing, dependencies);
 }
 
 /// Adds a disk's partitions, in sysfs order, to `partitions`; `Err` when they do not fit.
 fn list_partitions(
-    sys_block: BorrowedFd<'_>,
+    home: BorrowedFd<'_>,
     name: &[u8],
     listing: &mut [u8],
     partitions: &mut Records<'_, NAME>,
@@ -161,7 +227,7 @@ fn list_partitions(
     let mut overflow = false;
     // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
     // does not check its opendir.
-    if let Ok(dir) = fs::Dir::open_at(sys_block, name) {
+    if let Ok(dir) = fs::Dir::open_at(home, name) {
         // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
         let _ = dir.for_each(listing, |entry, kind| {
             if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
@@ -190,6 +256,7 @@ pub fn is_partition_of(disk: &[u8], entry: &[u8]) -> bool {
 fn write_disk(
     w: &mut JsonWriter<'_>,
     name: &[u8],
+    home: Home,
     disk: BorrowedFd<'_>,
     dev: &str,
     listing: &mut [u8],
@@ -197,8 +264,11 @@ fn write_disk(
 ) {
     let mut real = [0u8; PATH_MAX];
     let mut link = [0u8; PATH_MAX];
-    let syspath = join(&mut link, &[b"/sys/block/", name])
-        .and_then(|link| fs::resolve_link(link, &mut real).ok());
+    let syspath = match home {
+        Home::Virtual => join(&mut real, &[VIRTUAL_BLOCK, b"/", name]),
+        Home::Block => join(&mut link, &[b"/sys/block/", name])
+            .and_then(|link| fs::resolve_link(link, &mut real).ok()),
+    };
     let is_virtual = syspath.is_none_or(|p| contains(p, b"/devices/virtual/"));
     w.begin_object();
     w.key("name");
