@@ -23,12 +23,12 @@
 //! tolerates too, and says so where it does.
 
 use crate::formats::sysfs::{
-    self, HostIndex, basename, contains, host_of, is_controller, is_virtual, parent, pci_functions,
+    self, HostIndex, basename, contains, host_of, is_controller, is_virtual, pci_functions,
     scsi_target, serial, uevent_devname,
 };
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
-use crate::sys::{BorrowedFd, Errno, PATH_MAX, fs};
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, PATH_MAX, fs, uapi};
 use crate::text::Lossy;
 
 /// How deep device-mapper/md stacks are followed.
@@ -92,34 +92,48 @@ pub struct DiskAddress {
 pub fn real_path<'o>(
     path: &[u8],
     out: &'o mut [u8; PATH_MAX],
-) -> Result<Option<&'o [u8]>, QmpError> {
+) -> Result<Option<Device<'o>>, QmpError> {
     let resolved = match fs::resolve_link(path, out) {
         Ok(resolved) => resolved,
         Err(Errno::NOENT) => return Ok(None),
         Err(e) => return Err(failed("realpath", path, e)),
     };
-    match fs::access(resolved, 0) {
-        Ok(()) => Ok(Some(resolved)),
+    match fs::open(resolved, uapi::O_PATH, 0) {
+        Ok(dir) => Ok(Some(Device {
+            path: resolved,
+            dir,
+        })),
         Err(Errno::NOENT) => Ok(None),
         Err(e) => Err(failed("realpath", path, e)),
     }
+}
+
+/// A block device's directory in sysfs, found by [`real_path`]: its resolved path (which
+/// the address is read from) and the directory itself, held open (`O_PATH`) so that the
+/// files in it are opened without the kernel walking the whole path again.
+pub struct Device<'p> {
+    pub path: &'p [u8],
+    dir: OwnedFd,
 }
 
 /// Calls `found` with the address of each real disk under the block device at `syspath`
 /// (resolved): the device itself, or for a virtual one (device-mapper, md, loop) the disks
 /// under its `slaves`, depth first. Fails where qemu-ga's `build_guest_fsinfo_for_device`
 /// fails, with its error.
-pub fn each_disk_under(syspath: &[u8], found: &mut dyn FnMut(DiskAddress)) -> Result<(), QmpError> {
-    each_disk(syspath, 0, found)
+pub fn each_disk_under(
+    device: &Device<'_>,
+    found: &mut dyn FnMut(DiskAddress),
+) -> Result<(), QmpError> {
+    each_disk(device, 0, found)
 }
 
 fn each_disk(
-    syspath: &[u8],
+    device: &Device<'_>,
     depth: usize,
     found: &mut dyn FnMut(DiskAddress),
 ) -> Result<(), QmpError> {
-    if !is_virtual(syspath) {
-        if let Some(disk) = DiskAddress::of(syspath)? {
+    if !is_virtual(device.path) {
+        if let Some(disk) = DiskAddress::of(device)? {
             found(disk);
         }
         return Ok(());
@@ -128,10 +142,10 @@ fn each_disk(
         return Ok(());
     }
     let mut slaves = [0u8; PATH_MAX];
-    let Some(dir) = fs::join(&mut slaves, &[syspath, b"/slaves"]) else {
+    let Some(dir) = fs::join(&mut slaves, &[device.path, b"/slaves"]) else {
         return Ok(());
     };
-    let listing = match fs::Dir::open(dir) {
+    let listing = match fs::Dir::open_at(device.dir.as_fd(), b"slaves") {
         Ok(listing) => listing,
         // No `slaves`: nothing under it. qemu-ga's build_guest_fsinfo_for_virtual_device
         // passes over ENOENT only (`if (errno != ENOENT) error_setg_errno(...)`).
@@ -153,7 +167,7 @@ fn each_disk(
             return;
         };
         let walked = match real_path(link, &mut real) {
-            Ok(Some(path)) => each_disk(path, depth + 1, found),
+            Ok(Some(slave)) => each_disk(&slave, depth + 1, found),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
@@ -186,31 +200,28 @@ impl DiskAddress {
     /// `build_guest_fsinfo_for_real_device` finds it; `None` when neither the bus nor a
     /// device node nor a serial can be found (as qemu-ga drops such entries). `Err` when
     /// the controller's directory cannot be listed ([`pci_address`]).
-    pub fn of(syspath: &[u8]) -> Result<Option<DiskAddress>, QmpError> {
-        let mut disk = DiskAddress::named(syspath);
-        let found = disk.locate(syspath)?;
+    pub fn of(device: &Device<'_>) -> Result<Option<DiskAddress>, QmpError> {
+        let mut disk = DiskAddress::unknown();
+        device_node_at(device.dir.as_fd(), b"", &mut disk.dev);
+        disk_serial(device.dir.as_fd(), &mut disk.serial);
+        let found = disk.locate(device.path)?;
         Ok(disk.kept(found))
     }
 
     /// [`DiskAddress::of`] for `guest-get-disks`, which drops the error as qemu-ga's does
     /// (`failed to get device info, ignoring error`) and keeps what was found before it:
     /// the device node (`dev`, which the caller has already read) and serial, without a
-    /// bus.
-    pub fn of_ignoring_errors(syspath: &[u8], dev: &str) -> Option<DiskAddress> {
+    /// bus. `dir` is the disk's directory (at `syspath`), open.
+    pub fn of_ignoring_errors(
+        syspath: &[u8],
+        dir: BorrowedFd<'_>,
+        dev: &str,
+    ) -> Option<DiskAddress> {
         let mut disk = DiskAddress::unknown();
         let _ = disk.dev.push_str(dev);
-        disk_serial(syspath, &mut disk.serial);
+        disk_serial(dir, &mut disk.serial);
         let found = disk.locate(syspath).unwrap_or(false);
         disk.kept(found)
-    }
-
-    /// Nothing known but the device node and serial (what qemu-ga has from udev before it
-    /// looks at the bus).
-    fn named(syspath: &[u8]) -> DiskAddress {
-        let mut disk = DiskAddress::unknown();
-        device_node(syspath, &mut disk.dev);
-        disk_serial(syspath, &mut disk.serial);
-        disk
     }
 
     /// Fills in the bus part; true if the bus was recognised. Changes nothing when it
@@ -271,21 +282,10 @@ impl DiskAddress {
     }
 }
 
-/// `/dev/<DEVNAME>` from the device's `uevent` file (what udev names the node); left empty
-/// when there is none.
-pub fn device_node(syspath: &[u8], out: &mut heapless::String<64>) {
-    let mut path = [0u8; PATH_MAX];
-    let mut text = [0u8; UEVENT_BYTES];
-    if let Some(path) = fs::join(&mut path, &[syspath, b"/uevent"])
-        && let Ok(text) = fs::read_file(path, &mut text)
-    {
-        node_of_uevent(text, out);
-    }
-}
-
-/// [`device_node`] of the device directory `dir`, or of its child device `child` (a
-/// partition, a `slaves` entry) when that is not empty: opened from `dir`, so that the
-/// kernel walks one or two names instead of the whole sysfs path.
+/// `/dev/<DEVNAME>` from the `uevent` file of the device directory `dir`, or of its child
+/// device `child` (a partition, a `slaves` entry) when that is not empty (what udev names
+/// the node); left empty when there is none. Opened from `dir`, so that the kernel walks a
+/// name or two instead of the whole sysfs path.
 pub fn device_node_at(dir: BorrowedFd<'_>, child: &[u8], out: &mut heapless::String<64>) {
     let mut path = [0u8; PATH_MAX];
     let mut text = [0u8; UEVENT_BYTES];
@@ -296,31 +296,23 @@ pub fn device_node_at(dir: BorrowedFd<'_>, child: &[u8], out: &mut heapless::Str
     };
     if let Some(path) = fs::join(&mut path, parts)
         && let Ok(text) = fs::read_file_at(dir, path, &mut text)
+        && let Some(name) = uevent_devname(text)
     {
-        node_of_uevent(text, out);
+        let _ = out.push_str("/dev/");
+        let _ = out.push_str(name);
     }
 }
 
 /// Room for a device's `uevent` file.
 const UEVENT_BYTES: usize = 1024;
 
-fn node_of_uevent(uevent: &[u8], out: &mut heapless::String<64>) {
-    if let Some(name) = uevent_devname(uevent) {
-        let _ = out.push_str("/dev/");
-        let _ = out.push_str(name);
-    }
-}
-
-/// The disk's serial number where the kernel exposes it (virtio-blk: `<disk>/serial`,
-/// which is what udev's ID_SERIAL holds for it). For a partition, its disk's.
-fn disk_serial(syspath: &[u8], out: &mut heapless::String<64>) {
-    let mut path = [0u8; PATH_MAX];
+/// The serial number of the disk whose directory `dir` is, where the kernel exposes it
+/// (virtio-blk: `<disk>/serial`, which is what udev's ID_SERIAL holds for it). For a
+/// partition, its disk's.
+fn disk_serial(dir: BorrowedFd<'_>, out: &mut heapless::String<64>) {
     let mut text = [0u8; 128];
-    for dir in [syspath, parent(syspath)] {
-        let Some(file) = fs::join(&mut path, &[dir, b"/serial"]) else {
-            continue;
-        };
-        if let Some(serial) = fs::read_file(file, &mut text).ok().and_then(serial) {
+    for file in [&b"serial"[..], b"../serial"] {
+        if let Some(serial) = fs::read_file_at(dir, file, &mut text).ok().and_then(serial) {
             let _ = out.push_str(serial);
             return;
         }
@@ -672,7 +664,9 @@ mod tests {
         let walk = |name: &str| {
             let mut found = Vec::new();
             let path = block.join(name);
-            each_disk_under(path.as_os_str().as_bytes(), &mut |d| found.push(d)).map(|()| found)
+            let mut real = [0u8; PATH_MAX];
+            let device = real_path(path.as_os_str().as_bytes(), &mut real)?.unwrap();
+            each_disk_under(&device, &mut |d| found.push(d)).map(|()| found)
         };
         let shown = |path: std::path::PathBuf| path.to_str().unwrap().to_string();
 
@@ -703,7 +697,10 @@ mod tests {
         );
         let mut out = [0u8; PATH_MAX];
         let gone = block.join("dm-0/slaves/gone");
-        assert_eq!(real_path(gone.as_os_str().as_bytes(), &mut out), Ok(None));
+        assert!(matches!(
+            real_path(gone.as_os_str().as_bytes(), &mut out),
+            Ok(None)
+        ));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -311,7 +311,7 @@ fn write_disk(
     // ("failed to get device info, ignoring error").
     let address = syspath
         .filter(|_| !is_virtual)
-        .and_then(|syspath| DiskAddress::of_ignoring_errors(syspath, dev));
+        .and_then(|syspath| DiskAddress::of_ignoring_errors(syspath, disk, dev));
     if let Some(address) = &address {
         w.key("address");
         address.write(w);

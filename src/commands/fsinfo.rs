@@ -49,12 +49,12 @@ fn write_filesystem(
     let _ = write!(devpath, "/sys/dev/block/{major}:{minor}");
     let mut real = [0u8; PATH_MAX];
     // None in a container's view of sysfs: named after the device numbers, with no disks.
-    let syspath = disk_address::real_path(devpath.as_bytes(), &mut real)?;
-    let name = sysfs::basename(syspath.unwrap_or(devpath.as_bytes()));
+    let device = disk_address::real_path(devpath.as_bytes(), &mut real)?;
+    let name = sysfs::basename(device.as_ref().map_or(devpath.as_bytes(), |d| d.path));
     let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
     let mut overflow = false;
-    if let Some(syspath) = syspath {
-        disk_address::each_disk_under(syspath, &mut |disk| overflow |= disks.push(disk).is_err())?;
+    if let Some(device) = &device {
+        disk_address::each_disk_under(device, &mut |disk| overflow |= disks.push(disk).is_err())?;
     }
     w.begin_object();
     w.key("name");
@@ -77,10 +77,10 @@ fn write_filesystem(
     }
     w.key("disk");
     w.begin_array();
-    match (overflow, syspath) {
+    match (overflow, &device) {
         // More disks than fit to reverse: all of them, in the order found.
-        (true, Some(syspath)) => {
-            disk_address::each_disk_under(syspath, &mut |disk| disk.write(w))?;
+        (true, Some(device)) => {
+            disk_address::each_disk_under(device, &mut |disk| disk.write(w))?;
         }
         // qemu-ga prepends each disk it finds: the last found comes first.
         _ => disks.iter().rev().for_each(|disk| disk.write(w)),

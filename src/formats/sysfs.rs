@@ -22,10 +22,6 @@ pub fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
-pub fn parent(path: &[u8]) -> &[u8] {
-    &path[..path.iter().rposition(|&b| b == b'/').unwrap_or(0)]
-}
-
 /// The `DEVNAME=` of a `uevent` file: the device node's name under /dev.
 pub fn uevent_devname(uevent: &[u8]) -> Option<&str> {
     let name = uevent
@@ -217,7 +213,6 @@ mod tests {
         ));
         assert_eq!(basename(b"/sys/devices/virtual/block/dm-0"), b"dm-0");
         assert_eq!(basename(b"vda"), b"vda");
-        assert_eq!(parent(b"/sys/block/vda/vda1"), b"/sys/block/vda");
     }
 
     #[test]
