@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: speed and memory of the release agent next to Debian's qemu-ga, on this
-# machine in this run, as one table (and a floor agent that answers every line with
-# {"return": {}}: what the socket itself costs). The client is Rust (bench/: qga-bench and
-# floor-agent, a separate cargo workspace), one connection, sequential round trips.
+# machine in this run, as one table (and two floor agents that answer every line with
+# {"return": {}}: what the socket itself costs, waiting in a blocking read, and waiting in
+# epoll_wait as tinyqga does). The client is Rust (bench/: qga-bench and floor-agent, a
+# separate cargo workspace), one connection, sequential round trips.
 #   1. round trips/s and p50/p99 latency of guest-ping, -info, -get-osinfo,
 #      -network-get-interfaces, -get-fsinfo, -get-disks; guest-file-read of a 48 MiB file
 #      (64 KiB calls, 1 MiB calls, one 48 MiB call) and guest-file-write (60 KiB, 1 MiB
@@ -137,19 +138,21 @@ launch qemu-ga $(agent_cmd qemu-ga "$QEMU_GA")
 pid[qemu-ga]=$apid
 launch floor "$FLOOR" "$tmp/floor.sock"
 pid[floor]=$apid
+launch floor-epoll "$FLOOR" "$tmp/floor-epoll.sock" epoll
+pid[floor-epoll]=$apid
 apid=
-for name in tinyqga qemu-ga floor; do : >"$tmp/$name.txt"; done
+for name in tinyqga qemu-ga floor floor-epoll; do : >"$tmp/$name.txt"; done
 for workload in idle rt:guest-ping rt:guest-info rt:guest-get-osinfo \
     rt:guest-network-get-interfaces rt:guest-get-fsinfo rt:guest-get-disks read write exec; do
     echo "bench: $workload x $ROUNDS rounds"
     for ((round = 0; round < ROUNDS; round++)); do
-        for name in tinyqga qemu-ga floor; do
-            [ "$name" = floor ] && [ "$workload" != idle ] && [ "$workload" != rt:guest-ping ] && continue
+        for name in tinyqga qemu-ga floor floor-epoll; do
+            case $name in floor*) [ "$workload" != idle ] && [ "$workload" != rt:guest-ping ] && continue ;; esac
             $QB one "$tmp/$name.sock" "${pid[$name]}" "$tmp" "$SECS" "$workload" >>"$tmp/$name.txt"
         done
     done
 done
-for name in tinyqga qemu-ga floor; do
+for name in tinyqga qemu-ga floor floor-epoll; do
     apid=${pid[$name]}
     syscalls "$name"
 done
@@ -169,9 +172,10 @@ done
 size tinyqga "$BIN"
 size qemu-ga "$QEMU_GA"
 size floor "$FLOOR"
+size floor-epoll "$FLOOR"
 
 echo
-$QB report "$tmp/tinyqga.txt" "$tmp/qemu-ga.txt" "$tmp/floor.txt"
+$QB report "$tmp/tinyqga.txt" "$tmp/qemu-ga.txt" "$tmp/floor.txt" "$tmp/floor-epoll.txt"
 echo
 echo "system calls per guest-ping by name (strace -f -c, $PINGS pings; >= 0.01 per ping):"
 cat "$tmp/syscalls.txt"

@@ -11,7 +11,7 @@
 //!   qga-bench calls SOCKET COMMAND SECONDS         median ms per call and items returned
 //!   qga-bench startup SOCKET RUNS PROGRAM ARGS...  spawn to first guest-sync reply (median)
 //!   qga-bench soak SOCKET PID REQUESTS DIR         mixed requests; RSS and fds before/after
-//!   qga-bench report TINYQGA QEMU-GA FLOOR         the table and the goals
+//!   qga-bench report TINYQGA QEMU-GA FLOOR EPOLL-FLOOR  the table and the goals
 //!   qga-bench scaling FILE                         the scaling table (lines: case agent n ms)
 
 mod client;
@@ -54,7 +54,7 @@ fn main() {
             n.parse().expect("REQUESTS"),
             Path::new(dir),
         ),
-        ["report", tq, qga, floor] => report::report(tq, qga, floor),
+        ["report", tq, qga, floor, epoll_floor] => report::report(tq, qga, floor, epoll_floor),
         ["scaling", file] => report::scaling(file),
         _ => {
             eprintln!("usage: see the top of bench/src/main.rs");
