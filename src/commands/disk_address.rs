@@ -22,6 +22,7 @@
 //! `guest-get-disks` ignores it, as qemu-ga's do. What qemu-ga does not check, the walk
 //! tolerates too, and says so where it does.
 
+use super::scratch::Scratch;
 use crate::formats::sysfs::{
     self, HostIndex, basename, contains, host_of, is_controller, is_virtual, pci_functions,
     scsi_target, serial, uevent_devname,
@@ -122,14 +123,22 @@ pub struct Device<'p> {
 /// fails, with its error.
 pub fn each_disk_under(
     device: &Device<'_>,
+    scratch: &mut Scratch<'_>,
     found: &mut dyn FnMut(DiskAddress),
 ) -> Result<(), QmpError> {
-    each_disk(device, 0, found)
+    each_disk(device, 0, scratch, found)
 }
+
+/// Scratch one level of the walk takes: the `slaves` path, its listing, and a slave's
+/// link and resolved path.
+pub const LEVEL_SCRATCH: usize = 3 * PATH_MAX + LISTING_BYTES;
+/// Scratch the whole walk takes at most.
+pub const WALK_SCRATCH: usize = MAX_STACK * LEVEL_SCRATCH;
 
 fn each_disk(
     device: &Device<'_>,
     depth: usize,
+    scratch: &mut Scratch<'_>,
     found: &mut dyn FnMut(DiskAddress),
 ) -> Result<(), QmpError> {
     if !is_virtual(device.path) {
@@ -141,44 +150,51 @@ fn each_disk(
     if depth >= MAX_STACK {
         return Ok(());
     }
-    let mut slaves = [0u8; PATH_MAX];
-    let Some(dir) = fs::join(&mut slaves, &[device.path, b"/slaves"]) else {
-        return Ok(());
-    };
-    let listing = match fs::Dir::open_at(device.dir.as_fd(), b"slaves") {
-        Ok(listing) => listing,
-        // No `slaves`: nothing under it. qemu-ga's build_guest_fsinfo_for_virtual_device
-        // passes over ENOENT only (`if (errno != ENOENT) error_setg_errno(...)`).
-        Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(failed("opendir", dir, e)),
-    };
-    // As qemu-ga: the first slave that fails ends the walk with its error
-    // (`error_propagate(errp, err); break;`).
-    let mut slave_error = None;
-    let mut entries = [0u8; LISTING_BYTES];
-    let listed = listing.for_each(&mut entries, |slave, kind| {
-        // qemu-ga follows the links only (`entry->d_type == DT_LNK`).
-        if slave_error.is_some() || kind != fs::DT_LNK {
-            return;
+    // This level's buffers, given back when its slaves are walked (so a stack of any
+    // width takes at most MAX_STACK levels of them).
+    scratch.nested(|level| {
+        let slaves = level.take(PATH_MAX)?;
+        let entries = level.take(LISTING_BYTES)?;
+        let link = level.take(PATH_MAX)?;
+        let real: &mut [u8; PATH_MAX] = level
+            .take(PATH_MAX)?
+            .try_into()
+            .map_err(|_| qmp_error!("scratch piece of the wrong size"))?;
+        let Some(dir) = fs::join(slaves, &[device.path, b"/slaves"]) else {
+            return Ok(());
+        };
+        let listing = match fs::Dir::open_at(device.dir.as_fd(), b"slaves") {
+            Ok(listing) => listing,
+            // No `slaves`: nothing under it. qemu-ga's build_guest_fsinfo_for_virtual_device
+            // passes over ENOENT only (`if (errno != ENOENT) error_setg_errno(...)`).
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(failed("opendir", dir, e)),
+        };
+        // As qemu-ga: the first slave that fails ends the walk with its error
+        // (`error_propagate(errp, err); break;`).
+        let mut slave_error = None;
+        let listed = listing.for_each(entries, |slave, kind| {
+            // qemu-ga follows the links only (`entry->d_type == DT_LNK`).
+            if slave_error.is_some() || kind != fs::DT_LNK {
+                return;
+            }
+            let Some(link) = fs::join(link, &[dir, b"/", slave]) else {
+                return;
+            };
+            let walked = match real_path(link, real) {
+                Ok(Some(slave)) => each_disk(&slave, depth + 1, level, found),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            slave_error = walked.err();
+        });
+        if let Some(e) = slave_error {
+            return Err(e);
         }
-        let mut link = [0u8; PATH_MAX];
-        let mut real = [0u8; PATH_MAX];
-        let Some(link) = fs::join(&mut link, &[dir, b"/", slave]) else {
-            return;
-        };
-        let walked = match real_path(link, &mut real) {
-            Ok(Some(slave)) => each_disk(&slave, depth + 1, found),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        slave_error = walked.err();
-    });
-    if let Some(e) = slave_error {
-        return Err(e);
-    }
-    // qemu-ga fails the command on a read error here: `if (errno) error_setg_errno(errp,
-    // errno, "readdir(\"%s\")", dirpath)`.
-    listed.map_err(|e| failed("readdir", dir, e))
+        // qemu-ga fails the command on a read error here: `if (errno) error_setg_errno(errp,
+        // errno, "readdir(\"%s\")", dirpath)`.
+        listed.map_err(|e| failed("readdir", dir, e))
+    })
 }
 
 impl DiskAddress {
@@ -666,7 +682,11 @@ mod tests {
             let path = block.join(name);
             let mut real = [0u8; PATH_MAX];
             let device = real_path(path.as_os_str().as_bytes(), &mut real)?.unwrap();
-            each_disk_under(&device, &mut |d| found.push(d)).map(|()| found)
+            let mut room = vec![0u8; WALK_SCRATCH];
+            each_disk_under(&device, &mut Scratch::new(&mut room), &mut |d| {
+                found.push(d)
+            })
+            .map(|()| found)
         };
         let shown = |path: std::path::PathBuf| path.to_str().unwrap().to_string();
 

@@ -6,10 +6,16 @@ use core::fmt::Write as _;
 use super::Call;
 use super::disk_address::{self, DiskAddress};
 use super::mounts;
+use super::scratch::Scratch;
 use crate::formats::{mountinfo, sysfs};
 use crate::protocol::{JsonWriter, QmpError};
 use crate::sys::{PATH_MAX, fs};
 use crate::text::FmtBuf;
+
+// Besides the mount table (the rest of the region): the disk walk's levels.
+static_assertions::const_assert!(
+    crate::capacity::SCRATCH_BYTES >= disk_address::WALK_SCRATCH + (64 << 10)
+);
 
 /// Disks under one file system listed in qemu-ga's (reversed) order; an md or dm device
 /// over more lists them all in the order found.
@@ -23,7 +29,9 @@ pub const DISKS_PER_FS: usize = 32;
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let text = mounts::read(&mut call.scratch)?;
     let first = mounts::FirstMounts::new(text, &mut call.scratch)?;
-    call.reply.write(|w| write_filesystems(w, text, &first))
+    let scratch = &mut call.scratch;
+    call.reply
+        .write(|w| write_filesystems(w, text, &first, scratch))
 }
 
 /// The list. An error resolving a file system's disks fails the whole command, as in
@@ -33,9 +41,10 @@ fn write_filesystems(
     w: &mut JsonWriter<'_>,
     text: &mut [u8],
     first: &mounts::FirstMounts<'_>,
+    scratch: &mut Scratch<'_>,
 ) -> Result<(), QmpError> {
     w.begin_array();
-    first.each_reversed(text, |mount, dev| write_filesystem(w, mount, dev))?;
+    first.each_reversed(text, |mount, dev| write_filesystem(w, mount, dev, scratch))?;
     w.end_array();
     Ok(())
 }
@@ -44,6 +53,7 @@ fn write_filesystem(
     w: &mut JsonWriter<'_>,
     mount: &mountinfo::Mount<'_>,
     (major, minor): (u32, u32),
+    scratch: &mut Scratch<'_>,
 ) -> Result<(), QmpError> {
     let mut devpath = FmtBuf::<64>::new();
     let _ = write!(devpath, "/sys/dev/block/{major}:{minor}");
@@ -54,7 +64,9 @@ fn write_filesystem(
     let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
     let mut overflow = false;
     if let Some(device) = &device {
-        disk_address::each_disk_under(device, &mut |disk| overflow |= disks.push(disk).is_err())?;
+        disk_address::each_disk_under(device, scratch, &mut |disk| {
+            overflow |= disks.push(disk).is_err()
+        })?;
     }
     w.begin_object();
     w.key("name");
@@ -80,7 +92,7 @@ fn write_filesystem(
     match (overflow, &device) {
         // More disks than fit to reverse: all of them, in the order found.
         (true, Some(device)) => {
-            disk_address::each_disk_under(device, &mut |disk| disk.write(w))?;
+            disk_address::each_disk_under(device, scratch, &mut |disk| disk.write(w))?;
         }
         // qemu-ga prepends each disk it finds: the last found comes first.
         _ => disks.iter().rev().for_each(|disk| disk.write(w)),
@@ -99,11 +111,16 @@ mod tests {
         use crate::protocol::writer::tests::Collect;
         let mut text = std::fs::read("tests/fixtures/proc/mountinfo").unwrap();
         let mut out = Collect::default();
-        let mut room = vec![0u8; 4096];
-        let first =
-            mounts::FirstMounts::new(&text, &mut super::super::scratch::Scratch::new(&mut room))
-                .unwrap();
-        write_filesystems(&mut JsonWriter::new(&mut out), &mut text, &first).unwrap();
+        let mut room = vec![0u8; 4096 + disk_address::WALK_SCRATCH];
+        let mut scratch = Scratch::new(&mut room);
+        let first = mounts::FirstMounts::new(&text, &mut scratch).unwrap();
+        write_filesystems(
+            &mut JsonWriter::new(&mut out),
+            &mut text,
+            &first,
+            &mut scratch,
+        )
+        .unwrap();
         let out = String::from_utf8(out.0).unwrap();
         let order: Vec<&str> = out
             .match_indices("\"mountpoint\": \"")

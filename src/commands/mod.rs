@@ -504,7 +504,7 @@ pub fn dispatch(
         Ok(()) => {}
         Err(error) => call.reply.fail(&error, id),
     }
-    call.scratch.taken()
+    call.scratch.touched()
 }
 
 #[cfg(test)]

@@ -15,11 +15,27 @@ use crate::qmp_error;
 pub struct Scratch<'r> {
     room: &'r mut [u8],
     taken: usize,
+    /// The most that was taken at once, nested scratches included.
+    touched: usize,
 }
 
 impl<'r> Scratch<'r> {
     pub fn new(room: &'r mut [u8]) -> Scratch<'r> {
-        Scratch { room, taken: 0 }
+        Scratch {
+            room,
+            taken: 0,
+            touched: 0,
+        }
+    }
+
+    /// Runs `f` with what is left as a scratch of its own, whose pieces are given back when
+    /// `f` returns: a walk down a tree takes the room of one level once per level, not
+    /// once per node.
+    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Scratch<'_>) -> T) -> T {
+        let mut inner = Scratch::new(&mut *self.room);
+        let result = f(&mut inner);
+        self.touched = self.touched.max(self.taken + inner.touched);
+        result
     }
 
     /// `len` bytes for as long as the request runs, or an error naming the knob to raise.
@@ -34,6 +50,7 @@ impl<'r> Scratch<'r> {
         let (piece, rest) = core::mem::take(&mut self.room).split_at_mut(len);
         self.room = rest;
         self.taken += len;
+        self.touched = self.touched.max(self.taken);
         Ok(piece)
     }
 
@@ -48,6 +65,7 @@ impl<'r> Scratch<'r> {
         let (piece, rest) = core::mem::take(&mut self.room).split_at_mut(len);
         self.room = rest;
         self.taken += len;
+        self.touched = self.touched.max(self.taken);
         Ok(piece)
     }
 
@@ -56,9 +74,10 @@ impl<'r> Scratch<'r> {
         self.room.len()
     }
 
-    /// Bytes handed out so far: the most this request can have touched.
-    pub fn taken(&self) -> usize {
-        self.taken
+    /// The most this request can have touched: what it took, and what nested scratches
+    /// took at most on top of that.
+    pub fn touched(&self) -> usize {
+        self.touched
     }
 }
 
@@ -151,7 +170,7 @@ mod tests {
         let b = scratch.take(60).unwrap();
         a.fill(1);
         b.fill(2);
-        assert_eq!(scratch.taken(), 100);
+        assert_eq!(scratch.touched(), 100);
         let error = scratch.take(1).err().unwrap();
         assert_eq!(
             error.desc.as_str(),
@@ -174,9 +193,30 @@ mod tests {
             })
             .unwrap();
         assert_eq!(text, b"hello");
-        assert_eq!((scratch.taken(), scratch.left()), (5, 95));
+        assert_eq!((scratch.touched(), scratch.left()), (5, 95));
         assert_eq!(scratch.take_filled(|_| Err::<usize, _>("no")), Err("no"));
         assert_eq!(scratch.left(), 95, "a failed fill takes nothing");
+    }
+
+    #[test]
+    fn nested_scratch_gives_its_pieces_back_and_counts_its_peak() {
+        let mut region = vec![0u8; 100];
+        let mut scratch = Scratch::new(&mut region);
+        scratch.take(10).unwrap();
+        for depth in [30, 50, 20] {
+            scratch.nested(|level| {
+                level.take(depth).unwrap().fill(7);
+                assert_eq!(level.left(), 90 - depth);
+            });
+        }
+        // Each level had the whole rest; the deepest reached 10 + 50.
+        assert_eq!((scratch.left(), scratch.touched()), (90, 60));
+        scratch.nested(|outer| {
+            outer.take(40).unwrap();
+            outer.nested(|inner| inner.take(45).unwrap().len());
+            assert!(outer.nested(|inner| inner.take(51).is_err()));
+        });
+        assert_eq!(scratch.touched(), 95);
     }
 
     #[test]
