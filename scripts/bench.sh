@@ -199,6 +199,10 @@ measure() {
         echo "$case $name $n $($QB calls "$tmp/$name.sock" "$command" 1)" >>"$tmp/scaling.txt"
         stop
     done
+    # What the kernel alone costs: reading the agent's table whole, in the same namespace.
+    if [ "$case" = fsinfo ]; then
+        echo "$case kernel $n $("$@" "$QB" readall /proc/self/mountinfo 1)" >>"$tmp/scaling.txt"
+    fi
 }
 if ip netns add "$ns" 2>/dev/null && ip netns add "${ns}p"; then
     ip -n "$ns" link set lo up
@@ -226,6 +230,7 @@ for extra in 0 100 1000; do
         sh "$extra" "$tmp/mnt"
 done
 echo "interfaces: n = interfaces in the namespace (lo + veth ends); fsinfo: n = lines of the"
-echo "agent's /proc/self/mountinfo (the machine's mounts + 0, 100, 1000 tmpfs); items = entries returned"
+echo "agent's /proc/self/mountinfo (the machine's mounts + 0, 100, 1000 tmpfs); items = entries returned;"
+echo "kernel: reading /proc/self/mountinfo alone (open, reads to the end, close) in the same namespace"
 $QB scaling "$tmp/scaling.txt"
 echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

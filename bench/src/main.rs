@@ -9,6 +9,7 @@
 //!   qga-bench rt SOCKET PID COMMAND [SECONDS]      round trips of one argument-less command
 //!   qga-bench pings SOCKET N                       N guest-ping round trips, nothing printed
 //!   qga-bench calls SOCKET COMMAND SECONDS         median ms per call and items returned
+//!   qga-bench readall FILE SECONDS                 median ms to read FILE whole (and 0)
 //!   qga-bench startup SOCKET RUNS PROGRAM ARGS...  spawn to first guest-sync reply (median)
 //!   qga-bench soak SOCKET PID REQUESTS DIR         mixed requests; RSS and fds before/after
 //!   qga-bench report TINYQGA QEMU-GA FLOOR EPOLL-FLOOR  the table and the goals
@@ -19,6 +20,7 @@ mod report;
 mod soak;
 
 use client::{Client, R, b64_decode, b64_encode, boolean, expect_return, number, string};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,6 +47,7 @@ fn main() {
         }
         ["pings", sock, n] => pings(Path::new(sock), n.parse().expect("N")),
         ["calls", sock, command, secs] => calls(Path::new(sock), command, seconds(Some(secs))),
+        ["readall", file, secs] => readall(Path::new(file), seconds(Some(secs))),
         ["startup", sock, runs, program, rest @ ..] => {
             startup(Path::new(sock), runs.parse().expect("RUNS"), program, rest)
         }
@@ -358,6 +361,23 @@ fn calls(sock: &Path, command: &str, secs: Duration) -> R<()> {
     }
     times.sort();
     println!("{} {items}", times[times.len() / 2].as_secs_f64() * 1e3);
+    Ok(())
+}
+
+/// The median time to read `file` whole (the kernel's side of a command that reads it),
+/// printed as `calls` prints (with 0 items).
+fn readall(file: &Path, secs: Duration) -> R<()> {
+    let mut buf = Vec::new();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < secs || times.len() < 5 {
+        let t = Instant::now();
+        buf.clear();
+        std::fs::File::open(file)?.read_to_end(&mut buf)?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!("{} 0", times[times.len() / 2].as_secs_f64() * 1e3);
     Ok(())
 }
 

@@ -349,7 +349,17 @@ pub fn scaling(path: &str) -> R<()> {
                 b.map_or("-".into(), |b| format!("{:.3}", b.3)),
             );
         }
-        for agent in ["tinyqga", "qemu-ga"] {
+        if let Some(kernel) = ns
+            .iter()
+            .map(|&n| find("kernel", n).map(|r| format!("{:.3}", r.3)))
+            .collect::<Option<Vec<_>>>()
+        {
+            println!(
+                "  kernel: {} ms to read the table alone",
+                kernel.join(" / ")
+            );
+        }
+        for agent in ["tinyqga", "qemu-ga", "kernel"] {
             let pts: Vec<(f64, f64)> = ns
                 .iter()
                 .filter_map(|&n| find(agent, n).map(|r| (n, r.3)))
