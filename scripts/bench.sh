@@ -20,7 +20,7 @@
 #   3. a soak: BENCH_SOAK (100000) mixed requests to tinyqga on one connection.
 # Needs root (namespaces, clear_refs of qemu-ga, strace). Exits 0 even when goals are missed.
 # usage: scripts/bench.sh [BINARY]
-#   env: BENCH_SECONDS (1) per round-trip workload and round, BENCH_ROUNDS (3),
+#   env: BENCH_SECONDS (1) per round-trip workload and round, BENCH_ROUNDS (5),
 #        BENCH_PINGS (5000) under strace, BENCH_SOAK (100000), BENCH_STARTUPS (20),
 #        QEMU_GA (/usr/sbin/qemu-ga)
 set -euo pipefail
@@ -32,7 +32,7 @@ SECS=${BENCH_SECONDS:-1}
 PINGS=${BENCH_PINGS:-5000}
 SOAK=${BENCH_SOAK:-100000}
 STARTUPS=${BENCH_STARTUPS:-20}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 
 [ -x "$BIN" ] || { echo "bench: $BIN not built (make build)" >&2; exit 1; }
 [ -x "$QEMU_GA" ] || { echo "bench: $QEMU_GA missing (make setup installs qemu-guest-agent)" >&2; exit 1; }
@@ -117,7 +117,7 @@ echo "bench: load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 # ---- 1. the table ------------------------------------------------------------------------
-# The three agents run side by side; each workload runs BENCH_ROUNDS times, alternating
+# The agents (and the floors) run side by side; each workload runs BENCH_ROUNDS times, alternating
 # between them, and the report keeps each agent's best round: background load on the
 # machine then hits all of them alike.
 declare -A pid
