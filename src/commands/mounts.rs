@@ -60,8 +60,8 @@ impl<'r> FirstMounts<'r> {
                     put_word(table, slot, 1, dev.1);
                     if let Some(record) = lines.push() {
                         let words = [offset as u32, line.len() as u32, dev.0, dev.1];
-                        for (i, word) in words.iter().enumerate() {
-                            record[i * 4..i * 4 + 4].copy_from_slice(&word.to_ne_bytes());
+                        for (i, value) in words.into_iter().enumerate() {
+                            set_word(record, i, value);
                         }
                     }
                 }
@@ -79,19 +79,11 @@ impl<'r> FirstMounts<'r> {
         mut f: impl FnMut(&mountinfo::Mount<'_>, (u32, u32)) -> Result<(), E>,
     ) -> Result<(), E> {
         for record in self.lines.iter().rev() {
-            let word = |i: usize| {
-                u32::from_ne_bytes([
-                    record[i * 4],
-                    record[i * 4 + 1],
-                    record[i * 4 + 2],
-                    record[i * 4 + 3],
-                ]) as usize
-            };
-            let (start, len) = (word(0), word(1));
+            let (start, len) = (word(record, 0) as usize, word(record, 1) as usize);
             if let Some(line) = text.get_mut(start..start + len)
                 && let Some(mount) = mountinfo::parse(line)
             {
-                f(&mount, (word(2) as u32, word(3) as u32))?;
+                f(&mount, (word(record, 2), word(record, 3)))?;
             }
         }
         Ok(())
@@ -113,17 +105,24 @@ fn slot(table: &[u8], (major, minor): (u32, u32)) -> usize {
     at
 }
 
-fn slot_word(table: &[u8], slot: usize, word: usize) -> u32 {
-    let at = slot * SLOT + word * 4;
-    table
-        .get(at..at + 4)
+fn slot_word(table: &[u8], slot: usize, i: usize) -> u32 {
+    word(table, slot * SLOT / 4 + i)
+}
+
+fn put_word(table: &mut [u8], slot: usize, i: usize, value: u32) {
+    set_word(table, slot * SLOT / 4 + i, value);
+}
+
+/// The `i`-th 32-bit word of a table or record (0 past its end).
+fn word(bytes: &[u8], i: usize) -> u32 {
+    bytes
+        .get(i * 4..i * 4 + 4)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u32::from_ne_bytes)
 }
 
-fn put_word(table: &mut [u8], slot: usize, word: usize, value: u32) {
-    let at = slot * SLOT + word * 4;
-    if let Some(dst) = table.get_mut(at..at + 4) {
+fn set_word(bytes: &mut [u8], i: usize, value: u32) {
+    if let Some(dst) = bytes.get_mut(i * 4..i * 4 + 4) {
         dst.copy_from_slice(&value.to_ne_bytes());
     }
 }
