@@ -120,11 +120,11 @@ pub fn rfind_byte(haystack: &[u8], byte: u8) -> Option<usize> {
 /// How many times `byte` is in `haystack`.
 pub fn count_byte(haystack: &[u8], byte: u8) -> usize {
     let (words, tail) = haystack.as_chunks::<8>();
-    let whole: u32 = words
+    let whole: usize = words
         .iter()
-        .map(|word| matching_bytes(u64::from_le_bytes(*word), byte).count_ones())
+        .map(|word| matching_bytes(u64::from_le_bytes(*word), byte).count_ones() as usize)
         .sum();
-    whole as usize + tail.iter().filter(|&&b| b == byte).count()
+    whole + tail.iter().filter(|&&b| b == byte).count()
 }
 
 /// 0x80 in each byte of `word` that equals `byte`, 0 in the others (exactly: no carry
