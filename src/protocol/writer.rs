@@ -116,21 +116,30 @@ impl<'o> JsonWriter<'o> {
 
     /// Writes ", " before a value or key when its container already has entries.
     fn separate(&mut self) {
+        if self.needs_separator() {
+            self.out.put(b", ");
+        }
+    }
+
+    /// Whether ", " goes before the next value or key (its container already has
+    /// entries); notes that it has one now.
+    fn needs_separator(&mut self) -> bool {
         if self.after_key {
             self.after_key = false;
-            return;
+            return false;
         }
         if self.depth == 0 {
-            return;
+            return false;
         }
         let level = self.depth;
         let bit = 1u64 << (level % 64);
-        if let Some(word) = self.flag(level) {
-            let had = *word & bit != 0;
-            *word |= bit;
-            if had {
-                self.out.put(b", ");
+        match self.flag(level) {
+            Some(word) => {
+                let had = *word & bit != 0;
+                *word |= bit;
+                had
             }
+            None => false,
         }
     }
 
@@ -172,9 +181,15 @@ impl<'o> JsonWriter<'o> {
 
     /// An object member's name; the member's value is written next.
     pub fn key(&mut self, name: &str) {
-        self.separate();
-        self.escaped(name.as_bytes());
-        self.out.put(b": ");
+        // The separator and the quotes go with the name's neighbours: three pieces a name.
+        let open: &[u8] = if self.needs_separator() {
+            b", \""
+        } else {
+            b"\""
+        };
+        self.out.put(open);
+        escape_into(&mut *self.out, name.as_bytes());
+        self.out.put(b"\": ");
         self.after_key = true;
     }
 
@@ -275,8 +290,14 @@ impl<'o> JsonWriter<'o> {
     /// A string from bytes that may not be UTF-8 (file names, kernel strings): invalid
     /// sequences become U+FFFD, as qemu-ga writes them.
     pub fn bytes_as_str(&mut self, text: &[u8]) {
-        self.separate();
-        self.escaped(text);
+        let open: &[u8] = if self.needs_separator() {
+            b", \""
+        } else {
+            b"\""
+        };
+        self.out.put(open);
+        escape_into(&mut *self.out, text);
+        self.out.put(b"\"");
     }
 
     pub fn int(&mut self, n: i64) {
@@ -394,13 +415,6 @@ impl<'o> JsonWriter<'o> {
                 .arrays
                 .get(level / 64)
                 .is_some_and(|w| w & (1 << (level % 64)) == 0)
-    }
-
-    /// A quoted string with qemu-ga's escaping.
-    fn escaped(&mut self, text: &[u8]) {
-        self.out.put(b"\"");
-        escape_into(&mut *self.out, text);
-        self.out.put(b"\"");
     }
 }
 
