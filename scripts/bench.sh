@@ -184,25 +184,37 @@ cat "$tmp/syscalls.txt"
 echo
 echo "bench: scaling"
 : >"$tmp/scaling.txt"
-# measure CASE N COMMAND PREFIX...: both agents under PREFIX (a namespace), median ms per call.
+# measure CASE N COMMAND PREFIX...: both agents under PREFIX (a namespace each, alike), and
+# for fsinfo the kernel's own reading of the table there; three rounds alternating between
+# them, each a median ms per call; the report keeps each one's best round.
 measure() {
-    local case=$1 n=$2 command=$3 name bin
+    local case=$1 n=$2 command=$3 name bin round
     shift 3
     for name in tinyqga qemu-ga; do
         bin=$BIN
         [ "$name" = qemu-ga ] && bin=$QEMU_GA
         # shellcheck disable=SC2046
         launch "$name" "$@" $(agent_cmd "$name" "$bin")
+        pid[scale-$name]=$apid # stopped by the exit trap too
         if [ "$case" = fsinfo ]; then
             n=$(wc -l <"/proc/$apid/mountinfo")
         fi
-        echo "$case $name $n $($QB calls "$tmp/$name.sock" "$command" 1)" >>"$tmp/scaling.txt"
-        stop
     done
-    # What the kernel alone costs: reading the agent's table whole, in the same namespace.
-    if [ "$case" = fsinfo ]; then
-        echo "$case kernel $n $("$@" "$QB" readall /proc/self/mountinfo 1)" >>"$tmp/scaling.txt"
-    fi
+    apid=
+    for ((round = 0; round < 3; round++)); do
+        for name in tinyqga qemu-ga; do
+            echo "$case $name $n $($QB calls "$tmp/$name.sock" "$command" 0.5)" >>"$tmp/scaling.txt"
+        done
+        # What the kernel alone costs: reading the table whole, in a namespace alike.
+        if [ "$case" = fsinfo ]; then
+            echo "$case kernel $n $("$@" "$QB" readall /proc/self/mountinfo 0.5)" >>"$tmp/scaling.txt"
+        fi
+    done
+    for name in tinyqga qemu-ga; do
+        kill "${pid[scale-$name]}" 2>/dev/null || true
+        wait "${pid[scale-$name]}" 2>/dev/null || true
+        unset "pid[scale-$name]"
+    done
 }
 if ip netns add "$ns" 2>/dev/null && ip netns add "${ns}p"; then
     ip -n "$ns" link set lo up
