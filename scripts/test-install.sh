@@ -340,6 +340,23 @@ for cmd in "$QEMU_BIN" cpio mkfs.ext4; do
 done
 [ -e "$CACHE/kernel/vmlinuz" ] && [ -x "$CACHE/busybox" ] || board/fetch-kernel.sh x86_64 >/dev/null 2>&1 ||
     { skip "vm: no board kernel (board/fetch-kernel.sh x86_64 failed)"; vm_ok=; }
+# vm_check NAME CHECK...: board/vm-check.py's basic checks and these commands in the guest
+# just booted, as `vm:` lines in $T/vm-NAME.log.
+vm_check() {
+    local name=$1
+    shift
+    python3 board/vm-check.py x86_64 "$VMDIR" --basic "$name" "$@" |
+        sed 's/^PASS /PASS vm: /; s/^FAIL /FAIL vm: /' >"$T/vm-$name.log"
+}
+# vm_tally NAME WHAT: shows and counts guest NAME's lines; one that passed nothing did not
+# WHAT (boot, answer), and fails.
+vm_tally() {
+    local log=$T/vm-$1.log
+    touch "$log"
+    cat "$log"
+    passed=$((passed + $(grep -c '^PASS' "$log"))); failed=$((failed + $(grep -c '^FAIL' "$log")))
+    grep -q '^PASS' "$log" || fail "vm: $1 guest did not $2 (console: $VMDIR/console.log)"
+}
 if [ -n "$vm_ok" ]; then
     # (a) busybox init runs the installed script, from the `make install DESTDIR=` tree.
     TREE=$T/vm-tree
@@ -350,14 +367,12 @@ if [ -n "$vm_ok" ]; then
 ::shutdown:/etc/init.d/tinyqga stop
 EOF
     INIT_FILE=board/init-busybox EXTRA_TREE=$TREE board/initramfs.sh x86_64 "$BIN" "$T/installed.cpio.gz" 2>/dev/null
-    ( boot "$T/installed.cpio.gz" ) && python3 board/vm-check.py x86_64 "$VMDIR" --basic installed \
+    ( boot "$T/installed.cpio.gz" ) && vm_check installed \
         '/etc/init.d/tinyqga status' \
         'test "$(cat /var/run/tinyqga.pid)" = "$PPID" && readlink /proc/$PPID/exe && test "$(readlink /proc/$PPID/exe)" = /usr/sbin/tinyqga' \
-        'ppid=$(awk "/^PPid:/ {print \$2}" /proc/$PPID/status); echo "agent parent $ppid"; test "$ppid" = 1' \
-        | sed 's/^PASS /PASS vm: /; s/^FAIL /FAIL vm: /' > "$T/vm-a.log"
-    cat "$T/vm-a.log"; grep -q "^Starting tinyqga: ok" "$VMDIR/console.log" && echo "    console: $(grep '^Starting tinyqga' "$VMDIR/console.log")"
-    passed=$((passed + $(grep -c '^PASS' "$T/vm-a.log"))); failed=$((failed + $(grep -c '^FAIL' "$T/vm-a.log")))
-    grep -q '^PASS' "$T/vm-a.log" || fail "vm: installed guest did not boot (console: $VMDIR/console.log)"
+        'ppid=$(awk "/^PPid:/ {print \$2}" /proc/$PPID/status); echo "agent parent $ppid"; test "$ppid" = 1'
+    vm_tally installed boot
+    grep -q "^Starting tinyqga: ok" "$VMDIR/console.log" && echo "    console: $(grep '^Starting tinyqga' "$VMDIR/console.log")"
     stop_vm
 
     # (b) the cpio fragment appended to an initramfs that knows nothing of tinyqga, started
@@ -369,25 +384,19 @@ EOF
         find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip > "$T/bare2.cpio.gz")
     cat "$T/bare2.cpio.gz" "$FRAG" > "$T/bare-frag.cpio.gz"
     ( export KERNEL_APPEND="rdinit=/usr/sbin/tinyqga-rdinit quiet"; boot "$T/bare-frag.cpio.gz" ) &&
-        python3 board/vm-check.py x86_64 "$VMDIR" --basic fragment \
-        'test "$(cat /etc/qemu/tinyqga.pid)" = "$PPID" && readlink /proc/$PPID/exe' \
-        '! test -e /sbin/tinyqga' \
-        | sed 's/^PASS /PASS vm: /; s/^FAIL /FAIL vm: /' > "$T/vm-b.log"
-    cat "$T/vm-b.log"
-    passed=$((passed + $(grep -c '^PASS' "$T/vm-b.log"))); failed=$((failed + $(grep -c '^FAIL' "$T/vm-b.log")))
-    grep -q '^PASS' "$T/vm-b.log" || fail "vm: fragment guest did not boot (console: $VMDIR/console.log)"
+        vm_check fragment \
+            'test "$(cat /etc/qemu/tinyqga.pid)" = "$PPID" && readlink /proc/$PPID/exe' \
+            '! test -e /sbin/tinyqga'
+    vm_tally fragment boot
     stop_vm
 
     # (c) the mkinitramfs image of 6: its init-top script starts the agent while the
     # initramfs waits for a root device that never comes (then it panics: QEMU ends).
     if [ -s "$T/initrd.img" ]; then
         ( export KERNEL_APPEND="root=LABEL=no-such-root rootdelay=60 quiet" READY_MARK=; boot "$T/initrd.img" ) &&
-            python3 board/vm-check.py x86_64 "$VMDIR" --basic mkinitramfs \
-            'test -x /scripts/init-top/tinyqga && test "$(cat /run/tinyqga.initramfs.pid)" = "$PPID" && readlink /proc/$PPID/exe' \
-            | sed 's/^PASS /PASS vm: /; s/^FAIL /FAIL vm: /' > "$T/vm-c.log"
-        cat "$T/vm-c.log"
-        passed=$((passed + $(grep -c '^PASS' "$T/vm-c.log"))); failed=$((failed + $(grep -c '^FAIL' "$T/vm-c.log")))
-        grep -q '^PASS' "$T/vm-c.log" || fail "vm: mkinitramfs guest did not answer (console: $VMDIR/console.log)"
+            vm_check mkinitramfs \
+                'test -x /scripts/init-top/tinyqga && test "$(cat /run/tinyqga.initramfs.pid)" = "$PPID" && readlink /proc/$PPID/exe'
+        vm_tally mkinitramfs answer
         stop_vm
     else
         skip "vm: no mkinitramfs image from step 6 to boot"

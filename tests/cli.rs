@@ -376,11 +376,8 @@ fn assert_log_format(log: &str) {
     }
 }
 
-#[test]
-fn logfile_with_debug() {
-    let dir = TempDir::new("log");
-    let log = dir.join("agent.log");
-    let mut agent = Agent::start("log", &["--debug", "-l", log.to_str().unwrap()]);
+/// One guest-ping, then SIGTERM: the agent must exit 0 within 3 s.
+fn ping_then_stop(agent: &mut Agent) {
     let mut c = agent.connect();
     assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
     drop(c);
@@ -389,6 +386,14 @@ fn logfile_with_debug() {
         agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
         Some(Some(0))
     );
+}
+
+#[test]
+fn logfile_with_debug() {
+    let dir = TempDir::new("log");
+    let log = dir.join("agent.log");
+    let mut agent = Agent::start("log", &["--debug", "-l", log.to_str().unwrap()]);
+    ping_then_stop(&mut agent);
     let text = std::fs::read_to_string(&log).expect("log file written");
     assert!(
         text.contains("Guest agent version 10.0.0 started"),
@@ -406,14 +411,7 @@ fn logfile_with_verbose_is_well_formed() {
     let dir = TempDir::new("logv");
     let log = dir.join("agent.log");
     let mut agent = Agent::start("logv", &["-v", "-l", log.to_str().unwrap()]);
-    let mut c = agent.connect();
-    assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
-    drop(c);
-    agent.signal(libc::SIGTERM);
-    assert_eq!(
-        agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
-        Some(Some(0))
-    );
+    ping_then_stop(&mut agent);
     let text = std::fs::read_to_string(&log).expect("log file created");
     assert_log_format(&text);
 }
@@ -554,14 +552,7 @@ fn logs_to_the_kernel_log() {
     for spelling in ["kmsg", "/dev/kmsg"] {
         kmsg.seek(SeekFrom::End(0)).unwrap();
         let mut agent = Agent::start("kmsg", &["-v", "-l", spelling]);
-        let mut c = agent.connect();
-        assert_eq!(c.call(r#"{"execute":"guest-ping"}"#), r#"{"return": {}}"#);
-        drop(c);
-        agent.signal(libc::SIGTERM);
-        assert_eq!(
-            agent.wait_exit(Duration::from_secs(3)).map(|s| s.code()),
-            Some(Some(0))
-        );
+        ping_then_stop(&mut agent);
         assert!(agent.stderr().is_empty(), "{}", agent.stderr());
         let ours: Vec<(u32, String)> = kmsg_records(&mut kmsg)
             .into_iter()
