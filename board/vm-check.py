@@ -830,21 +830,28 @@ def freeze_checks():
         raise TimeoutError("exec did not end")
 
     def write_waits_for_thaw():
-        writer = start("sleep 1; echo x > /mnt/scratch/frozen-write && sync && date +%s")
+        # The writer sleeps past the freeze, then writes; it prints the guest's uptime around
+        # the write. Its duration is measured on the guest's own clock: a TCG guest's wall
+        # clock can be seconds off the host's.
+        writer = start("sleep 3; read a _ </proc/uptime; echo x > /mnt/scratch/frozen-write && sync; "
+                       "read b _ </proc/uptime; echo $a $b")
+        began = time.monotonic()
         frozen = ret("guest-fsfreeze-freeze")
-        status = ret("guest-fsfreeze-status")
-        time.sleep(4)
-        refused = c.call("guest-get-time", timeout=30)
-        still = ret("guest-fsfreeze-status")      # answered although the log is frozen
-        thaw_at = time.time()
-        thawed = ret("guest-fsfreeze-thaw")
+        froze_in = time.monotonic() - began
+        try:
+            status = ret("guest-fsfreeze-status")
+            time.sleep(max(0.0, 6.0 - froze_in))
+            refused = c.call("guest-get-time", timeout=30)
+            still = ret("guest-fsfreeze-status")      # answered although the log is frozen
+        finally:
+            thawed = ret("guest-fsfreeze-thaw")
         code, out = finish(writer)
-        written_at = int(out.strip() or 0)
-        ok = (frozen >= 1 and status == still == "frozen" and thawed >= 1 and code == 0
-              and written_at >= int(thaw_at) - 1
+        a, b = (list(map(float, out.split())) + [0.0, 0.0])[:2]
+        ok = (froze_in < 3.0 and frozen >= 1 and status == still == "frozen" and thawed >= 1
+              and code == 0 and b - a >= 1.0
               and "the agent is in frozen state" in json.dumps(refused))
-        return ok, (f"froze {frozen}, thawed {thawed}; write finished at {written_at}, "
-                    f"thaw at {thaw_at:.0f}; while frozen: {short(refused)}")
+        return ok, (f"froze {frozen} in {froze_in:.1f} s (want < 3), thawed {thawed}; "
+                    f"the write took {b - a:.1f} s (want >= 1); while frozen: {short(refused)}")
 
     def sigterm_thaws():
         # A helper sends SIGTERM to the agent while it holds the file systems frozen.
