@@ -80,7 +80,7 @@ const KNOBS: &[(&str, &str, usize, &str)] = &[
         "TINYQGA_OS_RELEASE_BYTES",
         "OS_RELEASE_BYTES",
         8 << 10,
-        "Largest os-release file guest-get-osinfo reads (scratch).",
+        "Largest os-release file guest-get-osinfo reads (kept between calls, in static memory).",
     ),
     (
         "TINYQGA_FILE_HANDLES",

@@ -154,6 +154,42 @@ fn get_osinfo_honours_qga_os_release() {
     );
 }
 
+/// The agent keeps what it read of os-release while the file stays the same: a file
+/// replaced by a rename, or rewritten in place with the same size, is read again. The
+/// files are older than three seconds when first read, so the agent holds on to them
+/// (a younger file is read every time: see `FileStamp::settled`).
+#[test]
+fn get_osinfo_sees_os_release_replaced_or_rewritten() {
+    let dir = common::TempDir::new("osrel-change");
+    let replaced = dir.write("replaced", "ID=one\n");
+    let replacement = dir.write("replacement", "ID=two\n");
+    let rewritten = dir.write("rewritten", "ID=aaa\n");
+    let agents = [&replaced, &rewritten].map(|file| {
+        let run = common::TempDir::new("osrel-change-run");
+        let sock = run.join("qga.sock");
+        let mut cmd = common::command(&run);
+        cmd.env("QGA_OS_RELEASE", file)
+            .args(["-m", "unix-listen", "-p"])
+            .arg(&sock);
+        Agent::spawn(run, cmd, sock)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let id = |agent: &Agent| {
+        let reply = agent.connect().call(r#"{"execute":"guest-get-osinfo"}"#);
+        ret(&reply).at("id").str().to_string()
+    };
+    assert_eq!([id(&agents[0]), id(&agents[1])], ["one", "aaa"]);
+    assert_eq!([id(&agents[0]), id(&agents[1])], ["one", "aaa"]);
+    std::fs::rename(&replacement, &replaced).unwrap();
+    std::fs::write(&rewritten, "ID=bbb\n").unwrap();
+    assert_eq!([id(&agents[0]), id(&agents[1])], ["two", "bbb"]);
+    std::fs::remove_file(&replaced).unwrap();
+    let reply = agents[0]
+        .connect()
+        .call(r#"{"execute":"guest-get-osinfo"}"#);
+    assert!(ret(&reply).get("id").is_none(), "{reply}");
+}
+
 #[test]
 fn get_users_matches_libc_utmpx() {
     let a = agent("users");

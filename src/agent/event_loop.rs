@@ -5,10 +5,11 @@
 use super::channel::{self, Channel, Method};
 use super::options::Options;
 use super::output::ChannelOutput;
-use super::{ARENA, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, process};
+use super::{ARENA, OS_RELEASE, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, process};
 use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
 use crate::commands::fsfreeze::{self, Freezer};
+use crate::commands::os::OsInfo;
 
 use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
@@ -65,11 +66,12 @@ pub(super) fn run(
     activated: Option<(OwnedFd, Method)>,
     environment: Environment,
 ) -> i32 {
-    let (Some(request), Some(response), Some(arena), Some(scratch)) = (
+    let (Some(request), Some(response), Some(arena), Some(scratch), Some(os_release)) = (
         REQUEST.take(),
         RESPONSE.take(),
         ARENA.take(),
         SCRATCH.take(),
+        OS_RELEASE.take(),
     ) else {
         return 1;
     };
@@ -191,6 +193,7 @@ pub(super) fn run(
         files: Files::new(counter),
         execs: Default::default(),
         freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
+        osinfo: OsInfo::new(os_release),
     };
     if let Some(paths) = options.file_allow_paths {
         state.files.allow_only(paths);

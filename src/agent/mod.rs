@@ -91,6 +91,8 @@ static ARENA: TakeOnce<[Node; ARENA_NODES]> = TakeOnce::new([Node::EMPTY; ARENA_
 static CONFIG: TakeOnce<[u8; CONFIG_BYTES]> = TakeOnce::new([0; CONFIG_BYTES]);
 static SCRATCH: TakeOnce<[u8; capacity::SCRATCH_BYTES]> =
     TakeOnce::new([0; capacity::SCRATCH_BYTES]);
+static OS_RELEASE: TakeOnce<[u8; capacity::OS_RELEASE_BYTES]> =
+    TakeOnce::new([0; capacity::OS_RELEASE_BYTES]);
 
 fn print(out: BorrowedFd<'_>, text: &[u8]) {
     let _ = out.write_all(text);

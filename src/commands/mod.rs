@@ -341,6 +341,9 @@ pub struct State {
     /// Where the frozen state is kept, and the fsfreeze hook.
     #[cfg(target_os = "linux")]
     pub freezer: fsfreeze::Freezer,
+    /// What `guest-get-osinfo` read last time.
+    #[cfg(target_os = "linux")]
+    pub osinfo: os::OsInfo,
 }
 
 /// The environment variables commands consult (read once at start; the agent's

@@ -480,6 +480,42 @@ pub fn stat(path: &[u8]) -> Result<uapi::statx, Errno> {
     with_cpath(path, |p| unsafe { statx(AT_FDCWD, p, 0) })
 }
 
+/// Which file a path named and which version of it, from its `statx`: device, inode, size,
+/// and the times of its last change. A file replaced by a rename is another inode; one
+/// written in place has a new ctime, unless the write fell in the same tick of the file
+/// system's clock as the change before it ([`FileStamp::settled`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct FileStamp {
+    dev: (u32, u32),
+    ino: u64,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl FileStamp {
+    pub fn of(st: &uapi::statx) -> FileStamp {
+        FileStamp {
+            dev: (st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            size: st.stx_size,
+            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
+            ctime: (st.stx_ctime.tv_sec, st.stx_ctime.tv_nsec),
+        }
+    }
+
+    /// Whether a later change to the file must give it another stamp, `now` being the
+    /// time (CLOCK_REALTIME seconds) after its contents were read. File systems keep
+    /// times to a tick of a coarse clock, ext4 with small inodes to the second and FAT to
+    /// two: a second change of the same size within the tick of the first would leave the
+    /// stamp as it was. Once the last change is three seconds old, any other falls in a
+    /// later tick. (git's "racy clean" rule for its index; a ctime ahead of the clock, after
+    /// the clock was set back, is never settled.)
+    pub fn settled(&self, now: i64) -> bool {
+        now.saturating_sub(self.ctime.0) >= 3
+    }
+}
+
 /// The `S_IFMT` bits of a path's mode (S_IFREG, S_IFDIR, S_IFSOCK, ...).
 pub fn file_type(path: &[u8]) -> Result<u32, Errno> {
     stat(path).map(|st| st.stx_mode as u32 & uapi::S_IFMT)

@@ -4,6 +4,7 @@ use super::{Errno, syscall};
 
 /// `struct new_utsname`: six NUL-padded fields of 65 bytes.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct Utsname {
     sysname: [u8; 65],
     nodename: [u8; 65],
