@@ -6,9 +6,7 @@
 #   board/boot-time.sh [ARCH]
 set -euo pipefail
 ARCH=${1:-x86_64}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 AGENT=$ROOT/target/$RUST_TARGET/release/tinyqga
 WORK=$CACHE/boot-time
 VMDIR=$WORK/vm

@@ -13,9 +13,7 @@
 set -euo pipefail
 ARCH=${1:?usage: cpio-fragment.sh ARCH OUT.cpio.gz}
 OUT=${2:?usage: cpio-fragment.sh ARCH OUT.cpio.gz}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ -f "$ROOT/board/$ARCH/env.sh" ] || { echo "unknown arch $ARCH" >&2; exit 2; }
-. "$ROOT/board/$ARCH/env.sh"
+. "$(dirname "$0")/arch.sh"
 command -v cpio >/dev/null || { echo "cpio-fragment: needs cpio (scripts/setup.sh installs it)" >&2; exit 1; }
 if [ -z "${AGENT:-}" ]; then
     (cd "$ROOT" && cargo build -q --release --target "$RUST_TARGET" --bin tinyqga)

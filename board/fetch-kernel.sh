@@ -6,9 +6,7 @@
 #         target/board/ARCH/busybox (static busybox for the guest).
 set -euo pipefail
 ARCH=${1:?usage: fetch-kernel.sh ARCH}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 mkdir -p "$CACHE"
 cd "$CACHE"
 

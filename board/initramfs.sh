@@ -8,9 +8,7 @@ set -euo pipefail
 ARCH=${1:?usage: initramfs.sh ARCH AGENT OUT}
 AGENT=${2:?agent binary}
 OUT=${3:?output .cpio.gz}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 MODDIR=$CACHE/kernel/modules-dir
 [ -d "$MODDIR" ] || { echo "no kernel in $CACHE; run board/fetch-kernel.sh $ARCH" >&2; exit 1; }
 

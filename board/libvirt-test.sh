@@ -11,9 +11,7 @@
 # See shared facts: /work/shared/reference/libvirt-host.md (why each step is as it is).
 set -euo pipefail
 ARCH=x86_64
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 # The domain's private copies: libvirt chowns them to libvirt-qemu while the domain runs, and
 # QEMU (as libvirt-qemu) must be able to reach them, so the directory is 0755, under 0755 parents.
 LVDIR=${LIBVIRT_TEST_DIR:-$ROOT/target/libvirt}

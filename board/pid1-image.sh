@@ -12,9 +12,7 @@ ARCH=${1:?usage: pid1-image.sh ARCH AGENT OUTDIR [EXTRA...]}
 AGENT=${2:?agent binary}
 OUTDIR=${3:?output directory}
 shift 3
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 MODDIR=$CACHE/kernel/modules-dir
 [ -d "$MODDIR" ] || { echo "no kernel in $CACHE; run board/fetch-kernel.sh $ARCH" >&2; exit 1; }
 KVER=$(basename "$(readlink -f "$MODDIR")")

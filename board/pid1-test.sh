@@ -9,10 +9,7 @@
 # The kernel command line carries tinyqga.statedir=/tmp, over the image config's /run.
 set -euo pipefail
 ARCH=${1:-x86_64}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ -f "$ROOT/board/$ARCH/env.sh" ] || { echo "unknown arch $ARCH" >&2; exit 2; }
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 OUT=$CACHE/pid1
 VMDIR=$OUT/vm
 T0=$(date +%s.%N)

@@ -11,9 +11,7 @@ ARCH=${1:?usage: qemu.sh ARCH VMDIR INITRAMFS}
 VMDIR=${2:?vmdir}
 INITRD=${3:?initramfs}
 shift 3
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 mkdir -p "$VMDIR"
 rm -f "$VMDIR"/qga.sock "$VMDIR"/qmp.sock "$VMDIR"/qemu.pid "$VMDIR"/console.log
 # Fresh disks every boot (a few ms): scratch.img (64 MiB ext4, label qga-scratch, mounted on

@@ -4,10 +4,7 @@
 # Last line: `vm-ARCH: N passed, M failed`; exit status non-zero if any check failed.
 set -euo pipefail
 ARCH=${1:-x86_64}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ -f "$ROOT/board/$ARCH/env.sh" ] || { echo "unknown arch $ARCH" >&2; exit 2; }
-. "$ROOT/board/$ARCH/env.sh"
-CACHE=${BOARD_CACHE:-$ROOT/target/board}/$ARCH
+. "$(dirname "$0")/arch.sh"
 VMDIR=$CACHE/vm
 T0=$(date +%s.%N)
 say() { printf '[vm-test %s %5.1fs] %s\n' "$ARCH" "$(echo "$(date +%s.%N) - $T0" | bc 2>/dev/null || echo 0)" "$*" >&2; }
