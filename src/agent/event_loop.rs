@@ -10,7 +10,6 @@ use crate::capacity;
 use crate::commands::file::{Files, HandleCounter, StateError};
 use crate::commands::fsfreeze::{self, Freezer};
 use crate::commands::os::OsInfo;
-
 use crate::commands::{self, Environment, Policy, State, exec};
 use crate::log_at;
 use crate::session::Session;
