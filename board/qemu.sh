@@ -58,8 +58,9 @@ if [ -n "${CONSOLE_DEV:-}" ]; then
 else
     console=(-serial "file:$VMDIR/console.log")
 fi
-# Memory: 256M of boot memory everywhere; qemu_memory_args (env.sh) adds hotplug room and
-# hotplugged memory where the machine has it (x86_64 pc-dimm, aarch64 virtio-mem).
+# Memory: qemu_memory_args (env.sh): 256M of boot memory with hotplug room and hotplugged
+# memory where the machine has it (x86_64 pc-dimm, aarch64 virtio-mem); elsewhere more boot
+# memory, part of it in ZONE_MOVABLE through MEMORY_APPEND (movablecore=).
 # memhp_default_state=online_movable has the kernel online hot-added memory blocks itself (there
 # is no udev rule to do it), in ZONE_MOVABLE so that guest-set-memory-blocks can take them
 # offline again (in ZONE_NORMAL the kernel's own allocations pin them: EBUSY). Two vCPUs unless SMP says otherwise (vm-check.py reads SMP too).
@@ -69,7 +70,7 @@ exec "$QEMU_BIN" $(qemu_machine_args) $(qemu_memory_args) -smp "${SMP:-2}" \
     -nodefaults -display none -monitor none "${no_reboot[@]}" \
     "${console[@]}" \
     -kernel "${KERNEL:-$CACHE/kernel/vmlinuz}" -initrd "$INITRD" \
-    -append "console=$CONSOLE panic=-1 memhp_default_state=online_movable ${KERNEL_APPEND:-quiet}" \
+    -append "console=$CONSOLE panic=-1 memhp_default_state=online_movable ${MEMORY_APPEND:-} ${KERNEL_APPEND:-quiet}" \
     -qmp "unix:$VMDIR/qmp.sock,server=on,wait=off" \
     -device "$VSER_DEV,id=vser0" \
     -chardev "socket,id=qga0,path=$VMDIR/qga.sock,server=on,wait=off" \

@@ -34,17 +34,18 @@ MAX_WAKEUPS_PER_S = float(os.environ.get("MAX_WAKEUPS_PER_S", "0.5"))
 # vCPUs: board/qemu.sh boots with -smp ${SMP:-2}.
 SMP = int(os.environ.get("SMP", "2"))
 MiB = 1 << 20
-BOOT_MEM = 256 * MiB
 # What board/qemu.sh and board/ARCH/env.sh give each guest besides vCPUs, disk and network,
 # as the guest should see it (the hw.* checks):
 #   rtc      /dev/rtc0 exists (x86_64 rtc_cmos, aarch64 rtc-pl031, riscv64 rtc-goldfish, all
 #            built into the kernel). s390x has no RTC: the machine has none (the TOD clock is
 #            the time source) and the kernel has no RTC class.
-#   hotplug  memory added beyond the 256M of boot memory, online at boot (memhp_default_state):
-#            x86_64 a cold-plugged 128M pc-dimm (slots=2, maxmem=1G); aarch64 virtio-mem-pci
-#            with 128M plugged (pc-dimm on virt needs ACPI, i.e. UEFI firmware); none on
-#            s390x and riscv64 (QEMU 7.2 has no pc-dimm or virtio-mem for ccw or riscv virt;
-#            both kernels still have memory blocks in sysfs).
+#   boot     boot memory (-m).
+#   hotplug  memory added beyond it, online at boot (memhp_default_state): x86_64 a
+#            cold-plugged 128M pc-dimm (slots=2, maxmem=1G); aarch64 virtio-mem-pci with 128M
+#            plugged (pc-dimm on virt needs ACPI, i.e. UEFI firmware); none on s390x and
+#            riscv64 (QEMU 7.2 has no pc-dimm or virtio-mem for ccw or riscv virt), which have
+#            more boot memory instead, its upper half in ZONE_MOVABLE (movablecore=), so that
+#            a block of it can go offline (s.memory-block-offline-online).
 #   ccw      disks are on channel I/O (s390x): ccw-address with the devno board/s390x/env.sh
 #            gives (scratch fe.0.0010, parted fe.0.0011; the guest sees cssid 0), and no PCI.
 #            The vd letters are not fixed there: virtio_ccw sets each device online from
@@ -56,10 +57,10 @@ BOOT_MEM = 256 * MiB
 #   pci      the scratch disk is a PCI function (x86_64); elsewhere virtio-mmio or ccw, so
 #            pci-controller is all -1.
 HW = {
-    "x86_64": dict(rtc=True, hotplug=128 * MiB, how="pc-dimm 128M", pci=True, ccw=False),
-    "aarch64": dict(rtc=True, hotplug=128 * MiB, how="virtio-mem 128M", pci=False, ccw=False),
-    "s390x": dict(rtc=False, hotplug=0, how="none", pci=False, ccw=True),
-    "riscv64": dict(rtc=True, hotplug=0, how="none", pci=False, ccw=False),
+    "x86_64": dict(rtc=True, boot=256 * MiB, hotplug=128 * MiB, how="pc-dimm 128M", pci=True, ccw=False),
+    "aarch64": dict(rtc=True, boot=256 * MiB, hotplug=128 * MiB, how="virtio-mem 128M", pci=False, ccw=False),
+    "s390x": dict(rtc=False, boot=1024 * MiB, hotplug=0, how="none", pci=False, ccw=True),
+    "riscv64": dict(rtc=True, boot=512 * MiB, hotplug=0, how="none", pci=False, ccw=False),
 }[ARCH]
 CCW_DEVNO = {"qga-scratch": 0x10, "qga-parted": 0x11}
 
@@ -645,10 +646,10 @@ def hardware_checks():
     except ValueError:
         bsize = 0
     online = [b for b in blocks if len(b) == 2 and b[1] == "online"]
-    want_bytes = BOOT_MEM + HW["hotplug"]
+    want_bytes = HW["boot"] + HW["hotplug"]
     want = want_bytes // bsize if bsize else None
     detail = (f"{len(online)} of {len(blocks)} memory blocks online, block size {bsize // MiB if bsize else '?'}M, "
-              f"want {want} ({want_bytes // MiB}M: 256M boot + hotplug {HW['how']}); "
+              f"want {want} ({want_bytes // MiB}M: {HW['boot'] // MiB}M boot + hotplug {HW['how']}); "
               f"blocks {' '.join(b[0] for b in online)}; MemTotal {facts.get('memtotal-kb')} kB; "
               f"guest-get-memory-blocks lists {len(agent_blocks)}")
     result("hw.memory-blocks", bool(bsize) and len(online) == len(blocks) == want == len(agent_blocks), detail)
@@ -732,9 +733,26 @@ def system_checks():
             time.sleep(0.1)
         raise TimeoutError(script)
 
+    def set_time_without_rtc():
+        # s390x has no RTC (HW above): the system clock is still set, and the RTC part fails
+        # as qemu-ga's hwclock does there, with and without a time.
+        target = int(time.time()) + 86_400 * 3 + 1234          # three days ahead
+        with_time = ask("guest-set-time", {"time": target * 1_000_000_000})
+        now = ret("guest-get-time") // 1_000_000_000
+        without = ask("guest-set-time")
+        still = ret("guest-get-time") // 1_000_000_000
+        ask("guest-set-time", {"time": time.time_ns()})          # back to the host's time
+        want = "child process has failed to set hardware clock to system time: /dev/rtc0: "
+
+        def failed(r):
+            e = r.get("error", {}) if isinstance(r, dict) else {}
+            return e.get("class") == "GenericError" and e.get("desc", "").startswith(want)
+        ok = failed(with_time) and failed(without) and abs(now - target) <= 5 and abs(still - target) <= 10
+        return ok, f"set {target}: clock={now}, {short(with_time)}; without a time: clock={still}, {short(without)}"
+
     def set_time():
-        if not sh("[ -e /dev/rtc0 ] && echo yes").strip():
-            return None, "the guest has no /dev/rtc0"
+        if not HW["rtc"]:
+            return set_time_without_rtc()
         target = int(time.time()) + 86_400 * 3 + 1234          # three days ahead
         ret("guest-set-time", {"time": target * 1_000_000_000})
         rtc = int(sh("cat /sys/class/rtc/rtc0/since_epoch"))
@@ -766,20 +784,26 @@ def system_checks():
 
     def memory():
         blocks = ret("guest-get-memory-blocks")
-        # Boot memory may refuse to go offline even when "removable"; the hotplugged block
-        # (pc-dimm, virtio-mem) is the highest one. A machine without hotplug has none.
-        if ARCH not in ("x86_64", "aarch64"):
-            return None, f"{len(blocks)} blocks, no memory hotplug on this machine"
-        movable = [b for b in blocks if b["can-offline"] and b["online"]]
-        if not movable:
-            return False, f"no block can go offline: {blocks}"
-        idx = max(b["phys-index"] for b in movable)
-        r1 = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": idx, "online": False}]})
+        # Boot memory in ZONE_NORMAL refuses to go offline even when "removable", and so does
+        # a movable block holding something reserved (riscv64's device tree): the highest
+        # block that goes offline is used, the hotplugged one (pc-dimm, virtio-mem) or one of
+        # movablecore='s (HW above). The ones that refused must say so (EBUSY).
+        movable = sorted((b["phys-index"] for b in blocks if b["can-offline"] and b["online"]),
+                         reverse=True)
+        refused = []
+        for idx in movable:
+            r1 = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": idx, "online": False}]})
+            if r1[0]["response"] == "success":
+                break
+            refused.append(r1[0])
+        else:
+            return False, f"no block went offline: {refused}; blocks {blocks}"
         r2 = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": idx, "online": True}]})
         nf = ret("guest-set-memory-blocks", {"mem-blks": [{"phys-index": 1 << 40, "online": True}]})
-        ok = (r1[0]["response"] == "success" and r2[0]["response"] == "success"
+        busy = {"response": "operation-failed", "error-code": 16}
+        ok = (r2[0]["response"] == "success" and all(r | busy == r for r in refused)
               and nf == [{"phys-index": 1 << 40, "response": "not-found", "error-code": 2}])
-        return ok, f"block {idx}: {r1} then {r2}; missing: {nf}"
+        return ok, f"block {idx}: {r1} then {r2}; busy first: {refused}; missing: {nf}"
     attempt("s.memory-block-offline-online", memory)
 
     def fstrim():

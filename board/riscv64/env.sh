@@ -15,11 +15,16 @@ qemu_machine_args() {
     # -bios default: OpenSBI (fw_dynamic) from qemu-system-data, a Depends of qemu-system-misc
     echo "-M virt -accel tcg -cpu rv64 -bios default"
 }
-# No memory hotplug: QEMU 7.2's riscv virt has no pc-dimm or virtio-mem device (the kernel
-# has CONFIG_MEMORY_HOTPLUG, so the 256M still show as two 128M memory blocks).
+# No memory hotplug: QEMU 7.2's riscv virt has no pc-dimm or virtio-mem device. Instead the
+# upper 256M of the 512M of boot memory (two of its four 128M memory blocks) is put in
+# ZONE_MOVABLE (movablecore=), where no kernel allocation pins a block, so that
+# guest-set-memory-blocks can take one offline. The topmost block holds the device tree
+# (QEMU puts it at the end of RAM) and stays busy; the one below goes. (With less memory
+# the initrd, which QEMU loads at 128M, would be in the movable part.)
 qemu_memory_args() {
-    echo "-m 256M"
+    echo "-m 512M"
 }
+MEMORY_APPEND="movablecore=256M"
 VSER_DEV=virtio-serial-device
 VBLK_DEV=virtio-blk-device
 VNET_DEV=virtio-net-device

@@ -17,9 +17,15 @@ qemu_machine_args() {
 }
 # No memory hotplug: QEMU 7.2's s390-ccw-virtio has neither pc-dimm nor virtio-mem, and
 # gives no standby memory for maxmem (the guest still says "maximum memory size is 256MB").
+# Instead the upper 512M of 1G of boot memory (two of its four 256M memory blocks) is put in
+# ZONE_MOVABLE (movablecore=), where no later kernel allocation pins a block, so that
+# guest-set-memory-blocks can take one offline. The topmost block holds what the kernel
+# allocated before the zones existed (memblock allocates from the top) and stays busy; the
+# one below goes. (With 512M, movablecore=256M left no block free of those.)
 qemu_memory_args() {
-    echo "-m 256M"
+    echo "-m 1G"
 }
+MEMORY_APPEND="movablecore=512M"
 # Channel I/O: virtio-*-ccw; no PCI, so no NVMe.
 VSER_DEV=virtio-serial-ccw
 VBLK_DEV=virtio-blk-ccw
