@@ -121,6 +121,17 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// The `"` that opens a string or a name, joined to the ", " before it when its
+    /// container already has entries (one piece, not two).
+    fn open_quote(&mut self) {
+        let open: &[u8] = if self.needs_separator() {
+            b", \""
+        } else {
+            b"\""
+        };
+        self.out.put(open);
+    }
+
     /// Whether ", " goes before the next value or key (its container already has
     /// entries); notes that it has one now.
     fn needs_separator(&mut self) -> bool {
@@ -182,12 +193,7 @@ impl<'o> JsonWriter<'o> {
     /// An object member's name; the member's value is written next.
     pub fn key(&mut self, name: &str) {
         // The separator and the quotes go with the name's neighbours: three pieces a name.
-        let open: &[u8] = if self.needs_separator() {
-            b", \""
-        } else {
-            b"\""
-        };
-        self.out.put(open);
+        self.open_quote();
         escape_into(&mut *self.out, name.as_bytes());
         self.out.put(b"\": ");
         self.after_key = true;
@@ -200,8 +206,7 @@ impl<'o> JsonWriter<'o> {
     /// Starts a string whose text follows in [`JsonWriter::str_piece`]s; a UTF-8 sequence
     /// may be split between pieces.
     pub fn begin_str(&mut self) {
-        self.separate();
-        self.out.put(b"\"");
+        self.open_quote();
         self.open_string = Some(OpenString::Text {
             carry: [0; 3],
             len: 0,
@@ -258,8 +263,7 @@ impl<'o> JsonWriter<'o> {
     /// Starts a string holding the base64 of bytes that follow in
     /// [`JsonWriter::base64_piece`]s.
     pub fn begin_base64(&mut self) {
-        self.separate();
-        self.out.put(b"\"");
+        self.open_quote();
         self.open_string = Some(OpenString::Base64(Encoder::new()));
     }
 
@@ -290,12 +294,7 @@ impl<'o> JsonWriter<'o> {
     /// A string from bytes that may not be UTF-8 (file names, kernel strings): invalid
     /// sequences become U+FFFD, as qemu-ga writes them.
     pub fn bytes_as_str(&mut self, text: &[u8]) {
-        let open: &[u8] = if self.needs_separator() {
-            b", \""
-        } else {
-            b"\""
-        };
-        self.out.put(open);
+        self.open_quote();
         escape_into(&mut *self.out, text);
         self.out.put(b"\"");
     }
