@@ -122,6 +122,17 @@ fn get_osinfo_reports_uname_and_the_os_release_file() {
     }
 }
 
+/// An agent whose os-release is `file` (`QGA_OS_RELEASE`), on a unix socket of its own.
+fn agent_reading(file: &std::path::Path) -> Agent {
+    let run = common::TempDir::new("osrel-run");
+    let sock = run.join("qga.sock");
+    let mut cmd = common::command(&run);
+    cmd.env("QGA_OS_RELEASE", file)
+        .args(["-m", "unix-listen", "-p"])
+        .arg(&sock);
+    Agent::spawn(run, cmd, sock)
+}
+
 #[test]
 fn get_osinfo_honours_qga_os_release() {
     let dir = common::TempDir::new("osrel");
@@ -129,12 +140,7 @@ fn get_osinfo_honours_qga_os_release() {
         "os-release",
         "ID=tiny\nPRETTY_NAME=\"Tiny \\\"Linux\\\"\"\nVARIANT_ID=x y\n",
     );
-    let sock = dir.join("qga.sock");
-    let mut cmd = common::command(&dir);
-    cmd.env("QGA_OS_RELEASE", &file)
-        .args(["-m", "unix-listen", "-p"])
-        .arg(&sock);
-    let a = Agent::spawn(common::TempDir::new("osrel-run"), cmd, sock);
+    let a = agent_reading(&file);
     let value = ret(&a.connect().call(r#"{"execute":"guest-get-osinfo"}"#));
     assert_eq!(value.at("id").str(), "tiny");
     assert_eq!(value.at("pretty-name").str(), "Tiny \"Linux\"");
@@ -164,15 +170,7 @@ fn get_osinfo_sees_os_release_replaced_or_rewritten() {
     let replaced = dir.write("replaced", "ID=one\n");
     let replacement = dir.write("replacement", "ID=two\n");
     let rewritten = dir.write("rewritten", "ID=aaa\n");
-    let agents = [&replaced, &rewritten].map(|file| {
-        let run = common::TempDir::new("osrel-change-run");
-        let sock = run.join("qga.sock");
-        let mut cmd = common::command(&run);
-        cmd.env("QGA_OS_RELEASE", file)
-            .args(["-m", "unix-listen", "-p"])
-            .arg(&sock);
-        Agent::spawn(run, cmd, sock)
-    });
+    let agents = [&replaced, &rewritten].map(|file| agent_reading(file));
     std::thread::sleep(std::time::Duration::from_millis(3100));
     let id = |agent: &Agent| {
         let reply = agent.connect().call(r#"{"execute":"guest-get-osinfo"}"#);
