@@ -132,10 +132,10 @@ sizes: build cross
 
 # fuzz: run each fuzz target for FUZZ_SECONDS (nightly + cargo-fuzz; not in `test`): the
 # framer and decoder, the file and exec arguments, and one per parser of src/formats/
-# (FUZZ_TARGETS to choose; 17 targets at the default 60 s take 17 minutes).
+# (FUZZ_TARGETS to choose; 18 targets at the default 60 s take 18 minutes).
 FUZZ_TARGETS ?= framer_decoder arguments mountinfo tzif utmp keyfile netlink passwd \
                 proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs \
-                cmdline modules_dep
+                cmdline modules_dep partitions
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 

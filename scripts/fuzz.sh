@@ -7,7 +7,7 @@
 #   and one per parser of src/formats/ (any bytes in; every record and slice walked;
 #   answers borrow only from the input; round trips where a format can be printed back):
 #   mountinfo, tzif, utmp, keyfile, netlink, passwd, proc_route, diskstats, proc_stat,
-#   os_release, loadavg, nvme_smart, sysfs, cmdline, modules_dep
+#   os_release, loadavg, nvme_smart, sysfs, cmdline, modules_dep, partitions
 # `scripts/fuzz.sh TARGET...` runs only those (as does FUZZ_TARGETS="...").
 #   * With cargo-fuzz (installed on demand with `cargo install cargo-fuzz --locked`):
 #       cargo +nightly fuzz run TARGET ...
@@ -25,7 +25,7 @@ SECONDS_=${FUZZ_SECONDS:-60}
 if [ $# -gt 0 ]; then
     TARGETS=("$@")
 else
-    read -r -a TARGETS <<<"${FUZZ_TARGETS:-framer_decoder arguments mountinfo tzif utmp keyfile netlink passwd proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs cmdline modules_dep}"
+    read -r -a TARGETS <<<"${FUZZ_TARGETS:-framer_decoder arguments mountinfo tzif utmp keyfile netlink passwd proc_route diskstats proc_stat os_release loadavg nvme_smart sysfs cmdline modules_dep partitions}"
 fi
 
 if ! cargo +nightly -V >/dev/null 2>&1; then

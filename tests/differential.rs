@@ -447,11 +447,15 @@ fn same_shape(ours: &Json, theirs: &Json, slack: f64, at: &str) {
     }
 }
 
+/// Taken by the tests that list block devices, and by the one that adds some for a while.
+static BLOCK_DEVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cpustats_and_diskstats_agree() {
     let Some(reference) = reference("diff-stats") else {
         return;
     };
+    let _turn = BLOCK_DEVICES.lock().unwrap_or_else(|e| e.into_inner());
     let agent = Agent::start("diff-stats", &[]);
     let (mut ours, mut theirs) = (agent.connect(), reference.connect());
     let (a, b) = both(
@@ -474,33 +478,107 @@ fn disks_are_identical() {
     let Some(reference) = reference("diff-disks") else {
         return;
     };
+    let _turn = BLOCK_DEVICES.lock().unwrap_or_else(|e| e.into_inner());
     let agent = Agent::start("diff-disks", &[]);
-    let (a, b) = both(
-        &mut agent.connect(),
-        &mut reference.connect(),
-        r#"{"execute":"guest-get-disks"}"#,
-    );
-    // qemu-ga takes a disk's serial from udev's database, empty without udevd.
-    let strip_serial = |v: Json| -> Json {
-        fn walk(v: Json) -> Json {
-            match v {
-                Json::Obj(m) => Json::Obj(
-                    m.into_iter()
-                        .filter(|(k, _)| k != "serial")
-                        .map(|(k, v)| (k, walk(v)))
-                        .collect(),
-                ),
-                Json::Arr(a) => Json::Arr(a.into_iter().map(walk).collect()),
-                other => other,
-            }
-        }
-        walk(v)
+    let (mut ours, mut theirs) = (agent.connect(), reference.connect());
+    let compare = |ours: &mut Conn, theirs: &mut Conn| {
+        let (a, b) = both(ours, theirs, r#"{"execute":"guest-get-disks"}"#);
+        assert_eq!(
+            without_serials(sorted(parse(&a))),
+            without_serials(sorted(parse(&b))),
+            "\nours:   {a}\ntheirs: {b}"
+        );
+        a
     };
-    assert_eq!(
-        strip_serial(sorted(parse(&a))),
-        strip_serial(sorted(parse(&b))),
-        "\nours:   {a}\ntheirs: {b}"
-    );
+    compare(&mut ours, &mut theirs);
+    // A virtual disk with a size and partitions (the machine's own may have none): a loop
+    // device over a 4 MiB file, given two 1 MiB partitions. Unused loop devices stay, of
+    // size zero.
+    let dir = TempDir::new("diff-disks-loop");
+    let image = dir.join("disk.img");
+    std::fs::write(&image, vec![0u8; 4 << 20]).expect("write the disk image");
+    let Some(disk) = LoopDevice::attach(&image, &[(2048, 2048), (4096, 2048)]) else {
+        return;
+    };
+    let answer = compare(&mut ours, &mut theirs);
+    let name = &disk.0;
+    for node in [
+        format!("/dev/{name}"),
+        format!("/dev/{name}p1"),
+        format!("/dev/{name}p2"),
+    ] {
+        assert!(
+            answer.contains(&format!("\"{node}\"")),
+            "{node} missing: {answer}"
+        );
+    }
+}
+
+/// qemu-ga takes a disk's serial from udev's database, empty without udevd.
+fn without_serials(v: Json) -> Json {
+    match v {
+        Json::Obj(m) => Json::Obj(
+            m.into_iter()
+                .filter(|(k, _)| k != "serial")
+                .map(|(k, v)| (k, without_serials(v)))
+                .collect(),
+        ),
+        Json::Arr(a) => Json::Arr(a.into_iter().map(without_serials).collect()),
+        other => other,
+    }
+}
+
+/// A loop device (its name, `loop3`) over a file; detached when dropped.
+struct LoopDevice(String);
+
+impl LoopDevice {
+    /// `losetup --find --show --partscan FILE`, then `addpart` for each (start, sectors):
+    /// partitions without a partition table, so that no partition format need be built
+    /// into the kernel. `None`, said loudly, where that cannot be done (not root, no loop
+    /// driver).
+    fn attach(file: &Path, partitions: &[(u64, u64)]) -> Option<LoopDevice> {
+        let out = match Command::new("losetup")
+            .args(["--find", "--show", "--partscan"])
+            .arg(file)
+            .output()
+        {
+            Ok(out) if out.status.success() => out,
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                common::skip(&format!(
+                    "diff-disks: losetup failed, no loop device: {why}"
+                ));
+                return None;
+            }
+            Err(e) => {
+                common::skip(&format!("diff-disks: losetup cannot run: {e}"));
+                return None;
+            }
+        };
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let disk = LoopDevice(path.trim_start_matches("/dev/").to_string());
+        for (n, (start, sectors)) in partitions.iter().enumerate() {
+            let status = Command::new("addpart")
+                .args([
+                    &path,
+                    &(n + 1).to_string(),
+                    &start.to_string(),
+                    &sectors.to_string(),
+                ])
+                .status()
+                .expect("run addpart");
+            assert!(status.success(), "addpart {path} {}: {status}", n + 1);
+        }
+        Some(disk)
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup")
+            .args(["--detach", &format!("/dev/{}", self.0)])
+            .status();
+    }
 }
 
 // ---- guest-file-* and guest-exec ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 """Writes the hand-made seeds of the format targets (fuzz/fuzz_targets/<format>.rs) that
 cannot be captured from a machine as they are: a utmp with several kinds of record, key
 files, netlink link messages, passwd/shadow inputs (fake names and fake hashes only), an
-NVMe SMART log page. The captured seeds beside them (mountinfo, route, diskstats, stat,
+NVMe SMART log page, /proc/partitions and kernel releases. The captured seeds beside them (mountinfo, route, diskstats, stat,
 os-release, loadavg, the Berlin zone file) were copied from a Debian 12 x86_64 machine.
 
 Multi-byte fields are little-endian, as the x86_64 kernel writes them (the targets read
@@ -82,3 +82,12 @@ log[0:6] = bytes([4]) + struct.pack("<H", 310) + bytes([100, 10, 3])
 for i in range(10):
     struct.pack_into("<QQ", log, 32 + 16 * i, 1000 * (i + 1), i)
 write("nvme_smart", "page", bytes(log))
+
+# /proc/partitions (disks, partitions, a CD drive, device-mapper, NVMe) and kernel
+# releases on either side of 5.17, where the kernel began to list every disk with a size.
+write("partitions", "proc-partitions",
+      "major minor  #blocks  name\n\n 254        0   20971520 vda\n 254        1   20822999 vda1\n"
+      "  11        0    1048575 sr0\n 253        0    4194304 dm-0\n"
+      " 259        0  104857600 nvme0n1\n 259        1  104856576 nvme0n1p1\n")
+write("partitions", "release-6.1", "6.1.0-18-amd64")
+write("partitions", "release-4.18", "4.18.0-513.el8.x86_64")

@@ -2,110 +2,192 @@
 
 use super::Call;
 use super::disk_address::{Bus, DiskAddress, device_node_at};
-use super::scratch::{Records, put_text, text_of};
+use super::scratch::{Records, TextIndex, put_text, text_of};
 use crate::capacity::LISTING_BYTES;
 use crate::formats::nvme_smart::{self, Smart};
+use crate::formats::partitions;
 use crate::formats::sysfs::contains;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
-use crate::sys::{BorrowedFd, Errno, PATH_MAX, fs, nvme};
+use crate::sys::{BorrowedFd, PATH_MAX, fs, nvme, system};
 
 /// Block devices listed (more are refused with an error).
 pub const MAX_DISKS: usize = 1024;
-/// Partitions of all disks together (more are refused with an error).
-pub const MAX_PARTITIONS: usize = 4096;
+/// Partitions of one disk reversed (the kernel numbers at most 255); more are given in the
+/// order found.
+const MAX_PARTITIONS: usize = 256;
 /// Dependencies (`slaves`) reversed per disk; more are given in the order found.
 const MAX_DEPENDENCIES: usize = 64;
+/// The most of `/proc/partitions` read (about 400 lines); a longer one is not used, and
+/// every disk's `size` is read instead.
+const PROC_PARTITIONS_BYTES: usize = 16 << 10;
+/// Slots of the index of disks by name: twice [`MAX_DISKS`], 2 bytes each.
+const INDEX_BYTES: usize = 2 * MAX_DISKS * 2;
 
 /// A block device's name: a length byte and up to 32 bytes (the kernel's DISK_NAME_LEN).
 const NAME: usize = 33;
-/// A disk: its name, where its partitions are in the partition table (first, count), and
-/// which directory it was found in ([`Home`]).
-const DISK: usize = NAME + 9;
+/// A disk: its name, then what the first pass learned of it ([`VIRTUAL`], [`LISTED`],
+/// [`SIZED`]).
+const DISK: usize = NAME + 1;
 /// A device node (`/dev/...`) as a record.
 const NODE: usize = 65;
 
+/// The disk's directory is under [`VIRTUAL_BLOCK`].
+const VIRTUAL: u8 = 1;
+/// `/proc/partitions` lists the disk.
+const LISTED: u8 = 2;
+/// The disk's size is not zero: it is reported.
+const SIZED: u8 = 4;
+
 /// The scratch `guest-get-disks` takes.
-pub const SCRATCH: usize =
-    LISTING_BYTES + MAX_DISKS * DISK + MAX_PARTITIONS * NAME + MAX_DEPENDENCIES * NODE;
+pub const SCRATCH: usize = LISTING_BYTES
+    + MAX_DEPENDENCIES * NODE
+    + MAX_PARTITIONS * NAME
+    + INDEX_BYTES
+    + PROC_PARTITIONS_BYTES
+    + MAX_DISKS * DISK;
 
 static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= SCRATCH);
 
 /// `guest-get-disks` → `[{name, partition, dependencies?, address?, alias?, smart?}]`.
 /// Disks of zero size (or whose size cannot be read) are skipped. As in qemu-ga, which
 /// prepends each entry it finds, the list is in reverse discovery order: the last disk's
-/// partitions (last first), that disk, and so on. The answer is written in reverse, so the
-/// disks and their partitions are listed whole first (each directory read once): more than
-/// fit is refused, never cut.
+/// partitions (last first), that disk, and so on. The disks are listed whole first, so
+/// that the answer can be written in reverse: more than fit are refused, never cut.
 pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let listing = call.scratch.take(LISTING_BYTES)?;
     let dependencies = call.scratch.take(MAX_DEPENDENCIES * NODE)?;
-    let mut disks = Records::<DISK>::new(call.scratch.take(MAX_DISKS * DISK)?);
-    let mut partitions = Records::<NAME>::new(call.scratch.take(MAX_PARTITIONS * NAME)?);
+    let partitions = call.scratch.take(MAX_PARTITIONS * NAME)?;
+    let index = call.scratch.take(INDEX_BYTES)?;
+    let proc_partitions = call.scratch.take(PROC_PARTITIONS_BYTES)?;
     let dir = fs::Dir::open(b"/sys/block")
         .map_err(|e| qmp_error!("Can't open directory \"/sys/block\": {e}"))?;
     let virtual_block = fs::Dir::open(VIRTUAL_BLOCK).ok();
     let homes = Homes {
-        block: dir.as_fd(),
-        virtual_block: virtual_block.as_ref().map(fs::Dir::as_fd),
+        block: &dir,
+        virtual_block: virtual_block.as_ref(),
     };
-    let mut overflow = false;
-    dir.for_each(listing, |name, kind| {
-        // /sys/block entries are links (DT_LNK) to the devices. Disks of zero size (unused
-        // loop and zram devices) are left out before anything else is read of them.
-        if kind != fs::DT_LNK || !is_name(name) {
-            return;
-        }
-        let Some(home) = homes.of_sized(name) else {
-            return;
-        };
-        match disks.push() {
-            Some(record) => {
-                put_text(&mut record[..NAME], name);
-                record[DISK - 1] = home as u8;
-            }
-            None => overflow = true,
-        }
-    })
-    .map_err(|e| qmp_error!("Can't read directory \"/sys/block\": {e}"))?;
-    if overflow {
-        return Err(qmp_error!("more than {MAX_DISKS} block devices"));
-    }
-    for i in 0..disks.len() {
-        let Some(disk) = disks.get_mut(i) else {
-            break;
-        };
-        let first = partitions.len();
-        let home = homes.fd(Home::of(disk[DISK - 1]));
-        list_partitions(home, text_of(&disk[..NAME]), listing, &mut partitions)
-            .map_err(|()| qmp_error!("more than {MAX_PARTITIONS} partitions"))?;
-        disk[NAME..NAME + 4].copy_from_slice(&(first as u32).to_ne_bytes());
-        disk[NAME + 4..NAME + 8]
-            .copy_from_slice(&((partitions.len() - first) as u32).to_ne_bytes());
-    }
+    // Only the records filled are taken (and counted as touched).
+    let disks = call.scratch.take_filled(|room| {
+        let len = room.len().min(MAX_DISKS * DISK);
+        let mut disks = Records::<DISK>::new(&mut room[..len]);
+        let mut index = TextIndex::new(index);
+        list_disks(&homes, &mut disks, &mut index, listing)?;
+        mark_sizes(&homes, &mut disks, &index, listing, proc_partitions);
+        Ok::<_, QmpError>(disks.bytes())
+    })?;
+    let disks = Records::<DISK>::filled(disks);
     call.reply.write(|w| {
         w.begin_array();
-        for disk in disks.iter().rev() {
-            let word =
-                |at: usize| u32::from_ne_bytes(disk[at..at + 4].try_into().unwrap_or([0; 4]));
-            let (first, count) = (word(NAME) as usize, word(NAME + 4) as usize);
-            let own = (first..first + count)
-                .filter_map(|i| partitions.get(i))
-                .map(|record| text_of(record));
-            write_disk_and_partitions(
-                w,
-                &homes,
-                Home::of(disk[DISK - 1]),
-                text_of(&disk[..NAME]),
-                own,
-                listing,
-                dependencies,
-            );
+        for disk in disks.iter().rev().filter(|disk| disk[NAME] & SIZED != 0) {
+            let home = homes.of(disk[NAME]);
+            let rooms = Rooms {
+                listing: &mut *listing,
+                partitions: &mut *partitions,
+                dependencies: &mut *dependencies,
+            };
+            write_disk_and_partitions(w, &homes, home, text_of(&disk[..NAME]), rooms);
         }
         w.end_array();
         Ok(())
     })
+}
+
+/// The entries of /sys/block, in the order listed, each indexed by name.
+fn list_disks(
+    homes: &Homes<'_>,
+    disks: &mut Records<'_, DISK>,
+    index: &mut TextIndex<'_>,
+    listing: &mut [u8],
+) -> Result<(), QmpError> {
+    let mut overflow = false;
+    homes
+        .block
+        .for_each(listing, |name, kind| {
+            // /sys/block entries are links (DT_LNK) to the devices.
+            if kind != fs::DT_LNK || !is_name(name) || overflow {
+                return;
+            }
+            match disks.push() {
+                Some(record) => {
+                    put_text(&mut record[..NAME], name);
+                    record[NAME] = 0;
+                    overflow = !index.insert(disks, disks.len() - 1);
+                }
+                None => overflow = true,
+            }
+        })
+        .map_err(|e| qmp_error!("Can't read directory \"/sys/block\": {e}"))?;
+    if overflow {
+        return Err(qmp_error!("more than {MAX_DISKS} block devices"));
+    }
+    Ok(())
+}
+
+/// Marks the disks whose `size` is not zero [`SIZED`], as qemu-ga tells them (it skips the
+/// others, and those whose size cannot be read).
+///
+/// qemu-ga reads each disk's `size`: a file opened, read and closed, three system calls a
+/// disk, most of them for unused loop and zram devices. `/proc/partitions` lists the
+/// disks with a size in one read, and the directory of virtual disks tells which those
+/// are: a disk `/proc/partitions` lists has a size; a virtual disk it does not list has
+/// none, on kernels that list every disk with a size but hidden ones (hidden disks are
+/// never virtual). The `size` of any other disk is read, as qemu-ga reads it.
+fn mark_sizes(
+    homes: &Homes<'_>,
+    disks: &mut Records<'_, DISK>,
+    index: &TextIndex<'_>,
+    listing: &mut [u8],
+    proc_partitions: &mut [u8],
+) {
+    let mut mark = |name: &[u8], flag: u8| {
+        if let Some(disk) = index.find(disks, name).and_then(|i| disks.get_mut(i)) {
+            disk[NAME] |= flag;
+        }
+    };
+    if let Some(dir) = homes.virtual_block {
+        // Tolerated: a disk missed here is looked for under /sys/block, as before.
+        let _ = dir.for_each(listing, |name, kind| {
+            if kind == fs::DT_DIR {
+                mark(name, VIRTUAL);
+            }
+        });
+    }
+    let listed = fs::read_file(b"/proc/partitions", proc_partitions);
+    if let Ok(text) = &listed {
+        for name in partitions::names(text) {
+            // A `/` in a disk's name is a `!` in sysfs (cciss/c0d0).
+            let mut sysfs_name = [0u8; NAME];
+            let Some(name) = sysfs_name.get_mut(..name.len()).map(|room| {
+                for (to, &from) in room.iter_mut().zip(name) {
+                    *to = if from == b'/' { b'!' } else { from };
+                }
+                &*room
+            }) else {
+                continue;
+            };
+            mark(name, LISTED);
+        }
+    }
+    let complete = listed.is_ok()
+        && system::uname().is_ok_and(|u| partitions::lists_every_sized_disk(u.release()));
+    for i in 0..disks.len() {
+        let Some(disk) = disks.get_mut(i) else {
+            break;
+        };
+        let flags = disk[NAME];
+        let sized = if flags & LISTED != 0 {
+            true
+        } else if flags & VIRTUAL != 0 && complete {
+            false
+        } else {
+            homes.has_size(homes.of(flags), text_of(&disk[..NAME]))
+        };
+        if sized {
+            disk[NAME] |= SIZED;
+        }
+    }
 }
 
 /// Where virtual block devices (loop, zram, device-mapper, md) have their directories.
@@ -119,57 +201,40 @@ const VIRTUAL_BLOCK: &[u8] = b"/sys/devices/virtual/block";
 /// directory; for a virtual device that is `/sys/devices/virtual/block/<name>` (block
 /// device names are unique), which spares the kernel the link and the walk it leads to.
 struct Homes<'d> {
-    block: BorrowedFd<'d>,
-    virtual_block: Option<BorrowedFd<'d>>,
+    block: &'d fs::Dir,
+    virtual_block: Option<&'d fs::Dir>,
 }
 
 /// Which of [`Homes`] a disk's directory is opened from.
 #[derive(Clone, Copy, PartialEq)]
 enum Home {
-    Block = 0,
-    Virtual = 1,
-}
-
-impl Home {
-    fn of(byte: u8) -> Home {
-        if byte == Home::Virtual as u8 {
-            Home::Virtual
-        } else {
-            Home::Block
-        }
-    }
+    Block,
+    Virtual,
 }
 
 impl Homes<'_> {
-    fn fd(&self, home: Home) -> BorrowedFd<'_> {
-        match (home, self.virtual_block) {
-            (Home::Virtual, Some(fd)) => fd,
-            _ => self.block,
+    /// Where a disk with these flags has its directory.
+    fn of(&self, flags: u8) -> Home {
+        match flags & VIRTUAL != 0 && self.virtual_block.is_some() {
+            true => Home::Virtual,
+            false => Home::Block,
         }
     }
 
-    /// Where the disk `name` is, if its `size` can be read and is not zero (qemu-ga skips
-    /// the rest).
-    fn of_sized(&self, name: &[u8]) -> Option<Home> {
+    fn fd(&self, home: Home) -> BorrowedFd<'_> {
+        match (home, self.virtual_block) {
+            (Home::Virtual, Some(dir)) => dir.as_fd(),
+            _ => self.block.as_fd(),
+        }
+    }
+
+    /// Whether the disk's `size` can be read and is not zero.
+    fn has_size(&self, home: Home, name: &[u8]) -> bool {
         let mut size = [0u8; 32];
         let mut path = [0u8; PATH_MAX];
-        let path = join(&mut path, &[name, b"/size"])?;
-        let in_virtual = match self
-            .virtual_block
-            .map(|v| fs::read_file_at(v, path, &mut size))
-        {
-            Some(Ok(text)) => Some(text.len()),
-            Some(Err(Errno::NOENT)) | None => None,
-            Some(Err(_)) => return None,
-        };
-        let (home, len) = match in_virtual {
-            Some(len) => (Home::Virtual, len),
-            None => (
-                Home::Block,
-                fs::read_file_at(self.block, path, &mut size).ok()?.len(),
-            ),
-        };
-        (&size[..len] != b"0\n").then_some(home)
+        join(&mut path, &[name, b"/size"])
+            .and_then(|path| fs::read_file_at(self.fd(home), path, &mut size).ok())
+            .is_some_and(|text| text != b"0\n")
     }
 }
 
@@ -178,14 +243,22 @@ fn is_name(name: &[u8]) -> bool {
     name.len() < NAME && core::str::from_utf8(name).is_ok()
 }
 
-fn write_disk_and_partitions<'p>(
+/// The pieces of scratch a disk's entry is written with.
+struct Rooms<'r> {
+    listing: &'r mut [u8],
+    /// Its partitions' names ([`MAX_PARTITIONS`]).
+    partitions: &'r mut [u8],
+    /// Its dependencies' device nodes ([`MAX_DEPENDENCIES`]).
+    dependencies: &'r mut [u8],
+}
+
+/// The disk's partitions, then the disk: its directory is opened once for all of them.
+fn write_disk_and_partitions(
     w: &mut JsonWriter<'_>,
     homes: &Homes<'_>,
     home: Home,
     name: &[u8],
-    partitions: impl DoubleEndedIterator<Item = &'p [u8]>,
-    listing: &mut [u8],
-    dependencies: &mut [u8],
+    rooms: Rooms<'_>,
 ) {
     // A disk whose directory cannot be opened has no readable `uevent` either.
     let Ok(disk) = fs::Dir::open_at(homes.fd(home), name) else {
@@ -196,12 +269,20 @@ fn write_disk_and_partitions<'p>(
     if dev.is_empty() {
         return;
     }
-    // Partitions first (the reverse of finding them after their disk).
-    for partition in partitions.rev() {
+    let each_partition = |f: &mut dyn FnMut(&[u8])| {
+        // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
+        let _ = disk.for_each(rooms.listing, |entry, kind| {
+            if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
+                f(entry);
+            }
+        });
+    };
+    // Partitions first, last found first (qemu-ga prepends each after its disk).
+    in_reverse::<NAME>(rooms.partitions, each_partition, |partition| {
         let mut node = heapless::String::<64>::new();
         device_node_at(disk.as_fd(), partition, &mut node);
         if node.is_empty() {
-            continue;
+            return;
         }
         w.begin_object();
         w.key("name");
@@ -213,32 +294,37 @@ fn write_disk_and_partitions<'p>(
         w.str(&dev);
         w.end_array();
         w.end_object();
-    }
-    write_disk(w, name, home, disk.as_fd(), &dev, listing, dependencies);
+    });
+    write_disk(
+        w,
+        name,
+        home,
+        disk.as_fd(),
+        &dev,
+        rooms.listing,
+        rooms.dependencies,
+    );
 }
 
-/// Adds a disk's partitions, in sysfs order, to `partitions`; `Err` when they do not fit.
-fn list_partitions(
-    home: BorrowedFd<'_>,
-    name: &[u8],
-    listing: &mut [u8],
-    partitions: &mut Records<'_, NAME>,
-) -> Result<(), ()> {
+/// Calls `f` on the texts `each` gives, last first, as qemu-ga lists what it prepended
+/// one by one. They are kept in `room` as records of `N` bytes; if more come than fit
+/// (or a longer one), `each` is asked again and `f` gets them all in the order given.
+fn in_reverse<const N: usize>(
+    room: &mut [u8],
+    mut each: impl FnMut(&mut dyn FnMut(&[u8])),
+    mut f: impl FnMut(&[u8]),
+) {
+    let mut records = Records::<N>::new(room);
     let mut overflow = false;
-    // No partitions if the disk's directory cannot be opened: qemu-ga's get_disk_partitions
-    // does not check its opendir.
-    if let Ok(dir) = fs::Dir::open_at(home, name) {
-        // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
-        let _ = dir.for_each(listing, |entry, kind| {
-            if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
-                match partitions.push() {
-                    Some(record) => put_text(record, entry),
-                    None => overflow = true,
-                }
-            }
-        });
+    each(&mut |text| match records.push() {
+        Some(record) if text.len() < N => put_text(record, text),
+        _ => overflow = true,
+    });
+    if overflow {
+        each(&mut f);
+    } else {
+        records.iter().rev().for_each(|record| f(text_of(record)));
     }
-    if overflow { Err(()) } else { Ok(()) }
 }
 
 /// `<disk>N` or `<disk>pN` (vda1, nvme0n1p1, mmcblk0p2), as qemu-ga tells partitions.
@@ -279,32 +365,19 @@ fn write_disk(
     // possibly empty, whenever the kernel has a `slaves` directory for the disk (qemu-ga's
     // get_disk_deps leaves `dependencies` out, with no error, when g_dir_open fails).
     if let Ok(slaves) = fs::Dir::open_at(disk, b"slaves") {
-        let mut each_dependency = |f: &mut dyn FnMut(&str)| {
+        let each_dependency = |f: &mut dyn FnMut(&[u8])| {
             // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
             let _ = slaves.for_each(listing, |slave, _| {
                 let mut node = heapless::String::<64>::new();
                 device_node_at(slaves.as_fd(), slave, &mut node);
                 if !node.is_empty() {
-                    f(&node);
+                    f(node.as_bytes());
                 }
             });
         };
-        let mut deps = Records::<NODE>::new(&mut *dependencies);
-        let mut overflow = false;
-        each_dependency(&mut |dep| match deps.push() {
-            Some(record) if dep.len() < NODE => put_text(record, dep.as_bytes()),
-            _ => overflow = true,
-        });
         w.key("dependencies");
         w.begin_array();
-        if overflow {
-            // More than fit to reverse: all of them, in the order found.
-            each_dependency(&mut |dep| w.str(dep));
-        } else {
-            deps.iter()
-                .rev()
-                .for_each(|dep| w.bytes_as_str(text_of(dep)));
-        }
+        in_reverse::<NODE>(dependencies, each_dependency, |dep| w.bytes_as_str(dep));
         w.end_array();
     }
     // An error finding the address is dropped, as qemu-ga's qmp_guest_get_disks drops it

@@ -139,6 +139,59 @@ impl<'r, const N: usize> Records<'r, N> {
     }
 }
 
+/// Finds the records of a [`Records`] table by their text ([`put_text`]) in constant
+/// expected time, so that matching one list of names against another stays linear: open
+/// addressing over 2-byte slots in a piece of scratch, each 0 (empty) or a record's number
+/// plus one. With twice as many slots as records, probes stay short.
+pub struct TextIndex<'r> {
+    slots: &'r mut [u8],
+}
+
+impl<'r> TextIndex<'r> {
+    /// An empty index in `room` (2 bytes a slot; at most 65,535 records).
+    pub fn new(room: &'r mut [u8]) -> TextIndex<'r> {
+        room.fill(0);
+        TextIndex { slots: room }
+    }
+
+    /// Indexes record `i` of `records` by its text; false when the index is full.
+    pub fn insert<const N: usize>(&mut self, records: &Records<'_, N>, i: usize) -> bool {
+        let (Some(record), Ok(value)) = (records.get(i), u16::try_from(i + 1)) else {
+            return false;
+        };
+        let Some((slot, _)) = self.probe(text_of(record)).find(|&(_, v)| v == 0) else {
+            return false;
+        };
+        self.slots[slot * 2..slot * 2 + 2].copy_from_slice(&value.to_ne_bytes());
+        true
+    }
+
+    /// The number of the record whose text is `text`, if indexed.
+    pub fn find<const N: usize>(&self, records: &Records<'_, N>, text: &[u8]) -> Option<usize> {
+        self.probe(text)
+            .map(|(_, value)| usize::from(value).checked_sub(1))
+            .take_while(Option::is_some)
+            .flatten()
+            .find(|&i| records.get(i).is_some_and(|r| text_of(r) == text))
+    }
+
+    /// Every slot with its value, from where `text` hashes to (FNV-1a) onwards.
+    fn probe(&self, text: &[u8]) -> impl Iterator<Item = (usize, u16)> + '_ {
+        let count = self.slots.len() / 2;
+        let hash = text.iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let start = (hash as usize).checked_rem(count).unwrap_or(0);
+        (0..count).map(move |k| {
+            let slot = (start + k) % count;
+            (
+                slot,
+                u16::from_ne_bytes([self.slots[slot * 2], self.slots[slot * 2 + 1]]),
+            )
+        })
+    }
+}
+
 /// A record holding a short text: its length in the first byte, then the text.
 /// `field` is a record or a part of one; the text is cut to what fits.
 pub fn put_text(field: &mut [u8], text: &[u8]) {
@@ -244,5 +297,26 @@ mod tests {
         assert_eq!(text_of(&record), b"ab");
         put_text(&mut record, b"abcdef");
         assert_eq!(text_of(&record), b"abc");
+    }
+
+    #[test]
+    fn text_index_finds_records_by_text() {
+        let (mut region, mut slots) = (vec![0u8; 4 * 40], vec![0xffu8; 2 * 8]);
+        let mut records = Records::<4>::new(&mut region);
+        let mut index = TextIndex::new(&mut slots);
+        for (i, name) in ["sda", "vda", "sr0", "a", "b", "c", "d", "e"]
+            .iter()
+            .enumerate()
+        {
+            put_text(records.push().unwrap(), name.as_bytes());
+            assert!(index.insert(&records, i), "{name}");
+        }
+        put_text(records.push().unwrap(), b"f");
+        assert!(!index.insert(&records, 8), "8 slots hold 8 records");
+        assert_eq!(index.find(&records, b"vda"), Some(1));
+        assert_eq!(index.find(&records, b"e"), Some(7));
+        assert_eq!(index.find(&records, b"f"), None);
+        assert_eq!(index.find(&records, b"vd"), None);
+        assert_eq!(TextIndex::new(&mut []).find(&records, b"sda"), None);
     }
 }

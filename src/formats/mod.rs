@@ -24,6 +24,7 @@ pub mod mountinfo;
 pub mod netlink;
 pub mod nvme_smart;
 pub mod os_release;
+pub mod partitions;
 pub mod passwd;
 pub mod proc_route;
 pub mod proc_stat;
