@@ -47,20 +47,18 @@ impl OsInfo {
         }
     }
 
-    /// The kernel's names, from uname(2) the first time.
-    fn kernel(&mut self) -> Result<system::Utsname, crate::sys::Errno> {
-        if let Some(kernel) = self.kernel {
-            return Ok(kernel);
+    /// Takes the kernel's names from uname(2), the first time.
+    fn load_kernel(&mut self) -> Result<(), crate::sys::Errno> {
+        if self.kernel.is_none() {
+            self.kernel = Some(system::uname()?);
         }
-        let kernel = system::uname()?;
-        self.kernel = Some(kernel);
-        Ok(kernel)
+        Ok(())
     }
 
-    /// The os-release values, from `path` (`$QGA_OS_RELEASE`) if set, else from
-    /// `/etc/os-release`, else from `/usr/lib/os-release`; all `None` if none can be read,
-    /// or the file is not one qemu-ga could parse.
-    fn release(&mut self, path: Option<&[u8]>) -> [Option<&[u8]>; FIELDS.len()] {
+    /// Makes the cache hold the os-release values, from `path` (`$QGA_OS_RELEASE`) if
+    /// set, else from `/etc/os-release`, else from `/usr/lib/os-release`; none if none
+    /// can be read, or the file is not one qemu-ga could parse.
+    fn refresh(&mut self, path: Option<&[u8]>) {
         let candidates = match path {
             Some(path) => [Some(path), None],
             None => [Some(&b"/etc/os-release"[..]), Some(b"/usr/lib/os-release")],
@@ -69,6 +67,10 @@ impl OsInfo {
             self.stamp = None;
             self.values = [None; FIELDS.len()];
         }
+    }
+
+    /// The os-release values [`OsInfo::refresh`] left.
+    fn values(&self) -> [Option<&[u8]>; FIELDS.len()] {
         let text = &*self.text;
         self.values
             .map(|at| at.and_then(|(start, end)| text.get(start..end)))
@@ -110,16 +112,21 @@ impl OsInfo {
 /// `/usr/lib/os-release`.
 pub fn guest_get_osinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let info = &mut call.state.osinfo;
-    let uts = info.kernel().map_err(|e| qmp_error!("uname failed: {e}"))?;
-    let values = info.release(call.state.env.os_release);
+    info.load_kernel()
+        .map_err(|e| qmp_error!("uname failed: {e}"))?;
+    info.refresh(call.state.env.os_release);
+    // Borrowed, not copied: the names are 390 bytes.
+    let (kernel, values) = (info.kernel.as_ref(), info.values());
     call.reply.write(|w| {
         w.begin_object();
-        w.key("kernel-release");
-        w.bytes_as_str(uts.release());
-        w.key("kernel-version");
-        w.bytes_as_str(uts.version());
-        w.key("machine");
-        w.bytes_as_str(uts.machine());
+        if let Some(uts) = kernel {
+            w.key("kernel-release");
+            w.bytes_as_str(uts.release());
+            w.key("kernel-version");
+            w.bytes_as_str(uts.version());
+            w.key("machine");
+            w.bytes_as_str(uts.machine());
+        }
         for ((name, _), value) in FIELDS.iter().zip(values) {
             if let Some(value) = value {
                 w.key(name);
