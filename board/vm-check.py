@@ -262,6 +262,65 @@ def hotplug_port_check():
         result("h.hotplugged-port-answers", False, f"{type(e).__name__}: {e}")
 
 
+def disk_replug_check():
+    """A disk unplugged and another plugged in its place under the same name, with another
+    serial: guest-get-disks must report the new disk's serial. (tinyqga keeps each disk's
+    serial, since reading a virtio-blk serial is a request to the device; it finds what it
+    kept by the disk's sysfs directory, and a new disk has a new one.) Hot-plug needs a bus
+    that unplugs without the guest's help: channel I/O, so s390x only; both disks get the
+    same device number, so the same sysfs path and, the name being the lowest free one,
+    the same name."""
+    if not HW["ccw"]:
+        return
+    name = "h.replugged-disk-new-serial"
+
+    def by_serial(c):
+        return {str((d.get("address") or {}).get("serial")): d.get("name")
+                for d in call_ok(c, "guest-get-disks")}
+
+    def wait_for(c, present, absent, within=30.0):
+        deadline = time.monotonic() + within
+        while True:
+            disks = by_serial(c)
+            if (present is None or present in disks) and (absent is None or absent not in disks):
+                return disks
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {within:.0f} s for {present or '-'} in, {absent or '-'} "
+                                   f"out: {short(disks)}")
+            time.sleep(0.5)
+
+    def plug(q, node, serial, dev_id):
+        for r in (q.cmd("blockdev-add", driver="null-co", **{"node-name": node}, size=16 * MiB),
+                  q.cmd("device_add", driver="virtio-blk-ccw", drive=node, serial=serial,
+                        id=dev_id, devno="fe.0.0020")):
+            if "error" in r:
+                raise RuntimeError(f"plugging {serial}: {short(r)}")
+
+    try:
+        q = Qmp()
+        c = Conn(timeout=20, label="replug")
+        c.sync_retry()
+        plug(q, "plug1", "qga-plug-1", "plugdisk1")
+        first = wait_for(c, "qga-plug-1", None)["qga-plug-1"]
+        r = q.cmd("device_del", id="plugdisk1")
+        if "error" in r:
+            raise RuntimeError(f"device_del: {short(r)}")
+        wait_for(c, None, "qga-plug-1")
+        plug(q, "plug2", "qga-plug-2", "plugdisk2")
+        second = wait_for(c, "qga-plug-2", "qga-plug-1")["qga-plug-2"]
+        q.cmd("device_del", id="plugdisk2")
+        wait_for(c, None, "qga-plug-2")
+        c.close()
+        q.close()
+        result(name, first == second,
+               f"{first} (serial qga-plug-1) unplugged, {second} (qga-plug-2) plugged in at "
+               f"devno fe.0.0020: its serial reported" + ("" if first == second else
+                                                           "; but the name differs, so the "
+                                                           "same directory was not tested"))
+    except Exception as e:
+        result(name, False, f"{type(e).__name__}: {e}")
+
+
 def console_size():
     return os.path.getsize(CONSOLE)
 
@@ -1117,6 +1176,7 @@ def main():
     result("agent-not-restarted", first_pid is not None and first_pid == last_pid and exits == 0,
            f"pid {first_pid} -> {last_pid}, {exits} exits")
     hotplug_port_check()
+    disk_replug_check()
     freeze_checks()
     shutdown_check()
 

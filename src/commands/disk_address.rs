@@ -11,9 +11,10 @@
 //! | `…/virtio<n>/…` anywhere else | virtio without PCI (virtio-mmio on arm and riscv `virt`) |
 //! | `/devices/virtual/block/…` (device-mapper, md, loop) | the disks under its `slaves`, followed down |
 //!
-//! The first half of this file is the walk: it reads sysfs (links, `uevent`, `serial`,
-//! `driver`, directory listings). The second half decodes what it reads: pure functions
-//! that take bytes and make no system call, unit-tested below.
+//! The first half of this file is the walk: it reads sysfs (links, `uevent`, `driver`,
+//! directory listings, and `serial` through [`DiskSerials`]). The second half decodes
+//! what it reads: pure functions that take bytes and make no system call, unit-tested
+//! below.
 //!
 //! Errors are qemu-ga's: where its walk fails (a link that cannot be resolved for a reason
 //! other than not existing, a `slaves` directory or a controller's directory that cannot
@@ -22,10 +23,11 @@
 //! `guest-get-disks` ignores it, as qemu-ga's do. What qemu-ga does not check, the walk
 //! tolerates too, and says so where it does.
 
+use super::disk_serials::DiskSerials;
 use super::scratch::Scratch;
 use crate::formats::sysfs::{
     self, HostIndex, basename, contains, host_of, is_controller, is_virtual, pci_functions,
-    scsi_target, serial, uevent_devname,
+    scsi_target, uevent_devname,
 };
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
@@ -124,9 +126,10 @@ pub struct Device<'p> {
 pub fn each_disk_under(
     device: &Device<'_>,
     scratch: &mut Scratch<'_>,
+    serials: &mut DiskSerials,
     found: &mut dyn FnMut(DiskAddress),
 ) -> Result<(), QmpError> {
-    each_disk(device, 0, scratch, found)
+    each_disk(device, 0, scratch, serials, found)
 }
 
 /// Scratch one level of the walk takes: the `slaves` path, its listing, and a slave's
@@ -139,10 +142,11 @@ fn each_disk(
     device: &Device<'_>,
     depth: usize,
     scratch: &mut Scratch<'_>,
+    serials: &mut DiskSerials,
     found: &mut dyn FnMut(DiskAddress),
 ) -> Result<(), QmpError> {
     if !is_virtual(device.path) {
-        if let Some(disk) = DiskAddress::of(device)? {
+        if let Some(disk) = DiskAddress::of(device, serials)? {
             found(disk);
         }
         return Ok(());
@@ -182,7 +186,7 @@ fn each_disk(
                 return;
             };
             let walked = match real_path(link, real) {
-                Ok(Some(slave)) => each_disk(&slave, depth + 1, level, found),
+                Ok(Some(slave)) => each_disk(&slave, depth + 1, level, serials, found),
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             };
@@ -216,10 +220,13 @@ impl DiskAddress {
     /// `build_guest_fsinfo_for_real_device` finds it; `None` when neither the bus nor a
     /// device node nor a serial can be found (as qemu-ga drops such entries). `Err` when
     /// the controller's directory cannot be listed ([`pci_address`]).
-    pub fn of(device: &Device<'_>) -> Result<Option<DiskAddress>, QmpError> {
+    pub fn of(
+        device: &Device<'_>,
+        serials: &mut DiskSerials,
+    ) -> Result<Option<DiskAddress>, QmpError> {
         let mut disk = DiskAddress::unknown();
         device_node_at(device.dir.as_fd(), b"", &mut disk.dev);
-        disk_serial(device.dir.as_fd(), &mut disk.serial);
+        serials.of(device.dir.as_fd(), &mut disk.serial);
         let found = disk.locate(device.path)?;
         Ok(disk.kept(found))
     }
@@ -232,10 +239,11 @@ impl DiskAddress {
         syspath: &[u8],
         dir: BorrowedFd<'_>,
         dev: &str,
+        serials: &mut DiskSerials,
     ) -> Option<DiskAddress> {
         let mut disk = DiskAddress::unknown();
         let _ = disk.dev.push_str(dev);
-        disk_serial(dir, &mut disk.serial);
+        serials.of(dir, &mut disk.serial);
         let found = disk.locate(syspath).unwrap_or(false);
         disk.kept(found)
     }
@@ -321,19 +329,6 @@ pub fn device_node_at(dir: BorrowedFd<'_>, child: &[u8], out: &mut heapless::Str
 
 /// Room for a device's `uevent` file.
 const UEVENT_BYTES: usize = 1024;
-
-/// The serial number of the disk whose directory `dir` is, where the kernel exposes it
-/// (virtio-blk: `<disk>/serial`, which is what udev's ID_SERIAL holds for it). For a
-/// partition, its disk's.
-fn disk_serial(dir: BorrowedFd<'_>, out: &mut heapless::String<64>) {
-    let mut text = [0u8; 128];
-    for file in [&b"serial"[..], b"../serial"] {
-        if let Some(serial) = fs::read_file_at(dir, file, &mut text).ok().and_then(serial) {
-            let _ = out.push_str(serial);
-            return;
-        }
-    }
-}
 
 /// What the PCI walk reads of sysfs besides the path: the kernel's ([`Kernel`]), or a
 /// fake one in tests.
@@ -683,9 +678,13 @@ mod tests {
             let mut real = [0u8; PATH_MAX];
             let device = real_path(path.as_os_str().as_bytes(), &mut real)?.unwrap();
             let mut room = vec![0u8; WALK_SCRATCH];
-            each_disk_under(&device, &mut Scratch::new(&mut room), &mut |d| {
-                found.push(d)
-            })
+            let mut serials = DiskSerials::default();
+            each_disk_under(
+                &device,
+                &mut Scratch::new(&mut room),
+                &mut serials,
+                &mut |d| found.push(d),
+            )
             .map(|()| found)
         };
         let shown = |path: std::path::PathBuf| path.to_str().unwrap().to_string();

@@ -2,6 +2,7 @@
 
 use super::Call;
 use super::disk_address::{Bus, DiskAddress, device_node_at};
+use super::disk_serials::DiskSerials;
 use super::scratch::{Records, TextIndex, put_text, text_of};
 use crate::capacity::LISTING_BYTES;
 use crate::formats::nvme_smart::{self, Smart};
@@ -78,6 +79,7 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
         Ok::<_, QmpError>(disks.bytes())
     })?;
     let disks = Records::<DISK>::filled(disks);
+    let serials = &mut call.state.serials;
     call.reply.write(|w| {
         w.begin_array();
         for disk in disks.iter().rev().filter(|disk| disk[NAME] & SIZED != 0) {
@@ -87,7 +89,8 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
                 partitions: &mut *partitions,
                 dependencies: &mut *dependencies,
             };
-            write_disk_and_partitions(w, &homes, home, text_of(&disk[..NAME]), rooms);
+            let name = text_of(&disk[..NAME]);
+            write_disk_and_partitions(w, &homes, home, name, rooms, serials);
         }
         w.end_array();
         Ok(())
@@ -258,7 +261,8 @@ fn write_disk_and_partitions(
     homes: &Homes<'_>,
     home: Home,
     name: &[u8],
-    rooms: Rooms<'_>,
+    mut rooms: Rooms<'_>,
+    serials: &mut DiskSerials,
 ) {
     // A disk whose directory cannot be opened has no readable `uevent` either.
     let Ok(disk) = fs::Dir::open_at(homes.fd(home), name) else {
@@ -271,14 +275,14 @@ fn write_disk_and_partitions(
     }
     let each_partition = |f: &mut dyn FnMut(&[u8])| {
         // Tolerated: qemu-ga's loop ends at readdir's NULL and never looks at errno.
-        let _ = disk.for_each(rooms.listing, |entry, kind| {
+        let _ = disk.for_each(&mut *rooms.listing, |entry, kind| {
             if kind == fs::DT_DIR && is_partition_of(name, entry) && is_name(entry) {
                 f(entry);
             }
         });
     };
     // Partitions first, last found first (qemu-ga prepends each after its disk).
-    in_reverse::<NAME>(rooms.partitions, each_partition, |partition| {
+    in_reverse::<NAME>(&mut *rooms.partitions, each_partition, |partition| {
         let mut node = heapless::String::<64>::new();
         device_node_at(disk.as_fd(), partition, &mut node);
         if node.is_empty() {
@@ -295,15 +299,7 @@ fn write_disk_and_partitions(
         w.end_array();
         w.end_object();
     });
-    write_disk(
-        w,
-        name,
-        home,
-        disk.as_fd(),
-        &dev,
-        rooms.listing,
-        rooms.dependencies,
-    );
+    write_disk(w, name, home, disk.as_fd(), &dev, &mut rooms, serials);
 }
 
 /// Calls `f` on the texts `each` gives, last first, as qemu-ga lists what it prepended
@@ -345,8 +341,8 @@ fn write_disk(
     home: Home,
     disk: BorrowedFd<'_>,
     dev: &str,
-    listing: &mut [u8],
-    dependencies: &mut [u8],
+    rooms: &mut Rooms<'_>,
+    serials: &mut DiskSerials,
 ) {
     let mut real = [0u8; PATH_MAX];
     let mut link = [0u8; PATH_MAX];
@@ -367,7 +363,7 @@ fn write_disk(
     if let Ok(slaves) = fs::Dir::open_at(disk, b"slaves") {
         let each_dependency = |f: &mut dyn FnMut(&[u8])| {
             // Tolerated: qemu-ga reads `slaves` with g_dir_read_name, which reports no errors.
-            let _ = slaves.for_each(listing, |slave, _| {
+            let _ = slaves.for_each(&mut *rooms.listing, |slave, _| {
                 let mut node = heapless::String::<64>::new();
                 device_node_at(slaves.as_fd(), slave, &mut node);
                 if !node.is_empty() {
@@ -377,14 +373,16 @@ fn write_disk(
         };
         w.key("dependencies");
         w.begin_array();
-        in_reverse::<NODE>(dependencies, each_dependency, |dep| w.bytes_as_str(dep));
+        in_reverse::<NODE>(&mut *rooms.dependencies, each_dependency, |dep| {
+            w.bytes_as_str(dep)
+        });
         w.end_array();
     }
     // An error finding the address is dropped, as qemu-ga's qmp_guest_get_disks drops it
     // ("failed to get device info, ignoring error").
     let address = syspath
         .filter(|_| !is_virtual)
-        .and_then(|syspath| DiskAddress::of_ignoring_errors(syspath, disk, dev));
+        .and_then(|syspath| DiskAddress::of_ignoring_errors(syspath, disk, dev, serials));
     if let Some(address) = &address {
         w.key("address");
         address.write(w);

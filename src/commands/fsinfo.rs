@@ -5,6 +5,7 @@ use core::fmt::Write as _;
 
 use super::Call;
 use super::disk_address::{self, DiskAddress};
+use super::disk_serials::DiskSerials;
 use super::mounts;
 use super::scratch::Scratch;
 use crate::formats::{mountinfo, sysfs};
@@ -29,9 +30,9 @@ pub const DISKS_PER_FS: usize = 32;
 pub fn guest_get_fsinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
     let text = mounts::read(&mut call.scratch)?;
     let first = mounts::FirstMounts::new(text, &mut call.scratch)?;
-    let scratch = &mut call.scratch;
+    let (scratch, serials) = (&mut call.scratch, &mut call.state.serials);
     call.reply
-        .write(|w| write_filesystems(w, text, &first, scratch))
+        .write(|w| write_filesystems(w, text, &first, scratch, serials))
 }
 
 /// The list. An error resolving a file system's disks fails the whole command, as in
@@ -42,9 +43,12 @@ fn write_filesystems(
     text: &mut [u8],
     first: &mounts::FirstMounts<'_>,
     scratch: &mut Scratch<'_>,
+    serials: &mut DiskSerials,
 ) -> Result<(), QmpError> {
     w.begin_array();
-    first.each_reversed(text, |mount, dev| write_filesystem(w, mount, dev, scratch))?;
+    first.each_reversed(text, |mount, dev| {
+        write_filesystem(w, mount, dev, scratch, serials)
+    })?;
     w.end_array();
     Ok(())
 }
@@ -54,6 +58,7 @@ fn write_filesystem(
     mount: &mountinfo::Mount<'_>,
     (major, minor): (u32, u32),
     scratch: &mut Scratch<'_>,
+    serials: &mut DiskSerials,
 ) -> Result<(), QmpError> {
     let mut devpath = FmtBuf::<64>::new();
     let _ = write!(devpath, "/sys/dev/block/{major}:{minor}");
@@ -64,7 +69,7 @@ fn write_filesystem(
     let mut disks: heapless::Vec<DiskAddress, DISKS_PER_FS> = heapless::Vec::new();
     let mut overflow = false;
     if let Some(device) = &device {
-        disk_address::each_disk_under(device, scratch, &mut |disk| {
+        disk_address::each_disk_under(device, scratch, serials, &mut |disk| {
             overflow |= disks.push(disk).is_err()
         })?;
     }
@@ -92,7 +97,7 @@ fn write_filesystem(
     match (overflow, &device) {
         // More disks than fit to reverse: all of them, in the order found.
         (true, Some(device)) => {
-            disk_address::each_disk_under(device, scratch, &mut |disk| disk.write(w))?;
+            disk_address::each_disk_under(device, scratch, serials, &mut |disk| disk.write(w))?;
         }
         // qemu-ga prepends each disk it finds: the last found comes first.
         _ => disks.iter().rev().for_each(|disk| disk.write(w)),
@@ -119,6 +124,7 @@ mod tests {
             &mut text,
             &first,
             &mut scratch,
+            &mut DiskSerials::default(),
         )
         .unwrap();
         let out = String::from_utf8(out.0).unwrap();

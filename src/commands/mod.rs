@@ -16,6 +16,8 @@ pub mod cpu;
 #[cfg(target_os = "linux")]
 pub mod disk_address;
 #[cfg(target_os = "linux")]
+pub mod disk_serials;
+#[cfg(target_os = "linux")]
 pub mod disks;
 #[cfg(target_os = "linux")]
 pub mod diskstats;
@@ -344,6 +346,9 @@ pub struct State {
     /// What `guest-get-osinfo` read last time.
     #[cfg(target_os = "linux")]
     pub osinfo: os::OsInfo,
+    /// Disk serials `guest-get-fsinfo` and `guest-get-disks` have read.
+    #[cfg(target_os = "linux")]
+    pub serials: disk_serials::DiskSerials,
 }
 
 /// The environment variables commands consult (read once at start; the agent's
