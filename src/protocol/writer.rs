@@ -30,8 +30,10 @@ pub trait Output {
     fn withdraw(&mut self) -> bool;
 }
 
-/// How many nesting levels the writer tracks (request ids may be as deep as requests).
-const LEVELS: usize = 1088;
+/// How many nesting levels the writer tracks. The agent's answers nest a few levels deep
+/// (6 in guest-get-fsinfo: response, list, file system, disks, disk, PCI address); an
+/// echoed request `id` is written by [`JsonWriter::json_text`], which needs none.
+const LEVELS: usize = 64;
 
 /// Writes JSON structure with separators placed automatically.
 ///
@@ -339,36 +341,38 @@ impl<'o> JsonWriter<'o> {
     }
 
     /// Writes a checked JSON text (a [`Kind::Verbatim`] value: the request `id`, echoed
-    /// into its response) in qemu-ga's style: its separators, strings re-escaped, numbers
-    /// and keywords as sent. It walks the text once with no stack of its own (the writer
-    /// tracks nesting anyway), so an id of any size or depth passes in constant memory.
+    /// into its response) in qemu-ga's style: `, ` and `: ` where the text has `,` and
+    /// `:`, strings re-escaped, numbers and keywords as sent. The parser has checked the
+    /// text, so its own punctuation places the separators and nothing is kept per level:
+    /// an id of any size or depth passes in constant memory, and the writer's nesting
+    /// ([`LEVELS`]) need only be as deep as the agent's own answers.
     ///
     /// [`Kind::Verbatim`]: super::json::Kind::Verbatim
     pub fn json_text(&mut self, text: &[u8]) {
+        self.separate();
         let mut rest = text;
         while let Some(&b) = rest.first() {
             let used = match b {
-                b'{' => {
-                    self.begin_object();
+                b'{' | b'}' | b'[' | b']' => {
+                    self.out.put(&rest[..1]);
                     1
                 }
-                b'}' => {
-                    self.end_object();
+                b',' => {
+                    self.out.put(b", ");
                     1
                 }
-                b'[' => {
-                    self.begin_array();
-                    1
-                }
-                b']' => {
-                    self.end_array();
+                b':' => {
+                    self.out.put(b": ");
                     1
                 }
                 b'"' | b'\'' => {
                     let len = string_token_len(rest, b);
                     let raw = rest.get(1..len - 1).unwrap_or_default();
-                    let key = self.awaits_key();
-                    self.begin_str();
+                    self.out.put(b"\"");
+                    self.open_string = Some(OpenString::Text {
+                        carry: [0; 3],
+                        len: 0,
+                    });
                     let mut piece = [0u8; 64];
                     let mut filled = 0;
                     for byte in Unescaped::new(raw) {
@@ -381,10 +385,6 @@ impl<'o> JsonWriter<'o> {
                     }
                     self.str_piece(&piece[..filled]);
                     self.end_str();
-                    if key {
-                        self.out.put(b": ");
-                        self.after_key = true;
-                    }
                     len
                 }
                 _ if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.') => {
@@ -394,26 +394,14 @@ impl<'o> JsonWriter<'o> {
                             !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
                         })
                         .unwrap_or(rest.len());
-                    self.separate();
                     self.out.put(&rest[..len]);
                     len
                 }
-                // Separators and white space: the writer places its own.
+                // White space: the separators above carry their own.
                 _ => 1,
             };
             rest = rest.get(used..).unwrap_or_default();
         }
-    }
-
-    /// Inside an object, with no key written for the next value.
-    fn awaits_key(&self) -> bool {
-        let level = self.depth;
-        !self.after_key
-            && level > 0
-            && self
-                .arrays
-                .get(level / 64)
-                .is_some_and(|w| w & (1 << (level % 64)) == 0)
     }
 }
 
