@@ -19,11 +19,12 @@
 //!            `arguments!` (the schema that is checked and the struct the handler reads),
 //!            and the one static table (`command!(name, handler)` rows) that dispatch,
 //!            guest-info, --block-rpcs/--allow-rpcs and the frozen-state policy all read.
-//!            State kept across requests: open files, exec children, the handle counter;
-//!            working memory per request: scratch (pieces of one bounded region).
-//!            Beside them what several commands share (disk_address: a block device's bus
-//!            address from sysfs, for guest-get-fsinfo and guest-get-disks; account: users
-//!            from /etc/passwd). Uses protocol, sys, formats, crypt, text
+//!            State kept across requests: open files, exec children, the handle counter,
+//!            os-release and disk serials already read; working memory per request:
+//!            scratch (pieces of one bounded region). Beside them what several commands
+//!            share (disk_address: a block device's bus address from sysfs, and
+//!            disk_serials: its serial, for guest-get-fsinfo and guest-get-disks; account:
+//!            users from /etc/passwd). Uses protocol, sys, formats, crypt, text
 //! protocol   sans-I/O: bytes -> one complete JSON value (framer), value -> tree in a
 //!            bounded arena (json), request envelope (request), argument checking against
 //!            the command's schema (schema), error classes and texts (error), base64 as
