@@ -48,7 +48,7 @@ pub enum OpenError<'a> {
 /// Why a `<cid>:<port>` address was refused, in QEMU's words (`vsock_parse`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum VsockError<'a> {
-    /// Not `<1-32 chars but ':'>:<1-32 chars but ','>`: "error parsing address '<a>'".
+    /// Not `<1-32 chars but ':'>:<1-32 chars but ','>`: `"error parsing address '<a>'"`.
     Syntax(&'a [u8]),
     /// More after that: "trailing characters in address '<a>'".
     Trailing(&'a [u8]),

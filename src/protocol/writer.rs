@@ -345,7 +345,7 @@ impl<'o> JsonWriter<'o> {
     /// `:`, strings re-escaped, numbers and keywords as sent. The parser has checked the
     /// text, so its own punctuation places the separators and nothing is kept per level:
     /// an id of any size or depth passes in constant memory, and the writer's nesting
-    /// ([`LEVELS`]) need only be as deep as the agent's own answers.
+    /// (`LEVELS`) need only be as deep as the agent's own answers.
     ///
     /// [`Kind::Verbatim`]: super::json::Kind::Verbatim
     pub fn json_text(&mut self, text: &[u8]) {
