@@ -50,9 +50,9 @@ pub enum OpenError<'a> {
 pub enum VsockError<'a> {
     /// Not `<1-32 chars but ':'>:<1-32 chars but ','>`: `"error parsing address '<a>'"`.
     Syntax(&'a [u8]),
-    /// More after that: "trailing characters in address '<a>'".
+    /// More after that: `"trailing characters in address '<a>'"`.
     Trailing(&'a [u8]),
-    /// "Failed to parse cid '<c>'" / "Failed to parse port '<p>'".
+    /// `"Failed to parse cid '<c>'"` / `"Failed to parse port '<p>'"`.
     Cid(&'a [u8]),
     Port(&'a [u8]),
 }
