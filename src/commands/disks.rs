@@ -460,6 +460,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reversed_when_they_fit_else_in_the_order_given() {
+        let texts: [&[u8]; 3] = [b"vda1", b"vda2", b"vda3"];
+        let each = |f: &mut dyn FnMut(&[u8])| texts.iter().for_each(|t| f(t));
+        let order = |room: &mut [u8]| {
+            let mut seen = Vec::new();
+            in_reverse::<NAME>(room, each, |t| seen.push(t.to_vec()));
+            seen
+        };
+        assert_eq!(order(&mut [0u8; 3 * NAME]), [b"vda3", b"vda2", b"vda1"]);
+        assert_eq!(order(&mut [0u8; 2 * NAME]), [b"vda1", b"vda2", b"vda3"]);
+    }
+
+    #[test]
     fn partition_names() {
         assert!(is_partition_of(b"vda", b"vda1"));
         assert!(is_partition_of(b"nvme0n1", b"nvme0n1p2"));

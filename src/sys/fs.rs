@@ -415,6 +415,8 @@ pub const DT_LNK: u8 = 10;
 /// Directory entries, read with `getdents64(2)` into a caller-provided buffer.
 pub struct Dir {
     fd: OwnedFd,
+    /// A listing has moved the descriptor's position: the next starts with a rewind.
+    listed: core::cell::Cell<bool>,
 }
 
 impl Dir {
@@ -422,6 +424,7 @@ impl Dir {
     pub fn open(path: &[u8]) -> Result<Dir, Errno> {
         Ok(Dir {
             fd: open(path, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)?,
+            listed: core::cell::Cell::new(false),
         })
     }
 
@@ -429,6 +432,7 @@ impl Dir {
     pub fn open_at(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Dir, Errno> {
         Ok(Dir {
             fd: open_at(dir, path, uapi::O_RDONLY | uapi::O_DIRECTORY, 0)?,
+            listed: core::cell::Cell::new(false),
         })
     }
 
@@ -438,8 +442,12 @@ impl Dir {
     }
 
     /// Calls `f` with each entry's name and type (`DT_DIR`, `DT_LNK`, ...; without "." and
-    /// ".."), in the kernel's order, reading through `buf`.
+    /// ".."), in the kernel's order, reading through `buf`. Every listing is whole: a
+    /// second one rewinds the directory first (the first costs no `lseek`).
     pub fn for_each(&self, buf: &mut [u8], mut f: impl FnMut(&[u8], u8)) -> Result<(), Errno> {
+        if self.listed.replace(true) {
+            self.fd.as_fd().lseek(SeekFrom::Start(0))?;
+        }
         loop {
             // SAFETY: the kernel writes at most buf.len() bytes of records at buf, which is
             // ours (a `&mut`) for the call.
@@ -748,6 +756,27 @@ mod tests {
 
     fn mode(st: &uapi::statx) -> u32 {
         st.stx_mode as u32
+    }
+
+    #[test]
+    fn a_directory_listed_twice_is_listed_whole_twice() {
+        let dir = TempDir::new("listed-twice");
+        for name in ["a", "b", "c"] {
+            std::fs::write(dir.0.join(name), "").unwrap();
+        }
+        let listing = Dir::open(&dir.path("")).unwrap();
+        let mut buf = [0u8; 512];
+        let mut names = |listing: &Dir| {
+            let mut names = Vec::new();
+            listing
+                .for_each(&mut buf, |name, _| names.push(name.to_vec()))
+                .unwrap();
+            names.sort();
+            names
+        };
+        let first = names(&listing);
+        assert_eq!(first, [b"a", b"b", b"c"]);
+        assert_eq!(names(&listing), first);
     }
 
     #[test]
