@@ -65,8 +65,7 @@ fi
 # is no udev rule to do it), in ZONE_MOVABLE so that guest-set-memory-blocks can take them
 # offline again (in ZONE_NORMAL the kernel's own allocations pin them: EBUSY). Two vCPUs unless SMP says otherwise (vm-check.py reads SMP too).
 no_reboot=(-no-reboot); [ "${NO_REBOOT:-1}" = 0 ] && no_reboot=()
-# DISK_HOTPLUG_ARGS (env.sh): where a disk can be hot-plugged, if the machine needs a device for it.
-# shellcheck disable=SC2046,SC2086
+# shellcheck disable=SC2046
 exec "$QEMU_BIN" $(qemu_machine_args) $(qemu_memory_args) -smp "${SMP:-2}" \
     -nodefaults -display none -monitor none "${no_reboot[@]}" \
     "${console[@]}" \
@@ -76,5 +75,5 @@ exec "$QEMU_BIN" $(qemu_machine_args) $(qemu_memory_args) -smp "${SMP:-2}" \
     -device "$VSER_DEV,id=vser0" \
     -chardev "socket,id=qga0,path=$VMDIR/qga.sock,server=on,wait=off" \
     -device virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0 \
-    "${disks[@]}" "${net[@]}" ${DISK_HOTPLUG_ARGS:-} \
+    "${disks[@]}" "${net[@]}" \
     -daemonize -pidfile "$VMDIR/qemu.pid" "$@"

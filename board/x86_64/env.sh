@@ -15,10 +15,6 @@ qemu_machine_args() {
 VSER_DEV=virtio-serial-pci
 VBLK_DEV=virtio-blk-pci
 VNET_DEV=virtio-net-pci
-# A PCIe root port with nothing in it, for vm-check's disk hot-plug (h.replugged-disk-new-serial):
-# q35's root bus takes no hot-plug, a root port does (the guest's pciehp, built in). After the
-# other devices on the command line, so their slots stay where they were.
-DISK_HOTPLUG_ARGS="-device pcie-root-port,id=hp0,chassis=1,slot=1"
 # nvme + nvme_core are built in (modules.builtin of 6.1.0-56-cloud-amd64); the closure skips them.
 WITH_NVME=1
 # 256M of boot memory, 2 hotplug slots up to 1G, and one 128M DIMM cold-plugged in slot 0
