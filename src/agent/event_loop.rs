@@ -194,6 +194,7 @@ pub(super) fn run(
         freezer: Freezer::new(options.statedir(), options.fsfreeze_hook),
         osinfo: OsInfo::new(os_release),
         serials: Default::default(),
+        kernel: Default::default(),
     };
     if let Some(paths) = options.file_allow_paths {
         state.files.allow_only(paths);

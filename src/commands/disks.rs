@@ -11,7 +11,7 @@ use crate::formats::sysfs::contains;
 use crate::protocol::{JsonWriter, QmpError};
 use crate::qmp_error;
 use crate::sys::fs::join;
-use crate::sys::{BorrowedFd, PATH_MAX, fs, nvme, system};
+use crate::sys::{BorrowedFd, PATH_MAX, fs, nvme};
 
 /// Block devices listed (more are refused with an error).
 pub const MAX_DISKS: usize = 1024;
@@ -69,13 +69,22 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
         block: &dir,
         virtual_block: virtual_block.as_ref(),
     };
+    let kernel_lists_all = (call.state.kernel.get())
+        .is_ok_and(|uts| partitions::lists_every_sized_disk(uts.release()));
     // Only the records filled are taken (and counted as touched).
     let disks = call.scratch.take_filled(|room| {
         let len = room.len().min(MAX_DISKS * DISK);
         let mut disks = Records::<DISK>::new(&mut room[..len]);
         let mut index = TextIndex::new(index);
         list_disks(&homes, &mut disks, &mut index, listing)?;
-        mark_sizes(&homes, &mut disks, &index, listing, proc_partitions);
+        mark_sizes(
+            &homes,
+            &mut disks,
+            &index,
+            listing,
+            proc_partitions,
+            kernel_lists_all,
+        );
         Ok::<_, QmpError>(disks.bytes())
     })?;
     let disks = Records::<DISK>::filled(disks);
@@ -83,7 +92,7 @@ pub fn guest_get_disks(call: &mut Call, _: ()) -> Result<(), QmpError> {
     call.reply.write(|w| {
         w.begin_array();
         for disk in disks.iter().rev().filter(|disk| disk[NAME] & SIZED != 0) {
-            let home = homes.of(disk[NAME]);
+            let home = Home::of(disk[NAME]);
             let rooms = Rooms {
                 listing: &mut *listing,
                 partitions: &mut *partitions,
@@ -136,13 +145,15 @@ fn list_disks(
 /// disks with a size in one read, and the directory of virtual disks tells which those
 /// are: a disk `/proc/partitions` lists has a size; a virtual disk it does not list has
 /// none, on kernels that list every disk with a size but hidden ones (hidden disks are
-/// never virtual). The `size` of any other disk is read, as qemu-ga reads it.
+/// never virtual): `kernel_lists_all` says the running kernel is one (5.17 or later). The
+/// `size` of any other disk is read, as qemu-ga reads it.
 fn mark_sizes(
     homes: &Homes<'_>,
     disks: &mut Records<'_, DISK>,
     index: &TextIndex<'_>,
     listing: &mut [u8],
     proc_partitions: &mut [u8],
+    kernel_lists_all: bool,
 ) {
     let mut mark = |name: &[u8], flag: u8| {
         if let Some(disk) = index.find(disks, name).and_then(|i| disks.get_mut(i)) {
@@ -173,8 +184,7 @@ fn mark_sizes(
             mark(name, LISTED);
         }
     }
-    let complete = listed.is_ok()
-        && system::uname().is_ok_and(|u| partitions::lists_every_sized_disk(u.release()));
+    let complete = listed.is_ok() && kernel_lists_all;
     for i in 0..disks.len() {
         let Some(disk) = disks.get_mut(i) else {
             break;
@@ -185,7 +195,7 @@ fn mark_sizes(
         } else if flags & VIRTUAL != 0 && complete {
             false
         } else {
-            homes.has_size(homes.of(flags), text_of(&disk[..NAME]))
+            homes.has_size(Home::of(flags), text_of(&disk[..NAME]))
         };
         if sized {
             disk[NAME] |= SIZED;
@@ -215,15 +225,17 @@ enum Home {
     Virtual,
 }
 
-impl Homes<'_> {
+impl Home {
     /// Where a disk with these flags has its directory.
-    fn of(&self, flags: u8) -> Home {
-        match flags & VIRTUAL != 0 && self.virtual_block.is_some() {
+    fn of(flags: u8) -> Home {
+        match flags & VIRTUAL != 0 {
             true => Home::Virtual,
             false => Home::Block,
         }
     }
+}
 
+impl Homes<'_> {
     fn fd(&self, home: Home) -> BorrowedFd<'_> {
         match (home, self.virtual_block) {
             (Home::Virtual, Some(dir)) => dir.as_fd(),

@@ -349,6 +349,25 @@ pub struct State {
     /// Disk serials `guest-get-fsinfo` and `guest-get-disks` have read.
     #[cfg(target_os = "linux")]
     pub serials: disk_serials::DiskSerials,
+    /// The kernel's names (`guest-get-osinfo`, and `guest-get-disks` by its release).
+    #[cfg(target_os = "linux")]
+    pub kernel: KernelNames,
+}
+
+/// The kernel's names from uname(2), taken the first time they are asked for: they do not
+/// change while it runs. (The node name does; `guest-get-host-name` asks uname itself.)
+#[cfg(target_os = "linux")]
+#[derive(Default)]
+pub struct KernelNames(Option<crate::sys::system::Utsname>);
+
+#[cfg(target_os = "linux")]
+impl KernelNames {
+    pub fn get(&mut self) -> Result<&crate::sys::system::Utsname, crate::sys::Errno> {
+        if self.0.is_none() {
+            self.0 = Some(crate::sys::system::uname()?);
+        }
+        self.0.as_ref().ok_or(crate::sys::Errno::INVAL)
+    }
 }
 
 /// The environment variables commands consult (read once at start; the agent's

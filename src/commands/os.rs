@@ -5,7 +5,7 @@ use crate::formats::os_release;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::fs::{self, FileStamp};
-use crate::sys::{system, time};
+use crate::sys::time;
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -18,8 +18,8 @@ const FIELDS: [(&str, &[u8]); 7] = [
     ("variant-id", b"VARIANT_ID"),
 ];
 
-/// What `guest-get-osinfo` read last time. The kernel's names never change while it runs;
-/// os-release is used again while a `statx` of it shows the same file, unchanged
+/// What `guest-get-osinfo` read of os-release last time (the kernel's names are kept in
+/// [`super::KernelNames`]). os-release is used again while a `statx` of it shows the same file, unchanged
 /// ([`FileStamp`]). Hosts poll this command, and opening, reading and closing the file
 /// costs more than the rest of the command together (a path walk, and a file to set up
 /// and tear down: 4.5 us on the bench machine) where a `statx` is the path walk alone
@@ -27,7 +27,6 @@ const FIELDS: [(&str, &[u8]); 7] = [
 /// (`OsInfo::default()` has no room for the text: it reports no os-release values.)
 #[derive(Default)]
 pub struct OsInfo {
-    kernel: Option<system::Utsname>,
     /// The file's text, its values unquoted in place: [`crate::capacity::OS_RELEASE_BYTES`]
     /// of static memory.
     text: &'static mut [u8],
@@ -40,19 +39,10 @@ pub struct OsInfo {
 impl OsInfo {
     pub fn new(text: &'static mut [u8]) -> OsInfo {
         OsInfo {
-            kernel: None,
             text,
             stamp: None,
             values: [None; FIELDS.len()],
         }
-    }
-
-    /// Takes the kernel's names from uname(2), the first time.
-    fn load_kernel(&mut self) -> Result<(), crate::sys::Errno> {
-        if self.kernel.is_none() {
-            self.kernel = Some(system::uname()?);
-        }
-        Ok(())
     }
 
     /// Makes the cache hold the os-release values, from `path` (`$QGA_OS_RELEASE`) if
@@ -111,22 +101,18 @@ impl OsInfo {
 /// out. The os-release file is `$QGA_OS_RELEASE` if set, else `/etc/os-release`, else
 /// `/usr/lib/os-release`.
 pub fn guest_get_osinfo(call: &mut Call, _: ()) -> Result<(), QmpError> {
+    let uts = (call.state.kernel.get()).map_err(|e| qmp_error!("uname failed: {e}"))?;
     let info = &mut call.state.osinfo;
-    info.load_kernel()
-        .map_err(|e| qmp_error!("uname failed: {e}"))?;
     info.refresh(call.state.env.os_release);
-    // Borrowed, not copied: the names are 390 bytes.
-    let (kernel, values) = (info.kernel.as_ref(), info.values());
+    let values = info.values();
     call.reply.write(|w| {
         w.begin_object();
-        if let Some(uts) = kernel {
-            w.key("kernel-release");
-            w.bytes_as_str(uts.release());
-            w.key("kernel-version");
-            w.bytes_as_str(uts.version());
-            w.key("machine");
-            w.bytes_as_str(uts.machine());
-        }
+        w.key("kernel-release");
+        w.bytes_as_str(uts.release());
+        w.key("kernel-version");
+        w.bytes_as_str(uts.version());
+        w.key("machine");
+        w.bytes_as_str(uts.machine());
         for ((name, _), value) in FIELDS.iter().zip(values) {
             if let Some(value) = value {
                 w.key(name);
