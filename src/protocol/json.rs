@@ -589,7 +589,8 @@ impl Parser<'_> {
                 .position(|&b| b == quote || b == b'\\' || b < 0x20)
                 .unwrap_or(self.text.len() - run);
             check_run(&self.text[run..self.pos])?;
-            if unescape {
+            // Until the first escape the text is already where it belongs.
+            if unescape && out != run {
                 self.text.copy_within(run..self.pos, out);
             }
             out += self.pos - run;
@@ -871,7 +872,9 @@ impl<'d> Value<'d> {
 
     /// An object's member by name.
     pub fn get(&self, name: &str) -> Option<Value<'d>> {
-        self.members().find(|(key, _)| *key == name).map(|(_, v)| v)
+        self.members()
+            .find(|(key, _)| *key == name.as_bytes())
+            .map(|(_, v)| v)
     }
 
     fn skip(&self) -> Value<'d> {
@@ -884,8 +887,10 @@ pub struct Members<'d> {
     remaining: usize,
 }
 
+/// A member's name is given as the bytes of its (unescaped, valid UTF-8) text: names are
+/// compared far more often than shown, and a comparison needs no UTF-8 check.
 impl<'d> Iterator for Members<'d> {
-    type Item = (&'d str, Value<'d>);
+    type Item = (&'d [u8], Value<'d>);
     fn next(&mut self) -> Option<Self::Item> {
         if self.remaining == 0 {
             return None;
@@ -894,7 +899,7 @@ impl<'d> Iterator for Members<'d> {
         let key = self.value;
         let value = key.skip();
         self.value = value.skip();
-        Some((key.as_str().unwrap_or_default(), value))
+        Some((key.span(), value))
     }
 }
 

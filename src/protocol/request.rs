@@ -4,6 +4,7 @@
 use super::error::QmpError;
 use super::json::{Kind, Value};
 use crate::qmp_error;
+use crate::text::Lossy;
 
 /// A request that passed the envelope checks.
 #[derive(Clone, Copy)]
@@ -34,17 +35,20 @@ pub fn envelope<'d>(root: Value<'d>) -> Result<Request<'d>, QmpError> {
     let mut arguments = None;
     for (name, value) in root.members() {
         match name {
-            "execute" => match value.as_str() {
+            b"execute" => match value.as_str() {
                 Some(s) => command = Some(s),
                 None => return Err(qmp_error!("QMP input member 'execute' must be a string")),
             },
-            "arguments" => match value.kind() {
+            b"arguments" => match value.kind() {
                 Kind::Object => arguments = Some(value),
                 _ => return Err(qmp_error!("QMP input member 'arguments' must be an object")),
             },
-            "id" => {}
+            b"id" => {}
             // Includes "exec-oob": the agent has no out-of-band execution.
-            other => return Err(qmp_error!("QMP input member '{other}' is unexpected")),
+            other => {
+                let other = Lossy(other);
+                return Err(qmp_error!("QMP input member '{other}' is unexpected"));
+            }
         }
     }
     match command {

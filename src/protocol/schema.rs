@@ -7,6 +7,7 @@ use core::fmt::Write as _;
 use super::error::QmpError;
 use super::json::{Kind, Value};
 use crate::qmp_error;
+use crate::text::Lossy;
 
 /// A QAPI type as it appears in command arguments.
 #[derive(Debug)]
@@ -114,7 +115,8 @@ fn check_struct(object: Value<'_>, members: &[Member], path: &mut Path) -> Resul
         }
     }
     for (name, _) in object.members() {
-        if !members.iter().any(|m| m.name == name) {
+        if !members.iter().any(|m| m.name.as_bytes() == name) {
+            let name = Lossy(name);
             return nested(path, format_args!("{dot}{name}"), |path| {
                 Err(qmp_error!("Parameter '{path}' is unexpected"))
             });
