@@ -1,16 +1,20 @@
 //! Starting a program as GLib's `g_spawn_async_with_pipes` does, whose behaviour hosts know
 //! from qemu-ga's `guest-exec`.
 //!
-//! The argument and environment strings are laid out (NUL-terminated) before the fork.
-//! The child points its standard descriptors where it is told, keeps no other descriptor
-//! across the exec, unblocks every signal, searches PATH and execs; if no exec succeeds it
-//! writes the errno into a close-on-exec pipe, which the parent reads to fail the call with
-//! GLib's message. The parent is never left with a child it does not know about.
+//! The argument and environment strings are laid out (NUL-terminated) before the child
+//! starts. It starts as posix_spawn's does, in our memory, on a stack of its own, while we
+//! wait ([`process::clone_vfork`]); a fork would copy the agent's page tables only for the
+//! exec to throw them away. The child points its standard descriptors where it is told,
+//! keeps no other descriptor across the exec, unblocks every signal, searches PATH and
+//! execs; if no exec succeeds it writes the errno into a close-on-exec pipe, which the
+//! parent reads to fail the call with GLib's message. (The pipe, not our shared memory,
+//! carries it, so that it arrives where a vfork is only a fork too: under qemu-user.) The
+//! parent is never left with a child it does not know about.
 
 use core::ffi::CStr;
 
 use super::fd::{self, AsFd, BorrowedFd};
-use super::process::{self, CStrArray, Environ, WaitFor};
+use super::process::{self, CStrArray, ChildStack, Environ, WaitFor};
 use super::signal::{self, SigSet};
 use super::{Errno, PATH_MAX, pipe, syscall, uapi};
 
@@ -150,16 +154,22 @@ pub fn spawn(
     let program = invocation.c_str(invocation.args.first().copied().unwrap_or(0));
 
     let (report_read, report_write) = pipe::pipe2(false).map_err(SpawnError::Fork)?;
-    let pid = process::fork().map_err(SpawnError::Fork)?;
-    if pid == 0 {
-        drop(report_read);
-        if invocation.new_session {
-            let _ = process::setsid();
-        }
-        let errno = child(program, &argv, &envp, path, stdio);
-        let _ = report_write.as_fd().write(&errno.0.to_ne_bytes());
-        process::exit(127);
-    }
+    let plan = ChildPlan {
+        program,
+        argv: &argv,
+        envp: &envp,
+        path,
+        stdio,
+        new_session: invocation.new_session,
+        report: report_write.as_fd(),
+    };
+    let mut stack = ChildStack::default();
+    // SAFETY: `run_child` never returns; it writes only its stack and the report pipe
+    // (a system call, no memory of ours), and reads `plan`, which lives in this frame and
+    // is not touched until the call returns, after the exec or the exit.
+    let pid =
+        unsafe { process::clone_vfork(&mut stack, run_child, &plan as *const ChildPlan as usize) }
+            .map_err(SpawnError::Fork)?;
     drop(report_write);
     let mut report = [0u8; 2];
     let mut got = 0;
@@ -177,6 +187,31 @@ pub fn spawn(
         return Err(SpawnError::Exec(Errno(u16::from_ne_bytes(report))));
     }
     Ok(pid)
+}
+
+/// What the child of [`spawn`] is told, through the one argument it starts with.
+struct ChildPlan<'a> {
+    program: &'a CStr,
+    argv: &'a CStrArray<'a>,
+    envp: &'a CStrArray<'a>,
+    path: &'a [u8],
+    stdio: [Stdio<'a>; 3],
+    new_session: bool,
+    /// The close-on-exec pipe that takes the errno of a failed exec.
+    report: BorrowedFd<'a>,
+}
+
+/// The child of [`spawn`]: sets up, execs, or reports why it could not and exits.
+extern "C" fn run_child(plan: usize) -> ! {
+    // SAFETY: `plan` is the address of the ChildPlan that `spawn` lends us; it stays put,
+    // unchanged, until we exec or exit (`spawn` is suspended until then).
+    let plan = unsafe { &*(plan as *const ChildPlan<'_>) };
+    if plan.new_session {
+        let _ = process::setsid();
+    }
+    let errno = child(plan.program, plan.argv, plan.envp, plan.path, plan.stdio);
+    let _ = plan.report.write(&errno.0.to_ne_bytes());
+    process::exit(127);
 }
 
 /// In the child: set up and exec; returns only with the errno of the failure.

@@ -2,6 +2,10 @@
 
 use core::arch::asm;
 
+use linux_raw_sys::general::{__NR_clone, CLONE_VFORK, CLONE_VM, SIGCHLD};
+
+const FLAGS: usize = (CLONE_VM | CLONE_VFORK | SIGCHLD) as usize;
+
 /// Enters the kernel for system call `nr` with arguments `a`.
 ///
 /// # Safety
@@ -18,6 +22,44 @@ pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
             in("a7") nr,
             inlateout("a0") a[0] as isize => ret,
             in("a1") a[1], in("a2") a[2], in("a3") a[3], in("a4") a[4], in("a5") a[5],
+            options(nostack));
+    }
+    ret
+}
+
+/// Starts a child that shares our memory (`clone` with `CLONE_VM | CLONE_VFORK`, and
+/// `SIGCHLD` when it ends), as posix_spawn does: no copy of our page tables to make, and
+/// none for the exec to tear down. The child runs `child(arg)` on the stack that ends at
+/// `stack_top`; we are suspended until it has exec'd or exited. Returns the child's pid,
+/// or `-errno`.
+///
+/// # Safety
+/// `stack_top` is the 16-byte-aligned end of memory that nothing else uses until the child
+/// has exec'd or exited, large enough for `child`. `child` never returns, and writes no
+/// memory but its own stack and what `arg` lends it.
+pub unsafe fn clone_vfork(
+    stack_top: *mut u8,
+    child: extern "C" fn(usize) -> !,
+    arg: usize,
+) -> isize {
+    let ret: isize;
+    // SAFETY: `clone` (riscv64 order: flags, stack, parent tid, tls, child tid) enters the
+    // kernel as `ecall` does. In the parent it returns with every other register intact
+    // and branches past the child's part. The child returns on its new stack with our
+    // registers, so s2 and s3 still hold `arg` and `child`; it calls `child(arg)`, which
+    // never returns (unimp should it ever), and never reaches our code. Until it execs or
+    // exits we are suspended, so nothing else runs on shared memory.
+    unsafe {
+        asm!("ecall",
+            "bnez a0, 2f",
+            "mv a0, s2",
+            "jalr s3",
+            "unimp",
+            "2:",
+            in("a7") __NR_clone as usize,
+            inlateout("a0") FLAGS as isize => ret,
+            in("a1") stack_top, in("a2") 0usize, in("a3") 0usize, in("a4") 0usize,
+            in("s2") arg, in("s3") child,
             options(nostack));
     }
     ret
