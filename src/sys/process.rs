@@ -353,6 +353,25 @@ mod tests {
         );
     }
 
+    /// A child of `clone_vfork`: exits with the code it is given, from a frame on its own
+    /// stack (a deep enough call to use it).
+    extern "C" fn exit_with(code: usize) -> ! {
+        let mut on_stack = [0u8; 1024];
+        on_stack[code % 1024] = code as u8;
+        exit(core::hint::black_box(&on_stack)[code % 1024] as i32)
+    }
+
+    #[test]
+    fn clone_vfork_runs_the_child_on_its_stack_with_its_argument() {
+        let mut stack = ChildStack::default();
+        // SAFETY: `exit_with` never returns and writes only its own stack.
+        let pid = unsafe { clone_vfork(&mut stack, exit_with, 42) }.unwrap();
+        assert_eq!(
+            wait4(WaitFor::Pid(pid), false),
+            Ok(Some((pid, ExitStatus::Exited(42))))
+        );
+    }
+
     #[test]
     fn wait4_nohang_then_kill_reports_the_signal() {
         let pid = spawn(|| {
