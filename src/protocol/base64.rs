@@ -50,29 +50,20 @@ impl Encoder {
             bytes = &bytes[need..];
             self.carried = 0;
         }
-        let (pairs, rest) = bytes.as_chunks::<6>();
-        if pairs.len() >= PAIR_TABLE_FROM / 6 {
-            let table = pair_table();
-            let pair_at = |v: u64, shift: u32| table[(v >> shift) as usize & 0xFFF] as u64;
-            encode_pairs(pairs, emit, |v| {
-                pair_at(v, 36) | pair_at(v, 24) << 16 | pair_at(v, 12) << 32 | pair_at(v, 0) << 48
-            });
-        } else {
-            let char_at = |v: u64, shift: u32| ALPHABET[(v >> shift) as usize & 0x3F] as u64;
-            encode_pairs(pairs, emit, |v| {
-                char_at(v, 42)
-                    | char_at(v, 36) << 8
-                    | char_at(v, 30) << 16
-                    | char_at(v, 24) << 24
-                    | char_at(v, 18) << 32
-                    | char_at(v, 12) << 40
-                    | char_at(v, 6) << 48
-                    | char_at(v, 0) << 56
-            });
-        }
-        let (groups, remainder) = rest.as_chunks::<3>();
-        for &group in groups {
-            emit(&encode_group(group, 3));
+        // Whole groups as arrays, so the loop below has no bounds to check (this is the
+        // hot loop of every guest-file-read).
+        let (groups, remainder) = bytes.as_chunks::<3>();
+        let mut text = [[0u8; 4]; TEXT_RUN / 4];
+        for run in groups.chunks(text.len()) {
+            for (out, &[a, b, c]) in text.iter_mut().zip(run) {
+                let v = (a as u32) << 16 | (b as u32) << 8 | c as u32;
+                let char_at = |shift: u32| ALPHABET[(v >> shift) as usize & 0x3F] as u32;
+                // One 32-bit store (built so the optimizer for size cannot fold the four
+                // lookups back into a loop of byte stores).
+                let chars = char_at(18) | char_at(12) << 8 | char_at(6) << 16 | char_at(0) << 24;
+                *out = chars.to_le_bytes();
+            }
+            emit(text[..run.len()].as_flattened());
         }
         for &b in remainder {
             self.carry[self.carried] = b;
@@ -88,42 +79,6 @@ impl Encoder {
             emit(&encode_group(group, self.carried));
         }
         self.carried = 0;
-    }
-}
-
-/// Inputs of at least this many bytes are encoded two characters a lookup, through a table
-/// of all 4096 pairs built on the stack for the call: in the binary, 8 KiB of table would
-/// be 3 % of its 256 KiB budget, and building it costs about what the pairs save on 3 KiB.
-/// (A 64 KiB `guest-file-read` piece encodes in 60 % of the time.)
-const PAIR_TABLE_FROM: usize = 12 * 1024;
-
-/// Every pair of characters, indexed by their 12 bits (the first character in the low byte).
-fn pair_table() -> [u16; 4096] {
-    let mut table = [0u16; 4096];
-    for (i, pair) in table.iter_mut().enumerate() {
-        *pair = ALPHABET[i >> 6] as u16 | (ALPHABET[i & 0x3F] as u16) << 8;
-    }
-    table
-}
-
-/// Encodes whole pairs of groups (six bytes, eight characters) as `chars` turns the 48 bits
-/// of each into eight characters, first in the low byte, and hands the text to `emit` in
-/// runs. The pairs come as arrays and leave as words, so the loop has no bounds to check and
-/// one store a pair (this is the hot loop of every guest-file-read).
-#[inline(always)]
-fn encode_pairs(pairs: &[[u8; 6]], emit: &mut dyn FnMut(&[u8]), chars: impl Fn(u64) -> u64) {
-    let mut text = [[0u8; 8]; TEXT_RUN / 8];
-    for run in pairs.chunks(text.len()) {
-        for (out, &[a, b, c, d, e, f]) in text.iter_mut().zip(run) {
-            let v = (a as u64) << 40
-                | (b as u64) << 32
-                | (c as u64) << 24
-                | (d as u64) << 16
-                | (e as u64) << 8
-                | f as u64;
-            *out = chars(v).to_le_bytes();
-        }
-        emit(text[..run.len()].as_flattened());
     }
 }
 
