@@ -23,8 +23,11 @@ use crate::sys::{Errno, fs, pipe, uapi};
 
 use crate::{arguments, qapi_enum};
 
-// guest-exec: a step for the input, then the command line's text (at most a request).
-static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= IO_STEP + (64 << 10));
+// guest-exec: a step for the input, the child's stack, then the command line's text (at
+// most a request).
+static_assertions::const_assert!(
+    crate::capacity::SCRATCH_BYTES >= IO_STEP + spawn::CHILD_STACK + (64 << 10)
+);
 
 /// qemu-ga's `GUEST_EXEC_MAX_OUTPUT`: captured bytes kept per stream.
 pub const MAX_OUTPUT: u64 = 16 << 20;
@@ -214,7 +217,9 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
     let null = fs::open(b"/dev/null", uapi::O_RDWR, 0)
         .map_err(|e| qmp_error!("Failed to open file “/dev/null”: {e}"))?;
 
-    // The command line's text, each string with its NUL: what the invocation takes.
+    // Where the child runs until it execs, and the command line's text, each string with
+    // its NUL: what the invocation takes.
+    let child_stack = call.scratch.take(spawn::CHILD_STACK)?;
     let strings = core::iter::once(args.path)
         .chain(args.arg.iter().flat_map(|list| list.iter()))
         .chain(args.env.iter().flat_map(|list| list.iter()));
@@ -251,8 +256,14 @@ pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
         (None, _) => Stdio::To(null.as_fd()),
     };
     let Environment { environ, path, .. } = *env;
-    let pid = spawn::spawn(&invocation, [stdin, stdout, stderr], environ, path)
-        .map_err(spawn_error(args.path))?;
+    let pid = spawn::spawn(
+        &invocation,
+        [stdin, stdout, stderr],
+        environ,
+        path,
+        child_stack,
+    )
+    .map_err(spawn_error(args.path))?;
     // The child has its copies; the write ends here would keep the pipes from ever
     // reaching end of file.
     let capture = |c: Option<(Capture, OwnedFd)>| c.map(|(capture, _write_end)| capture);

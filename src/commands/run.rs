@@ -14,8 +14,9 @@ use crate::text::Lossy;
 
 /// Output kept for messages.
 pub const OUTPUT_MAX: usize = 1024;
-/// Scratch a helper's command line takes (its few arguments, and their offsets).
-pub const ROOM: usize = 4096;
+/// Scratch a helper takes: its command line (its few arguments, and their offsets), and
+/// the stack its child runs on until it execs.
+pub const ROOM: usize = 4096 + spawn::CHILD_STACK;
 
 /// What a helper printed and how it ended.
 pub struct Finished {
@@ -40,7 +41,9 @@ pub fn run(
 ) -> Result<Finished, RunError> {
     let start = RunError::Start;
     let program = argv.first().copied().unwrap_or_default();
-    let mut invocation = Invocation::new(scratch, program).map_err(start)?;
+    let split = scratch.len().saturating_sub(spawn::CHILD_STACK);
+    let (text, child_stack) = scratch.split_at_mut(split);
+    let mut invocation = Invocation::new(text, program).map_err(start)?;
     for arg in argv.iter().skip(1) {
         invocation.arg(arg).map_err(start)?;
     }
@@ -53,7 +56,8 @@ pub fn run(
         Stdio::To(write_end.as_fd()),
         Stdio::Stdout,
     ];
-    let pid = spawn::spawn(&invocation, stdio, env.environ, env.path).map_err(start)?;
+    let pid =
+        spawn::spawn(&invocation, stdio, env.environ, env.path, child_stack).map_err(start)?;
     drop(write_end);
 
     let deadline = time::monotonic_ms() + timeout_ms;

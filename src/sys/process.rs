@@ -37,44 +37,26 @@ pub fn fork() -> Result<i32, Errno> {
     Ok(pid as i32)
 }
 
-/// Room for a child started with [`clone_vfork`] to run in until it execs.
-#[repr(C, align(16))]
-pub struct ChildStack(core::mem::MaybeUninit<[u8; CHILD_STACK_BYTES]>);
-
-/// The child of a spawn sets up its descriptors, searches PATH (a path buffer a
-/// directory) and execs: 32 KiB is several times what that takes.
-const CHILD_STACK_BYTES: usize = 32 * 1024;
-
-impl Default for ChildStack {
-    /// Uninitialized: the child writes before it reads, and zeroing 32 KiB for every spawn
-    /// would be work for nothing.
-    fn default() -> ChildStack {
-        ChildStack(core::mem::MaybeUninit::uninit())
-    }
-}
-
 /// `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, as posix_spawn starts a program: the child
 /// shares our memory and runs `child(arg)` on `stack`, and we are suspended until it has
 /// exec'd or exited. Returns the child's pid. (No page tables are copied, as a fork copies
 /// them, and none are torn down at the exec: a third of the time a fork and exec take.)
 ///
 /// # Safety
-/// `child` never returns. It writes no memory but its own stack and what `arg` lends it
-/// (the caller's frame is asleep, but it is still the caller's), and reads nothing the
-/// caller does not hold still.
+/// `stack` is large enough for `child`. `child` never returns. It writes no memory but
+/// `stack` and what `arg` lends it (the caller's frame is asleep, but it is still the
+/// caller's), and reads nothing the caller does not hold still.
 pub unsafe fn clone_vfork(
-    stack: &mut ChildStack,
+    stack: &mut [u8],
     child: extern "C" fn(usize) -> !,
     arg: usize,
 ) -> Result<i32, Errno> {
-    let top = stack
-        .0
-        .as_mut_ptr()
-        .cast::<u8>()
-        .wrapping_add(CHILD_STACK_BYTES);
-    // SAFETY: `top` ends `stack`, which is 16-byte aligned and the child's alone (we lend
-    // it for the call, and the call does not return before the child execs or exits);
-    // the caller vouches for `child` and `arg` (see above).
+    // The end of `stack`, rounded down to the 16 bytes every ABI here wants of a stack.
+    let end = stack.as_mut_ptr_range().end;
+    let top = end.wrapping_sub(end as usize % 16);
+    // SAFETY: `top` is 16-byte aligned and ends (within) `stack`, which is the child's
+    // alone: we lend it for the call, and the call does not return before the child
+    // execs or exits. The caller vouches for `child`, `arg` and the size (see above).
     let ret = unsafe { super::arch::clone_vfork(top, child, arg) };
     Errno::result(ret).map(|pid| pid as i32)
 }
@@ -363,12 +345,21 @@ mod tests {
 
     #[test]
     fn clone_vfork_runs_the_child_on_its_stack_with_its_argument() {
-        let mut stack = ChildStack::default();
-        // SAFETY: `exit_with` never returns and writes only its own stack.
-        let pid = unsafe { clone_vfork(&mut stack, exit_with, 42) }.unwrap();
+        let mut stack = [0u8; 16 * 1024];
+        // SAFETY: `exit_with` never returns and writes only its own stack, which 16 KiB
+        // holds.
+        let pid = unsafe { clone_vfork(&mut stack[3..], exit_with, 42) }.unwrap();
         assert_eq!(
             wait4(WaitFor::Pid(pid), false),
             Ok(Some((pid, ExitStatus::Exited(42))))
+        );
+        assert!(
+            stack[..8 * 1024].iter().all(|&b| b == 0),
+            "the child kept to the top"
+        );
+        assert!(
+            stack.iter().any(|&b| b != 0),
+            "the child ran on the stack it was given"
         );
     }
 

@@ -2,8 +2,8 @@
 //! from qemu-ga's `guest-exec`.
 //!
 //! The argument and environment strings are laid out (NUL-terminated) before the child
-//! starts. It starts as posix_spawn's does, in our memory, on a stack of its own, while we
-//! wait ([`process::clone_vfork`]); a fork would copy the agent's page tables only for the
+//! starts. It starts as posix_spawn's does, in our memory, on a stack the caller lends
+//! (from scratch), while we wait ([`process::clone_vfork`]); a fork would copy the agent's page tables only for the
 //! exec to throw them away. The child points its standard descriptors where it is told,
 //! keeps no other descriptor across the exec, unblocks every signal, searches PATH and
 //! execs; if no exec succeeds it writes the errno into a close-on-exec pipe, which the
@@ -14,7 +14,7 @@
 use core::ffi::CStr;
 
 use super::fd::{self, AsFd, BorrowedFd};
-use super::process::{self, CStrArray, ChildStack, Environ, WaitFor};
+use super::process::{self, CStrArray, Environ, WaitFor};
 use super::signal::{self, SigSet};
 use super::{Errno, PATH_MAX, pipe, syscall, uapi};
 
@@ -31,6 +31,12 @@ pub enum Stdio<'a> {
 
 /// Most arguments, and most environment entries, a program is started with.
 pub const MAX_ARGS: usize = 1024;
+
+/// The stack a child runs on until it execs, lent by the caller (from scratch): it sets up
+/// its descriptors, searches PATH (a path buffer a directory) and execs. A few KiB are
+/// used; the rest is a margin, since a child that ran past its stack would write into
+/// memory it shares with the agent.
+pub const CHILD_STACK: usize = 32 * 1024;
 
 /// Why a program could not be started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +133,19 @@ impl<'b> Invocation<'b> {
 }
 
 /// Starts `invocation` with the given standard descriptors. `environ` is the agent's
-/// environment (inherited unless the invocation replaces it), `agent_path` its PATH.
+/// environment (inherited unless the invocation replaces it), `agent_path` its PATH;
+/// `child_stack` ([`CHILD_STACK`] bytes) is where the child runs until it execs.
 /// Returns the child's pid.
 pub fn spawn(
     invocation: &Invocation<'_>,
     stdio: [Stdio<'_>; 3],
     environ: Environ,
     agent_path: Option<&[u8]>,
+    child_stack: &mut [u8],
 ) -> Result<i32, SpawnError> {
+    if child_stack.len() < CHILD_STACK {
+        return Err(SpawnError::Fork(Errno::NOMEM));
+    }
     let mut argv_room = [core::ptr::null(); MAX_ARGS + 1];
     let mut envp_room = [core::ptr::null(); MAX_ARGS + 1];
     let too_many = |_| SpawnError::TooManyArguments;
@@ -163,12 +174,12 @@ pub fn spawn(
         new_session: invocation.new_session,
         report: report_write.as_fd(),
     };
-    let mut stack = ChildStack::default();
-    // SAFETY: `run_child` never returns; it writes only its stack and the report pipe
-    // (a system call, no memory of ours), and reads `plan`, which lives in this frame and
-    // is not touched until the call returns, after the exec or the exit.
+    // SAFETY: `run_child` never returns; it writes only its stack (CHILD_STACK bytes,
+    // checked above, are several times what it takes) and the report pipe (a system call,
+    // no memory of ours), and reads `plan`, which lives in this frame and is not touched
+    // until the call returns, after the exec or the exit.
     let pid =
-        unsafe { process::clone_vfork(&mut stack, run_child, &plan as *const ChildPlan as usize) }
+        unsafe { process::clone_vfork(child_stack, run_child, &plan as *const ChildPlan as usize) }
             .map_err(SpawnError::Fork)?;
     drop(report_write);
     let mut report = [0u8; 2];
