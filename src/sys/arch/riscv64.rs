@@ -27,16 +27,13 @@ pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
     ret
 }
 
-/// Starts a child that shares our memory (`clone` with `CLONE_VM | CLONE_VFORK`, and
-/// `SIGCHLD` when it ends), as posix_spawn does: no copy of our page tables to make, and
-/// none for the exec to tear down. The child runs `child(arg)` on the stack that ends at
-/// `stack_top`; we are suspended until it has exec'd or exited. Returns the child's pid,
-/// or `-errno`.
+/// `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`, the child running `child(arg)` on the stack
+/// that ends at `stack_top` (see [`super::process::clone_vfork`]): the child's pid or
+/// `-errno`.
 ///
 /// # Safety
-/// `stack_top` is the 16-byte-aligned end of memory that nothing else uses until the child
-/// has exec'd or exited, large enough for `child`. `child` never returns, and writes no
-/// memory but its own stack and what `arg` lends it.
+/// As [`super::process::clone_vfork`], with `stack_top` the 16-byte-aligned end of the
+/// child's stack.
 pub unsafe fn clone_vfork(
     stack_top: *mut u8,
     child: extern "C" fn(usize) -> !,
