@@ -3,13 +3,14 @@
 //!
 //! The argument and environment strings are laid out (NUL-terminated) before the child
 //! starts. It starts as posix_spawn's does, in our memory, on a stack the caller lends
-//! (from scratch), while we wait ([`process::clone_vfork`]); a fork would copy the agent's page tables only for the
-//! exec to throw them away. The child points its standard descriptors where it is told,
-//! keeps no other descriptor across the exec, unblocks every signal, searches PATH and
-//! execs; if no exec succeeds it writes the errno into a close-on-exec pipe, which the
-//! parent reads to fail the call with GLib's message. (The pipe, not our shared memory,
-//! carries it, so that it arrives where a vfork is only a fork too: under qemu-user.) The
-//! parent is never left with a child it does not know about.
+//! (from scratch), while we wait ([`process::clone_vfork`]); a fork would copy the
+//! agent's page tables only for the exec to throw them away. The child points its
+//! standard descriptors where it is told, keeps no other descriptor across the exec,
+//! unblocks every signal, searches PATH and execs; if no exec succeeds it writes the errno
+//! into a close-on-exec pipe, which the parent reads to fail the call with GLib's message.
+//! (The pipe, not our shared memory, carries it, so that it arrives where a vfork is only
+//! a fork too: under qemu-user.) The parent is never left with a child it does not know
+//! about.
 
 use core::ffi::CStr;
 
