@@ -787,7 +787,7 @@ fn to_serde(v: Value<'_>) -> JsonValue {
         Kind::Array => JsonValue::Array(v.elements().map(to_serde).collect()),
         Kind::Object => JsonValue::Object(
             v.members()
-                .map(|(k, m)| (k.to_string(), to_serde(m)))
+                .map(|(k, m)| (String::from_utf8(k.to_vec()).unwrap(), to_serde(m)))
                 .collect(),
         ),
         Kind::Verbatim => unreachable!("parsed without a verbatim member"),
