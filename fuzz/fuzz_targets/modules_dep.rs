@@ -25,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let found = modules_dep::find(data, name).expect("an entry's own name is found");
         assert!(modules_dep::same_name(found.name(), name));
-        assert!(found.path.as_ptr() <= entry.path.as_ptr(), "find gives the first entry");
+        assert!(
+            found.path.as_ptr() <= entry.path.as_ptr(),
+            "find gives the first entry"
+        );
     }
 });
