@@ -55,10 +55,14 @@ nostd-check:
 	    $(CARGO) build --lib --target $(NOSTD_TARGET); \
 	fi
 
-# lint: formatting and clippy (warnings are errors).
+# lint: formatting and clippy (warnings are errors); the bench and fuzz workspaces'
+# formatting too, and the fuzz targets type-checked (they use the library's API, and
+# nothing else in `make test` builds them).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	cd bench && $(CARGO) fmt -- --check
+	cd fuzz && $(CARGO) fmt -- --check && $(CARGO) check --quiet
 
 # test: everything CI checks, in order: setup, lint, host tests, packaging (make install,
 # its units, scripts and initramfs hooks), no_std build, the four
