@@ -23,11 +23,10 @@ use crate::sys::{Errno, fs, pipe, uapi};
 
 use crate::{arguments, qapi_enum};
 
-// guest-exec: a step for the input, the child's stack, then the command line's text (at
-// most a request).
-static_assertions::const_assert!(
-    crate::capacity::SCRATCH_BYTES >= IO_STEP + spawn::CHILD_STACK + (64 << 10)
-);
+// guest-exec: a step for the input, given back before the child's stack and the command
+// line's text (at most a request) are taken.
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= IO_STEP);
+static_assertions::const_assert!(crate::capacity::SCRATCH_BYTES >= spawn::CHILD_STACK + (64 << 10));
 
 /// qemu-ga's `GUEST_EXEC_MAX_OUTPUT`: captured bytes kept per stream.
 pub const MAX_OUTPUT: u64 = 16 << 20;
@@ -190,11 +189,13 @@ arguments! {
 /// `guest-exec {path, arg?, env?, input-data?, capture-output?}` → `{pid}`.
 pub fn guest_exec(call: &mut Call, args: Exec<'_>) -> Result<(), QmpError> {
     let State { execs, env, .. } = &mut *call.state;
+    // The input is decoded into its memfd through a step of scratch that is given back
+    // before the child's stack and command line are taken from the same room.
     let input = match args.input_data {
-        Some(text) => Some(stdin_from_base64(
-            text.as_bytes(),
-            call.scratch.take(IO_STEP)?,
-        )?),
+        Some(text) => Some(
+            call.scratch
+                .nested(|scratch| stdin_from_base64(text.as_bytes(), scratch.take(IO_STEP)?))?,
+        ),
         None => None,
     };
     // A record leaves the table only when its exit has been read: a full table stays
