@@ -19,11 +19,11 @@ const FIELDS: [(&str, &[u8]); 7] = [
 ];
 
 /// What `guest-get-osinfo` read of os-release last time (the kernel's names are kept in
-/// [`super::KernelNames`]). os-release is used again while a `statx` of it shows the same file, unchanged
-/// ([`FileStamp`]). Hosts poll this command, and opening, reading and closing the file
-/// costs more than the rest of the command together (a path walk, and a file to set up
-/// and tear down: 4.5 us on the bench machine) where a `statx` is the path walk alone
-/// (2 us).
+/// [`super::KernelNames`]). os-release is used again while a `statx` of it shows the same
+/// file, unchanged ([`FileStamp`]). Hosts poll this command, and opening, reading and
+/// closing the file costs more than the rest of the command together (a path walk, and a
+/// file to set up and tear down: 4.5 us on the bench machine) where a `statx` is the path
+/// walk alone (2 us).
 /// (`OsInfo::default()` has no room for the text: it reports no os-release values.)
 #[derive(Default)]
 pub struct OsInfo {

@@ -218,24 +218,25 @@ extern "C" fn run_child(plan: usize) -> ! {
     // SAFETY: `plan` is the address of the ChildPlan that `spawn` lends us; it stays put,
     // unchanged, until we exec or exit (`spawn` is suspended until then).
     let plan = unsafe { &*(plan as *const ChildPlan<'_>) };
-    if plan.new_session {
-        let _ = process::setsid();
-    }
-    let errno = child(plan.program, plan.argv, plan.envp, plan.path, plan.stdio);
+    let errno = child(plan);
     let _ = plan.report.write(&errno.0.to_ne_bytes());
     process::exit(127);
 }
 
 /// In the child: set up and exec; returns only with the errno of the failure.
-fn child(
-    program: &CStr,
-    argv: &CStrArray<'_>,
-    envp: &CStrArray<'_>,
-    path: &[u8],
-    stdio: [Stdio<'_>; 3],
-) -> Errno {
+fn child(plan: &ChildPlan<'_>) -> Errno {
+    let ChildPlan {
+        program,
+        argv,
+        envp,
+        path,
+        ..
+    } = *plan;
+    if plan.new_session {
+        let _ = process::setsid();
+    }
     let targets = [fd::stdin(), fd::stdout(), fd::stderr()];
-    for (target, how) in targets.into_iter().zip(stdio) {
+    for (target, how) in targets.into_iter().zip(plan.stdio) {
         let result = match how {
             Stdio::Inherit => Ok(()),
             Stdio::To(fd) => fd::dup3(fd, target, 0),
