@@ -5,7 +5,8 @@
 #   * guest-info           -> contains "version": "10.0.0" and guest-ping
 #   * guest-file-*: 100 KiB of random bytes written, sought and read back
 #   * guest-exec: a shell with input-data, both streams captured, exit code 3
-# Then run the integration tests (protocol, file, exec) against the release musl binary.
+# Then the vector kernels' unit tests on aarch64, and the integration tests (protocol, file,
+# exec) against the release musl binary.
 # The last line is the summary: "cross: N passed, M failed" (N+M = architectures checked).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -167,6 +168,22 @@ for t in "${TARGETS[@]}"; do
     kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null; agent_pid=
 done
 
+# The vector kernels (src/simd.rs) differ per architecture: aarch64's NEON one runs its unit
+# tests too, under qemu-user (linked with the target's own musl: the release profile's
+# flags build a libc-free binary, which a test harness cannot be).
+simd_rc=0
+t=aarch64-unknown-linux-musl
+echo "== src/simd.rs unit tests on $t"
+if ! grep -qx "$t" <<<"$installed"; then
+    loud_skip "cross targets unavailable: $t is not installed (run make setup)"
+elif RUSTFLAGS="-Clink-self-contained=yes" cargo test --quiet --lib --target "$t" \
+        --target-dir target/unit-tests simd:: >"$tmp/simd.log" 2>&1; then
+    echo "  simd unit tests ($t): ok ($(grep -o '[0-9]* passed' "$tmp/simd.log"))"
+else
+    simd_rc=1
+    echo "  simd unit tests ($t): FAILED"; sed 's/^/    /' "$tmp/simd.log" | tail -n 30
+fi
+
 # The integration tests again, this time driving the shipped static binary.
 protocol_rc=0
 bin=$PWD/target/x86_64-unknown-linux-musl/release/tinyqga
@@ -185,4 +202,4 @@ fi
 [ ${#skipped[@]} -gt 0 ] && echo "SKIPPED architectures (not counted): ${skipped[*]}"
 [ ${#failures[@]} -gt 0 ] && echo "failed architectures: ${failures[*]}"
 echo "cross: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$protocol_rc" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$protocol_rc" -eq 0 ] && [ "$simd_rc" -eq 0 ]

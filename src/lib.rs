@@ -30,7 +30,7 @@
 //!            the command's schema (schema), error classes and texts (error), base64 as
 //!            qemu-ga and GLib speak it (base64), and the streaming JSON response writer
 //!            (writer: strings and base64 in pieces; a reply can be withdrawn until sent).
-//!            Uses text
+//!            Uses simd, text
 //! sys        raw Linux system calls (no libc), one wrapper per call, each `unsafe` with
 //!            its SAFETY line; owned and borrowed descriptors (fd); starting programs
 //!            (spawn); giving pages back (memory). It fetches bytes and leaves their meaning
@@ -42,6 +42,9 @@
 //!            device paths, the kernel command line, modules.dep; plus the calendar
 //!            arithmetic they and the RTC share. No system call, no `unsafe`. Uses text
 //! crypt      SHA-512 and glibc's `$6$` SHA-crypt, for guest-set-user-password. Uses text
+//! simd       vector instructions for the one loop that pays for them, base64 encoding
+//!            (SSSE3 when cpuid has it, NEON on aarch64, nothing elsewhere), each `unsafe`
+//!            with its SAFETY line, behind one safe function. Uses nothing
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
 //!            (format_u64), byte search a word at a time (find_byte, rfind_byte,
@@ -49,10 +52,10 @@
 //! ```
 //!
 //! So: agent > commands > protocol | sys; sys uses formats; formats, crypt and protocol use
-//! text; text uses nothing. `protocol` and `sys` sit side by side and neither uses the
-//! other. `text`, `formats`, `crypt` and `protocol` touch no operating system at all and
-//! build for bare-metal targets (`make nostd-check`); they are unit-tested and fuzzed on
-//! the host. `sys`, `agent` and the commands that need the kernel exist on Linux only.
+//! text, protocol also simd; text and simd use nothing. `protocol` and `sys` sit side by
+//! side and neither uses the other. `text`, `simd`, `formats`, `crypt` and `protocol` touch
+//! no operating system at all and build for bare-metal targets (`make nostd-check`); they
+//! are unit-tested and fuzzed on the host. `sys`, `agent` and the commands that need the kernel exist on Linux only.
 //!
 //! ## Memory
 //!
@@ -81,6 +84,7 @@ pub mod crypt;
 pub mod formats;
 pub mod protocol;
 pub mod session;
+pub mod simd;
 pub mod text;
 
 #[cfg(target_os = "linux")]

@@ -11,7 +11,7 @@
 //! (The `base64` crate is not used: it cannot reproduce GLib's treatment of `=` inside the
 //! data and of incomplete groups, which decide what a host's odd input writes to a file.)
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use crate::simd::{self, ALPHABET};
 
 /// Characters the encoder hands over at once (a run of whole groups).
 const TEXT_RUN: usize = 1024;
@@ -50,12 +50,16 @@ impl Encoder {
             bytes = &bytes[need..];
             self.carried = 0;
         }
-        // Whole groups as arrays, so the loop below has no bounds to check (this is the
-        // hot loop of every guest-file-read).
-        let (groups, remainder) = bytes.as_chunks::<3>();
+        // This is the hot loop of every guest-file-read: the vector unit takes what it can
+        // of each run (crate::simd), and the rest goes through the loop below.
         let mut text = [[0u8; 4]; TEXT_RUN / 4];
-        for run in groups.chunks(text.len()) {
-            for (out, &[a, b, c]) in text.iter_mut().zip(run) {
+        while bytes.len() >= 3 {
+            let vectored = simd::base64_encode_blocks(bytes, text.as_flattened_mut());
+            let (groups, _) = bytes[vectored..].as_chunks::<3>();
+            let slots = &mut text[vectored / 3..];
+            let count = groups.len().min(slots.len());
+            // Whole groups as arrays, so this loop has no bounds to check.
+            for (out, &[a, b, c]) in slots.iter_mut().zip(&groups[..count]) {
                 let v = (a as u32) << 16 | (b as u32) << 8 | c as u32;
                 let char_at = |shift: u32| ALPHABET[(v >> shift) as usize & 0x3F] as u32;
                 // One 32-bit store (built so the optimizer for size cannot fold the four
@@ -63,9 +67,11 @@ impl Encoder {
                 let chars = char_at(18) | char_at(12) << 8 | char_at(6) << 16 | char_at(0) << 24;
                 *out = chars.to_le_bytes();
             }
-            emit(text[..run.len()].as_flattened());
+            let groups_done = vectored / 3 + count;
+            emit(text[..groups_done].as_flattened());
+            bytes = &bytes[groups_done * 3..];
         }
-        for &b in remainder {
+        for &b in bytes {
             self.carry[self.carried] = b;
             self.carried += 1;
         }
