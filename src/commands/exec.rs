@@ -10,6 +10,7 @@
 //! - Children are reaped on SIGCHLD ([`Execs::reap`]), so none is left a zombie; a record
 //!   stays until the status that reports its exit has been read.
 
+use super::run::SpawnFailure;
 use super::{Call, Environment, State};
 use crate::capacity::{EXEC_SLOTS, IO_STEP};
 use crate::protocol::schema::Scalar;
@@ -308,17 +309,9 @@ fn stdin_from_base64(text: &[u8], step: &mut [u8]) -> Result<OwnedFd, QmpError> 
 /// GLib's texts for a program that could not be started (qemu 9.1 and later pass them on
 /// as they are).
 fn spawn_error(path: &str) -> impl Fn(SpawnError) -> QmpError + '_ {
-    move |e| match e {
-        SpawnError::Exec(errno) => {
-            qmp_error!("Failed to execute child process “{path}” ({errno})")
-        }
-        SpawnError::Fork(errno) => qmp_error!("Failed to fork ({errno})"),
-        SpawnError::EmbeddedNul => {
-            qmp_error!("Failed to execute child process “{path}” (Invalid argument)")
-        }
-        SpawnError::TooManyArguments => {
-            qmp_error!("Failed to execute child process “{path}” (Argument list too long)")
-        }
+    move |error| {
+        let program = path.as_bytes();
+        qmp_error!("{}", SpawnFailure { program, error })
     }
 }
 

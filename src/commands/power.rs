@@ -13,7 +13,7 @@
 //! itself the busybox init signal of the mode: its event loop then ends the system the way
 //! an init does (every process stopped, file systems unmounted, then `reboot(2)`).
 
-use super::run::{self, Finished, RunError};
+use super::run::{self, Finished, RunError, SpawnFailure};
 use super::{Call, Environment};
 use crate::arguments;
 use crate::protocol::QmpError;
@@ -217,7 +217,15 @@ fn helper(argv: &[&[u8]], scratch: &mut [u8], env: &Environment) -> Result<Optio
         }) => Ok(Some(code)),
         Ok(_) => Ok(Some(u8::MAX)),
         Err(RunError::Start(SpawnError::Exec(e))) if e == crate::sys::Errno::NOENT => Ok(None),
-        Err(RunError::Start(e)) => Err(qmp_error!("failed to create child process, error '{e:?}'")),
+        Err(RunError::Start(error)) => {
+            let failure = SpawnFailure {
+                program: argv[0],
+                error,
+            };
+            Err(qmp_error!(
+                "failed to create child process, error '{failure}'"
+            ))
+        }
         Err(RunError::TimedOut) => Ok(Some(u8::MAX)),
     }
 }

@@ -99,6 +99,33 @@ pub fn run(
     }
 }
 
+/// GLib's message for a program `g_spawn_*` could not start, which qemu-ga passes on
+/// (guest-exec's error since qemu 9.1, and suspend's "failed to create child process").
+pub struct SpawnFailure<'a> {
+    pub program: &'a [u8],
+    pub error: SpawnError,
+}
+
+impl core::fmt::Display for SpawnFailure<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let program = Lossy(self.program);
+        match self.error {
+            SpawnError::Exec(errno) => {
+                write!(f, "Failed to execute child process “{program}” ({errno})")
+            }
+            SpawnError::Fork(errno) => write!(f, "Failed to fork ({errno})"),
+            SpawnError::EmbeddedNul => write!(
+                f,
+                "Failed to execute child process “{program}” (Invalid argument)"
+            ),
+            SpawnError::TooManyArguments => write!(
+                f,
+                "Failed to execute child process “{program}” (Argument list too long)"
+            ),
+        }
+    }
+}
+
 /// qemu-ga's texts for a helper run for `action` (e.g. "shutdown") that did not succeed;
 /// `Ok` when it exited 0.
 pub fn check(
