@@ -188,6 +188,52 @@ fn get_osinfo_sees_os_release_replaced_or_rewritten() {
     assert!(ret(&reply).get("id").is_none(), "{reply}");
 }
 
+/// Between two calls, the agent learns of any change to os-release from an inotify
+/// watch on the file and its directory, at once, however young the file: here a symbolic
+/// link to a file elsewhere (as Debian's /etc/os-release), and each way a change comes.
+#[test]
+fn get_osinfo_sees_every_change_to_a_linked_os_release_at_once() {
+    let dir = common::TempDir::new("osrel-linked");
+    std::fs::create_dir(dir.join("etc")).unwrap();
+    std::fs::create_dir(dir.join("lib")).unwrap();
+    let target = dir.write("lib/os-release", "ID=one\n");
+    let link = dir.join("etc/os-release");
+    std::os::unix::fs::symlink("../lib/os-release", &link).unwrap();
+    let agent = agent_reading(&link);
+    let mut c = agent.connect();
+    let mut id = || {
+        let reply = c.call(r#"{"execute":"guest-get-osinfo"}"#);
+        ret(&reply).get("id").map(|v| v.str().to_string())
+    };
+    let id_is = |want: Option<&str>, got: Option<String>| assert_eq!(got.as_deref(), want);
+    id_is(Some("one"), id());
+    id_is(Some("one"), id());
+    // Written in place, the same size.
+    std::fs::write(&target, "ID=two\n").unwrap();
+    id_is(Some("two"), id());
+    // Appended to.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&target)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"ID=three\n"))
+        .unwrap();
+    id_is(Some("three"), id());
+    // The link's target replaced by a rename.
+    let next = dir.write("lib/next", "ID=four\n");
+    std::fs::rename(&next, &target).unwrap();
+    id_is(Some("four"), id());
+    // The link itself replaced by a file (as `sed -i` leaves it).
+    let next = dir.write("etc/next", "ID=five\n");
+    std::fs::rename(&next, &link).unwrap();
+    id_is(Some("five"), id());
+    // Removed, then linked again.
+    std::fs::remove_file(&link).unwrap();
+    id_is(None, id());
+    std::os::unix::fs::symlink("../lib/os-release", &link).unwrap();
+    id_is(Some("four"), id());
+    id_is(Some("four"), id());
+}
+
 #[test]
 fn get_users_matches_libc_utmpx() {
     let a = agent("users");

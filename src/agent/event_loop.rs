@@ -23,6 +23,7 @@ const TOKEN_CHANNEL: u64 = 1;
 const TOKEN_LISTENER: u64 = 2;
 const TOKEN_CLIENT: u64 = 3;
 const TOKEN_WATCH: u64 = 4;
+const TOKEN_OS_RELEASE: u64 = 5;
 
 /// qemu-ga's `QGA_RETRY_INTERVAL`: how long `--retry-path` waits before reopening when
 /// no kernel event can tell it (the port is busy, a socket address is taken, vsock).
@@ -358,6 +359,7 @@ impl Agent<'_, '_> {
                     }
                     TOKEN_LISTENER => accept = true,
                     TOKEN_WATCH => appeared = true,
+                    TOKEN_OS_RELEASE => self.state.osinfo.watch_fired(),
                     token if token & exec::TOKEN_BIT != 0 => self.state.execs.drain(token),
                     _ => channel_ready = true,
                 }
@@ -381,11 +383,15 @@ impl Agent<'_, '_> {
             if channel_ready && self.read_channel(link).is_err() {
                 return Exit::ChannelError;
             }
-            // Output pipes of children that guest-exec just started.
+            // Output pipes of children that guest-exec just started, and the watch that
+            // guest-get-osinfo set.
             let poller = &self.poller;
             self.state
                 .execs
                 .watches(|pipe, token| poller.add(pipe.as_fd(), epoll::IN, token).is_ok());
+            self.state
+                .osinfo
+                .register_watch(|fd| poller.add(fd, epoll::IN, TOKEN_OS_RELEASE).is_ok());
             if self.out.interrupted {
                 self.out.interrupted = false;
                 if let Some(exit) = self.handle_signals(options) {

@@ -5,7 +5,7 @@ use crate::formats::os_release;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::fs::{self, FileStamp};
-use crate::sys::time;
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, inotify, time};
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -19,11 +19,11 @@ const FIELDS: [(&str, &[u8]); 7] = [
 ];
 
 /// What `guest-get-osinfo` read of os-release last time (the kernel's names are kept in
-/// [`super::KernelNames`]). os-release is used again while a `statx` of it shows the same
-/// file, unchanged ([`FileStamp`]). Hosts poll this command, and opening, reading and
-/// closing the file costs more than the rest of the command together (a path walk, and a
-/// file to set up and tear down: 4.5 us on the bench machine) where a `statx` is the path
-/// walk alone (2 us).
+/// [`super::KernelNames`]). Hosts poll this command, and opening, reading and closing the
+/// file costs more than the rest of the command together. So the values are used again
+/// while an inotify watch on the file and its directories has reported nothing ([`Watch`]:
+/// no system call at all), else while a `statx` of the file shows the same file,
+/// unchanged ([`FileStamp`]).
 /// (`OsInfo::default()` has no room for the text: it reports no os-release values.)
 #[derive(Default)]
 pub struct OsInfo {
@@ -34,6 +34,57 @@ pub struct OsInfo {
     stamp: Option<FileStamp>,
     /// Where each of [`FIELDS`]'s values is in `text`.
     values: [Option<(usize, usize)>; FIELDS.len()],
+    watch: Watch,
+}
+
+/// How far an inotify watch vouches for [`OsInfo`]'s values. It is set before the file is
+/// read, so a change after the read is reported; the event loop registers it after the
+/// request ([`OsInfo::register_watch`]) and drops it at its first event
+/// ([`OsInfo::watch_fired`]), and the next call sets a new one and checks the file.
+/// (A mount over the file or its directories sends no event: that change is seen once
+/// the watch fires for another reason.)
+#[derive(Default)]
+enum Watch {
+    /// None: the next call sets one.
+    #[default]
+    Unset,
+    /// Set during a request; not registered with the event loop yet.
+    Pending(OwnedFd),
+    /// Registered, and nothing reported since: the values are current. (Dropping the
+    /// descriptor closes the watch.)
+    Live(#[allow(dead_code)] OwnedFd),
+    /// inotify failed here (no kernel support, or out of watches or descriptors): every
+    /// call checks the file with `statx`.
+    Unavailable,
+}
+
+/// What changes a name in a directory, or the directory itself.
+const DIRECTORY_EVENTS: u32 = inotify::CREATE
+    | inotify::DELETE
+    | inotify::MOVED_FROM
+    | inotify::MOVED_TO
+    | inotify::DELETE_SELF
+    | inotify::MOVE_SELF;
+/// What changes a file in place, or replaces it (a rename over it drops its link count,
+/// an attribute change).
+const FILE_EVENTS: u32 =
+    inotify::MODIFY | inotify::ATTRIB | inotify::DELETE_SELF | inotify::MOVE_SELF;
+
+/// An inotify descriptor that becomes readable when any of `paths` may read differently:
+/// each path's directory, and each file through its symbolic links. A directory that
+/// cannot be watched fails it; a file that does not exist yet is seen appearing there.
+fn watch(paths: &[&[u8]]) -> Result<OwnedFd, Errno> {
+    let fd = inotify::init()?;
+    for path in paths {
+        let dir = match path.iter().rposition(|&b| b == b'/') {
+            Some(0) => b"/",
+            Some(slash) => &path[..slash],
+            None => b".",
+        };
+        inotify::add_watch(fd.as_fd(), dir, DIRECTORY_EVENTS | inotify::ONLYDIR)?;
+        let _ = inotify::add_watch(fd.as_fd(), path, FILE_EVENTS);
+    }
+    Ok(fd)
 }
 
 impl OsInfo {
@@ -42,6 +93,7 @@ impl OsInfo {
             text,
             stamp: None,
             values: [None; FIELDS.len()],
+            watch: Watch::Unset,
         }
     }
 
@@ -49,14 +101,40 @@ impl OsInfo {
     /// set, else from `/etc/os-release`, else from `/usr/lib/os-release`; none if none
     /// can be read, or the file is not one qemu-ga could parse.
     fn refresh(&mut self, path: Option<&[u8]>) {
-        let candidates = match path {
-            Some(path) => [Some(path), None],
-            None => [Some(&b"/etc/os-release"[..]), Some(b"/usr/lib/os-release")],
+        let paths = match path {
+            Some(ref path) => core::slice::from_ref(path),
+            None => &[&b"/etc/os-release"[..], b"/usr/lib/os-release"],
         };
-        if !candidates.into_iter().flatten().any(|path| self.load(path)) {
+        match self.watch {
+            Watch::Live(_) => return,
+            Watch::Unset => {
+                self.watch = watch(paths).map_or(Watch::Unavailable, Watch::Pending);
+            }
+            Watch::Pending(_) | Watch::Unavailable => {}
+        }
+        if !paths.iter().any(|path| self.load(path)) {
             self.stamp = None;
             self.values = [None; FIELDS.len()];
         }
+    }
+
+    /// The event loop's part: a watch set during the request is registered with
+    /// `register` (false: it could not be, and the file is checked every call).
+    pub fn register_watch(&mut self, register: impl FnOnce(BorrowedFd<'_>) -> bool) {
+        if let Watch::Pending(_) = self.watch
+            && let Watch::Pending(fd) = core::mem::take(&mut self.watch)
+        {
+            self.watch = match register(fd.as_fd()) {
+                true => Watch::Live(fd),
+                false => Watch::Unavailable,
+            };
+        }
+    }
+
+    /// The registered watch reported a change (or an overflow): it is dropped, which
+    /// closes it and so takes it out of the event loop.
+    pub fn watch_fired(&mut self) {
+        self.watch = Watch::Unset;
     }
 
     /// The os-release values [`OsInfo::refresh`] left.

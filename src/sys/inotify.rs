@@ -1,6 +1,7 @@
 //! `inotify(7)`: the kernel tells the agent when a name appears in a directory (a
 //! virtio-serial port's device node, udev's link to it, a directory on the way), so that
-//! `--retry-path` waits for the channel without polling.
+//! `--retry-path` waits for the channel without polling; and when os-release may have
+//! changed, so that `guest-get-osinfo` need not look.
 
 use super::fd::{BorrowedFd, OwnedFd};
 use super::{Errno, syscall, uapi, with_cpath};
@@ -9,6 +10,13 @@ use super::{Errno, syscall, uapi, with_cpath};
 pub const CREATE: u32 = uapi::IN_CREATE;
 /// A name was moved into the watched directory (an atomic rename, as udev makes links).
 pub const MOVED_TO: u32 = uapi::IN_MOVED_TO;
+/// A name was deleted from, or moved out of, the watched directory.
+pub const DELETE: u32 = uapi::IN_DELETE;
+pub const MOVED_FROM: u32 = uapi::IN_MOVED_FROM;
+/// The watched file was written, or its attributes changed (its link count too: the
+/// rename of another file over it).
+pub const MODIFY: u32 = uapi::IN_MODIFY;
+pub const ATTRIB: u32 = uapi::IN_ATTRIB;
 /// The watched directory itself was deleted or moved away.
 pub const DELETE_SELF: u32 = uapi::IN_DELETE_SELF;
 pub const MOVE_SELF: u32 = uapi::IN_MOVE_SELF;
