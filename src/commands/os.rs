@@ -5,7 +5,7 @@ use crate::formats::os_release;
 use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::fs::{self, FileStamp};
-use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, inotify, time};
+use crate::sys::{AsFd, BorrowedFd, OwnedFd, inotify, time};
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -53,8 +53,8 @@ enum Watch {
     /// Registered, and nothing reported since: the values are current. (Dropping the
     /// descriptor closes the watch.)
     Live(#[allow(dead_code)] OwnedFd),
-    /// inotify failed here (no kernel support, or out of watches or descriptors): every
-    /// call checks the file with `statx`.
+    /// No watch can vouch here (no inotify in the kernel, out of watches or descriptors,
+    /// or os-release on a network file system): every call checks the file with `statx`.
     Unavailable,
 }
 
@@ -71,20 +71,26 @@ const FILE_EVENTS: u32 =
     inotify::MODIFY | inotify::ATTRIB | inotify::DELETE_SELF | inotify::MOVE_SELF;
 
 /// An inotify descriptor that becomes readable when any of `paths` may read differently:
-/// each path's directory, and each file through its symbolic links. A directory that
-/// cannot be watched fails it; a file that does not exist yet is seen appearing there.
-fn watch(paths: &[&[u8]]) -> Result<OwnedFd, Errno> {
-    let fd = inotify::init()?;
+/// each path's directory, and each file through its symbolic links. None if a directory
+/// cannot be watched, or a file (or, where it does not exist yet, its directory) is on a
+/// file system that others change unseen ([`inotify::sees_every_change`]); a file that
+/// does not exist yet is seen appearing.
+fn watch(paths: &[&[u8]]) -> Option<OwnedFd> {
+    let fd = inotify::init().ok()?;
     for path in paths {
         let dir = match path.iter().rposition(|&b| b == b'/') {
             Some(0) => b"/",
             Some(slash) => &path[..slash],
             None => b".",
         };
-        inotify::add_watch(fd.as_fd(), dir, DIRECTORY_EVENTS | inotify::ONLYDIR)?;
+        let stats = fs::statfs(path).or_else(|_| fs::statfs(dir)).ok()?;
+        if !inotify::sees_every_change(stats.kind) {
+            return None;
+        }
+        inotify::add_watch(fd.as_fd(), dir, DIRECTORY_EVENTS | inotify::ONLYDIR).ok()?;
         let _ = inotify::add_watch(fd.as_fd(), path, FILE_EVENTS);
     }
-    Ok(fd)
+    Some(fd)
 }
 
 impl OsInfo {

@@ -595,6 +595,8 @@ pub struct FsStats {
     pub available: u64,
     /// The fragment size (the unit of the counts), as statvfs(3) reports it.
     pub fragment: u64,
+    /// The file system's magic number (`f_type`: `EXT4_SUPER_MAGIC`, `NFS_SUPER_MAGIC`...).
+    pub kind: u32,
 }
 
 /// `statfs(2)`
@@ -616,6 +618,8 @@ pub fn statfs(path: &[u8]) -> Result<FsStats, Errno> {
         free: st.f_bfree as u64,
         available: st.f_bavail as u64,
         fragment,
+        // Magic numbers are 32-bit; f_type is a long on most architectures.
+        kind: st.f_type as u32,
     })
 }
 

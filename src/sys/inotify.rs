@@ -23,6 +23,28 @@ pub const MOVE_SELF: u32 = uapi::IN_MOVE_SELF;
 /// Watch only if the path is a directory (else ENOTDIR).
 pub const ONLYDIR: u32 = uapi::IN_ONLYDIR;
 
+/// Whether inotify reports every change to files on a file system of this `kind`
+/// (statfs's magic number): the local ones, changed only through this kernel. A network
+/// or shared one (NFS, 9p, virtiofs and other FUSE, SMB, Ceph...) is also changed by other
+/// machines, unseen; a kind not listed counts as one of those.
+pub fn sees_every_change(kind: u32) -> bool {
+    matches!(
+        kind,
+        uapi::EXT4_SUPER_MAGIC
+            | uapi::XFS_SUPER_MAGIC
+            | uapi::BTRFS_SUPER_MAGIC
+            | uapi::F2FS_SUPER_MAGIC
+            | uapi::BCACHEFS_SUPER_MAGIC
+            | uapi::TMPFS_MAGIC
+            | uapi::RAMFS_MAGIC
+            | uapi::OVERLAYFS_SUPER_MAGIC
+            | uapi::SQUASHFS_MAGIC
+            | uapi::EROFS_SUPER_MAGIC_V1
+            | uapi::ISOFS_SUPER_MAGIC
+            | uapi::MSDOS_SUPER_MAGIC
+    )
+}
+
 /// `inotify_init1(IN_NONBLOCK | IN_CLOEXEC)`
 pub fn init() -> Result<OwnedFd, Errno> {
     // SAFETY: inotify_init1 takes no pointer.
