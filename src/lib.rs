@@ -48,7 +48,7 @@
 //! text       pure text helpers under everything: bytes shown lossily as UTF-8
 //!            (write_lossy), a fixed-capacity fmt::Write buffer (FmtBuf), decimal digits
 //!            (format_u64), byte search a word at a time (find_byte, rfind_byte,
-//!            count_byte). Uses nothing of the crate
+//!            count_byte), a path's directory (dirname). Uses nothing of the crate
 //! ```
 //!
 //! So: agent > commands > protocol | sys; sys uses formats; formats, crypt and protocol use

@@ -127,6 +127,16 @@ pub fn count_byte(haystack: &[u8], byte: u8) -> usize {
     whole + tail.iter().filter(|&&b| b == byte).count()
 }
 
+/// The directory a path's last component is in, for a path without a trailing slash:
+/// `/etc/os-release` -> `/etc`, `/dev` -> `/`, `name` -> `.` (as dirname(3) gives them).
+pub fn dirname(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(slash) => &path[..slash],
+        None => b".",
+    }
+}
+
 /// 0x80 in each byte of `word` that equals `byte`, 0 in the others (exactly: no carry
 /// crosses from one byte into the next).
 fn matching_bytes(word: u64, byte: u8) -> u64 {
@@ -138,6 +148,18 @@ fn matching_bytes(word: u64, byte: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dirname_as_dirname_3() {
+        for (path, dir) in [
+            (&b"/etc/os-release"[..], &b"/etc"[..]),
+            (b"/dev", b"/"),
+            (b"a/b/c", b"a/b"),
+            (b"name", b"."),
+        ] {
+            assert_eq!(dirname(path), dir);
+        }
+    }
     use core::fmt::Write as _;
 
     fn lossy(bytes: &[u8]) -> String {

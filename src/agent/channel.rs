@@ -3,6 +3,7 @@
 
 use crate::sys::fs::join;
 use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, netlink, socket, tty, uapi};
+use crate::text::dirname;
 
 /// Where udev links virtio-serial ports by name.
 const VIRTIO_PORTS: &[u8] = b"/dev/virtio-ports/";
@@ -194,11 +195,7 @@ pub fn watch_for(method: Method, path: &[u8]) -> Result<OwnedFd, Errno> {
         | inotify::ONLYDIR;
     let mut dir = path;
     loop {
-        dir = match dir.iter().rposition(|&b| b == b'/') {
-            Some(0) => b"/",
-            Some(slash) => &dir[..slash],
-            None => b".",
-        };
+        dir = dirname(dir);
         match inotify::add_watch(fd.as_fd(), dir, mask) {
             Ok(_) => break,
             Err(e) if dir == b"/" || dir == b"." => return Err(e),

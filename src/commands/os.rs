@@ -6,6 +6,7 @@ use crate::protocol::QmpError;
 use crate::qmp_error;
 use crate::sys::fs::{self, FileStamp};
 use crate::sys::{AsFd, BorrowedFd, OwnedFd, inotify, time};
+use crate::text::dirname;
 
 /// The os-release keys qemu-ga reports, with their QGA member names, in schema order.
 const FIELDS: [(&str, &[u8]); 7] = [
@@ -78,11 +79,7 @@ const FILE_EVENTS: u32 =
 fn watch(paths: &[&[u8]]) -> Option<OwnedFd> {
     let fd = inotify::init().ok()?;
     for path in paths {
-        let dir = match path.iter().rposition(|&b| b == b'/') {
-            Some(0) => b"/",
-            Some(slash) => &path[..slash],
-            None => b".",
-        };
+        let dir = dirname(path);
         let stats = fs::statfs(path).or_else(|_| fs::statfs(dir)).ok()?;
         if !inotify::sees_every_change(stats.kind) {
             return None;
