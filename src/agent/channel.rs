@@ -2,7 +2,7 @@
 //! end-of-conversation each one has.
 
 use crate::sys::fs::join;
-use crate::sys::{AsFd, Errno, OwnedFd, fs, inotify, netlink, socket, tty, uapi};
+use crate::sys::{AsFd, BorrowedFd, Errno, OwnedFd, fs, inotify, netlink, socket, tty, uapi};
 use crate::text::dirname;
 
 /// Where udev links virtio-serial ports by name.
@@ -34,6 +34,44 @@ pub enum Channel {
     Device { fd: OwnedFd, virtio: bool },
     /// A listening socket; one client at a time is served.
     Listener(OwnedFd),
+}
+
+/// The host's end of a conversation, as the agent reads and writes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// A client of a listening socket (unix-listen, vsock-listen).
+    Socket,
+    /// A virtio-serial port: it reads end-of-file, and reports HUP, while its host is away.
+    VirtioPort,
+    /// A serial line (isa-serial), or another character device.
+    SerialLine,
+}
+
+impl Peer {
+    pub fn device(virtio: bool) -> Peer {
+        match virtio {
+            true => Peer::VirtioPort,
+            false => Peer::SerialLine,
+        }
+    }
+
+    /// One read of what the host sent. A socket is read with recv(2), which skips the
+    /// layers every file's read(2) passes (position lock, access checks, fsnotify).
+    pub fn read(self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            Peer::Socket => socket::recv(fd, buf),
+            Peer::VirtioPort | Peer::SerialLine => fd.read(buf),
+        }
+    }
+
+    /// One write toward the host; to a socket with send(2), likewise (and a departed
+    /// host is EPIPE without a SIGPIPE).
+    pub fn write(self, fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
+        match self {
+            Peer::Socket => socket::send(fd, buf),
+            Peer::VirtioPort | Peer::SerialLine => fd.write(buf),
+        }
+    }
 }
 
 /// Why a channel could not be opened, with qemu-ga's message.

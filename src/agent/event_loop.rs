@@ -2,7 +2,7 @@
 //! client) and the signalfd. With nothing to do the agent sleeps there and uses no CPU.
 //! Later sources (child-process pipes, timers) join the same loop.
 
-use super::channel::{self, Channel, Method};
+use super::channel::{self, Channel, Method, Peer};
 use super::options::Options;
 use super::output::ChannelOutput;
 use super::{ARENA, OS_RELEASE, READ_CHUNK, REQUEST, RESPONSE, SCRATCH, process};
@@ -298,7 +298,7 @@ impl Agent<'_, '_> {
                     epoll::IN
                 };
                 let _ = self.poller.add(fd.as_fd(), events, TOKEN_CHANNEL);
-                self.out.connect(fd.as_fd(), *virtio);
+                self.out.connect(fd.as_fd(), Peer::device(*virtio));
                 self.discarding = false;
                 self.more_input = true;
             }
@@ -484,7 +484,7 @@ impl Agent<'_, '_> {
                     .poller
                     .add(fd.as_fd(), epoll::IN | epoll::RDHUP, TOKEN_CLIENT);
                 self.session.reset();
-                self.out.connect(fd.as_fd(), false);
+                self.out.connect(fd.as_fd(), Peer::Socket);
                 *client = Some(fd);
                 self.more_input = true;
             }
@@ -516,14 +516,15 @@ impl Agent<'_, '_> {
     fn read_channel(&mut self, link: &mut Link) -> Result<(), ()> {
         let mut budget = READ_BUDGET;
         loop {
-            let (fd, is_client, virtio) = match &*link {
-                Link::Device { fd, virtio } => (fd.as_fd(), false, *virtio),
+            let (fd, peer) = match &*link {
+                Link::Device { fd, virtio } => (fd.as_fd(), Peer::device(*virtio)),
                 Link::Listening {
                     client: Some(fd), ..
-                } => (fd.as_fd(), true, false),
+                } => (fd.as_fd(), Peer::Socket),
                 _ => return Ok(()),
             };
-            match fd.read(&mut self.chunk) {
+            let (is_client, virtio) = (peer == Peer::Socket, peer == Peer::VirtioPort);
+            match peer.read(fd, &mut self.chunk) {
                 Ok(0) if !is_client && !virtio => {
                     // A serial line reads end-of-file only once hung up (a pty whose
                     // other side closed): it reports that for ever after, so it is an
@@ -542,7 +543,7 @@ impl Agent<'_, '_> {
                 Ok(n) => {
                     log_at!(Debug, "read data, count: {n}");
                     if self.out.closed() {
-                        self.out.connect(fd, virtio);
+                        self.out.connect(fd, peer);
                     }
                     self.session
                         .feed(&self.chunk[..n], self.state, &mut self.out.to(fd));

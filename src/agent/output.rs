@@ -16,6 +16,7 @@
 //! so it is not kept here but lent for each batch of input: the session writes to
 //! [`ChannelOutput::to`]`(fd)`, an [`Output`] that borrows the descriptor for that long.
 
+use super::channel::Peer;
 use crate::protocol::Output;
 use crate::sys::{BorrowedFd, Errno, epoll, time};
 
@@ -24,6 +25,8 @@ pub struct ChannelOutput<'b> {
     len: usize,
     signal_fd: BorrowedFd<'b>,
     closed: bool,
+    /// What the connected peer is, so how it is written.
+    peer: Peer,
     /// For a virtio port: an edge-triggered watch on the port and the signal descriptor.
     port_waiter: Option<epoll::Epoll>,
     /// A signal arrived while a write was blocked.
@@ -47,6 +50,7 @@ impl<'b> ChannelOutput<'b> {
             len: 0,
             signal_fd,
             closed: true,
+            peer: Peer::SerialLine,
             port_waiter: None,
             interrupted: false,
             response_start: 0,
@@ -55,11 +59,12 @@ impl<'b> ChannelOutput<'b> {
     }
 
     /// Starts writing to a new peer (from then on lent through [`ChannelOutput::to`]).
-    pub fn connect(&mut self, fd: BorrowedFd<'_>, virtio: bool) {
+    pub fn connect(&mut self, fd: BorrowedFd<'_>, peer: Peer) {
         self.len = 0;
         self.closed = false;
+        self.peer = peer;
         self.port_waiter = None;
-        if virtio {
+        if peer == Peer::VirtioPort {
             let waiter = epoll::Epoll::new().ok().filter(|w| {
                 w.add(fd, epoll::OUT | epoll::IN | epoll::EDGE, 0).is_ok()
                     && w.add(self.signal_fd, epoll::IN, 1).is_ok()
@@ -92,7 +97,10 @@ impl<'b> ChannelOutput<'b> {
         let mut sent = 0;
         let mut grace_until = None;
         while sent < self.len && !self.closed {
-            match fd.write(self.buf.get(sent..self.len).unwrap_or_default()) {
+            match self
+                .peer
+                .write(fd, self.buf.get(sent..self.len).unwrap_or_default())
+            {
                 Ok(n) => {
                     sent += n;
                     grace_until = None;

@@ -119,6 +119,42 @@ fn sockopt_int(fd: BorrowedFd<'_>, opt: u32) -> Result<i32, Errno> {
     Ok(value)
 }
 
+/// `recvfrom(fd, buf, len, 0, NULL, NULL)`: `read(2)` for a socket, without the layers
+/// every file's read passes (position lock, access checks, fsnotify).
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most buf.len() bytes at buf, which is valid and
+    // exclusively ours (a `&mut`) for the duration of the call; no address is asked for.
+    unsafe {
+        syscall!(
+            __NR_recvfrom,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            0,
+            0usize,
+            0usize
+        )
+    }
+}
+
+/// `sendto(fd, buf, len, MSG_NOSIGNAL, NULL, 0)`: `write(2)` for a connected socket,
+/// without the file layers, and EPIPE without a SIGPIPE when the peer is gone.
+pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel reads at most buf.len() bytes at buf, which is valid for the
+    // duration of the call; no address is given.
+    unsafe {
+        syscall!(
+            __NR_sendto,
+            fd.as_raw_fd(),
+            buf.as_ptr(),
+            buf.len(),
+            net::MSG_NOSIGNAL,
+            0usize,
+            0usize
+        )
+    }
+}
+
 /// The address family of a socket (`SO_DOMAIN`), e.g. for a descriptor passed by systemd.
 pub fn domain(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
     sockopt_int(fd, net::SO_DOMAIN).map(|v| v as u32)
