@@ -8,6 +8,8 @@
 //!                                                  rt:COMMAND (round trips), read, write, exec
 //!   qga-bench rt SOCKET PID COMMAND [SECONDS]      round trips of one argument-less command
 //!   qga-bench pings SOCKET N                       N guest-ping round trips, nothing printed
+//!   qga-bench paired COMMAND SLICES MS NAME=SOCKET...  the first agent's rate next to each
+//!                                                  other's, in interleaved MS-long slices
 //!   qga-bench calls SOCKET COMMAND SECONDS         median ms per call and items returned
 //!   qga-bench readall FILE SECONDS                 median ms to read FILE whole (and 0)
 //!   qga-bench startup SOCKET RUNS PROGRAM ARGS...  spawn to first guest-sync reply (median)
@@ -46,6 +48,12 @@ fn main() {
             )
         }
         ["pings", sock, n] => pings(Path::new(sock), n.parse().expect("N")),
+        ["paired", command, slices, ms, agents @ ..] => paired(
+            command,
+            slices.parse().expect("SLICES"),
+            Duration::from_millis(ms.parse().expect("MS")),
+            agents,
+        ),
         ["calls", sock, command, secs] => calls(Path::new(sock), command, seconds(Some(secs))),
         ["readall", file, secs] => readall(Path::new(file), seconds(Some(secs))),
         ["startup", sock, runs, program, rest @ ..] => {
@@ -347,6 +355,59 @@ fn pings(sock: &Path, n: usize) -> R<()> {
     let mut c = connect(sock);
     for _ in 0..n {
         c.ok(b"{\"execute\":\"guest-ping\"}\n")?;
+    }
+    Ok(())
+}
+
+/// Round trips of `command` to several agents at once, in `slices` rounds of one `slice`
+/// each, the agents' order reversed every round. Rounds a second apart can meet different
+/// machines (another guest's load, the host's frequency): two agents' best rounds then
+/// compare those, not the agents. Slices next to each other meet the same machine, so the
+/// first agent's rate over another's in each round, and the median of those, compares the
+/// agents. Prints `paired.COMMAND.NAME ratio` for each agent after the first, and each
+/// agent's median rate as `paired.COMMAND.NAME.rps`.
+fn paired(command: &str, slices: usize, slice: Duration, agents: &[&str]) -> R<()> {
+    let request = format!("{{\"execute\":\"{command}\"}}\n");
+    let mut clients = Vec::new();
+    for agent in agents {
+        let (name, sock) = agent
+            .split_once('=')
+            .ok_or("paired: NAME=SOCKET expected")?;
+        let mut c = connect(Path::new(sock));
+        for _ in 0..100 {
+            c.ok(request.as_bytes())?;
+        }
+        clients.push((name, c));
+    }
+    let mut rates = vec![Vec::with_capacity(slices); clients.len()];
+    for round in 0..slices {
+        let mut order: Vec<usize> = (0..clients.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let c = &mut clients[i].1;
+            let (start, mut n) = (Instant::now(), 0u32);
+            while start.elapsed() < slice {
+                c.ok(request.as_bytes())?;
+                n += 1;
+            }
+            rates[i].push(f64::from(n) / start.elapsed().as_secs_f64());
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, (name, _)) in clients.iter().enumerate() {
+        put(
+            &format!("paired.{command}.{name}.rps"),
+            median(rates[i].clone()),
+        );
+        if i > 0 {
+            let ratios = rates[0].iter().zip(&rates[i]).map(|(a, b)| a / b).collect();
+            put(&format!("paired.{command}.{name}"), median(ratios));
+        }
     }
     Ok(())
 }
