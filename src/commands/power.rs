@@ -218,10 +218,8 @@ fn helper(argv: &[&[u8]], scratch: &mut [u8], env: &Environment) -> Result<Optio
         Ok(_) => Ok(Some(u8::MAX)),
         Err(RunError::Start(SpawnError::Exec(e))) if e == crate::sys::Errno::NOENT => Ok(None),
         Err(RunError::Start(error)) => {
-            let failure = SpawnFailure {
-                program: argv[0],
-                error,
-            };
+            let program = argv.first().copied().unwrap_or_default();
+            let failure = SpawnFailure { program, error };
             Err(qmp_error!(
                 "failed to create child process, error '{failure}'"
             ))
