@@ -20,11 +20,13 @@
 //!            and the one static table (`command!(name, handler)` rows) that dispatch,
 //!            guest-info, --block-rpcs/--allow-rpcs and the frozen-state policy all read.
 //!            State kept across requests: open files, exec children, the handle counter,
-//!            the kernel's names, os-release and disk serials already read; working memory
-//!            per request: scratch (pieces of one bounded region). Beside them what several
-//!            commands share (disk_address: a block device's bus address from sysfs, and
-//!            disk_serials: its serial, for guest-get-fsinfo and guest-get-disks; account:
-//!            users from /etc/passwd). Uses protocol, sys, formats, crypt, text
+//!            the kernel's names, os-release (and the watch that vouches for it) and disk
+//!            serials already read; working memory per request: scratch (pieces of one
+//!            bounded region). Beside them what several commands share (disk_address: a
+//!            block device's bus address from sysfs, and disk_serials: its serial, for
+//!            guest-get-fsinfo and guest-get-disks; account: users from /etc/passwd; run:
+//!            helper programs and GLib's words for a failed start). Uses protocol, sys,
+//!            formats, crypt, text
 //! protocol   sans-I/O: bytes -> one complete JSON value (framer), value -> tree in a
 //!            bounded arena (json), request envelope (request), argument checking against
 //!            the command's schema (schema), error classes and texts (error), base64 as
