@@ -22,7 +22,7 @@ const FIELDS: [(&str, &[u8]); 7] = [
 /// What `guest-get-osinfo` read of os-release last time (the kernel's names are kept in
 /// [`super::KernelNames`]). Hosts poll this command, and opening, reading and closing the
 /// file costs more than the rest of the command together. So the values are used again
-/// while an inotify watch on the file and its directories has reported nothing ([`Watch`]:
+/// while an inotify watch on the file and its directories has reported nothing (`Watch`:
 /// no system call at all), else while a `statx` of the file shows the same file,
 /// unchanged ([`FileStamp`]).
 /// (`OsInfo::default()` has no room for the text: it reports no os-release values.)
