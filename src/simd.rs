@@ -70,15 +70,15 @@ mod x86_64 {
     /// runs while 16 bytes are left to read and 16 characters to write.
     #[target_feature(enable = "ssse3")]
     fn encode_ssse3(input: &[u8], out: &mut [u8]) -> usize {
-        let steps = (input.len().saturating_sub(4) / 12).min(out.len() / 16);
-        for step in 0..steps {
-            let bytes: &[u8; 16] = input[step * 12..step * 12 + 16].try_into().unwrap();
-            // SAFETY: `bytes` is 16 readable bytes; the load has no alignment requirement.
-            let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        let (slots, _) = out.as_chunks_mut::<16>();
+        let mut steps = 0;
+        for (window, slot) in input.windows(16).step_by(12).zip(slots) {
+            // SAFETY: `window` is 16 readable bytes; the load has no alignment requirement.
+            let v = unsafe { _mm_loadu_si128(window.as_ptr().cast()) };
             let text = characters(indices(v));
-            let slot: &mut [u8; 16] = (&mut out[step * 16..step * 16 + 16]).try_into().unwrap();
             // SAFETY: `slot` is 16 writable bytes; the store has no alignment requirement.
             unsafe { _mm_storeu_si128(slot.as_mut_ptr().cast(), text) };
+            steps += 1;
         }
         steps * 12
     }
@@ -153,12 +153,13 @@ mod aarch64 {
     fn encode_neon(input: &[u8], out: &mut [u8]) -> usize {
         // SAFETY: ALPHABET is 64 readable bytes.
         let alphabet = unsafe { vld1q_u8_x4(super::ALPHABET.as_ptr()) };
-        let steps = (input.len() / 48).min(out.len() / 64);
-        for step in 0..steps {
-            let bytes: &[u8; 48] = input[step * 48..step * 48 + 48].try_into().unwrap();
-            // SAFETY: `bytes` is 48 readable bytes; the load has no alignment requirement.
-            let uint8x16x3_t(a, b, c) = unsafe { vld3q_u8(bytes.as_ptr()) };
-            let six = vdupq_n_u8(0x3f);
+        let (blocks, _) = input.as_chunks::<48>();
+        let (slots, _) = out.as_chunks_mut::<64>();
+        let six = vdupq_n_u8(0x3f);
+        let mut steps = 0;
+        for (block, slot) in blocks.iter().zip(slots) {
+            // SAFETY: `block` is 48 readable bytes; the load has no alignment requirement.
+            let uint8x16x3_t(a, b, c) = unsafe { vld3q_u8(block.as_ptr()) };
             let text = uint8x16x4_t(
                 vqtbl4q_u8(alphabet, vshrq_n_u8::<2>(a)),
                 vqtbl4q_u8(
@@ -171,9 +172,9 @@ mod aarch64 {
                 ),
                 vqtbl4q_u8(alphabet, vandq_u8(c, six)),
             );
-            let slot: &mut [u8; 64] = (&mut out[step * 64..step * 64 + 64]).try_into().unwrap();
             // SAFETY: `slot` is 64 writable bytes; the store has no alignment requirement.
             unsafe { vst4q_u8(slot.as_mut_ptr(), text) };
+            steps += 1;
         }
         steps * 48
     }
