@@ -148,18 +148,6 @@ fn matching_bytes(word: u64, byte: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dirname_as_dirname_3() {
-        for (path, dir) in [
-            (&b"/etc/os-release"[..], &b"/etc"[..]),
-            (b"/dev", b"/"),
-            (b"a/b/c", b"a/b"),
-            (b"name", b"."),
-        ] {
-            assert_eq!(dirname(path), dir);
-        }
-    }
     use core::fmt::Write as _;
 
     fn lossy(bytes: &[u8]) -> String {
@@ -246,5 +234,17 @@ mod tests {
         let mut cut = FmtBuf::<4>::new();
         assert!(cut.write_str("abc\u{e9}").is_err());
         assert_eq!(cut.to_string(), "abc\u{FFFD}");
+    }
+
+    #[test]
+    fn dirname_as_dirname_3() {
+        for (path, dir) in [
+            (&b"/etc/os-release"[..], &b"/etc"[..]),
+            (b"/dev", b"/"),
+            (b"a/b/c", b"a/b"),
+            (b"name", b"."),
+        ] {
+            assert_eq!(dirname(path), dir);
+        }
     }
 }

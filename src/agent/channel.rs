@@ -30,8 +30,9 @@ impl Method {
 
 /// An open transport.
 pub enum Channel {
-    /// A character device carrying one conversation (virtio-serial, isa-serial).
-    Device { fd: OwnedFd, virtio: bool },
+    /// A character device carrying one conversation: its peer is a
+    /// [`Peer::VirtioPort`] (virtio-serial) or a [`Peer::SerialLine`] (isa-serial).
+    Device { fd: OwnedFd, peer: Peer },
     /// A listening socket; one client at a time is served.
     Listener(OwnedFd),
 }
@@ -48,13 +49,6 @@ pub enum Peer {
 }
 
 impl Peer {
-    pub fn device(virtio: bool) -> Peer {
-        match virtio {
-            true => Peer::VirtioPort,
-            false => Peer::SerialLine,
-        }
-    }
-
     /// One read of what the host sent. A socket is read with recv(2), which skips the
     /// layers every file's read(2) passes (position lock, access checks, fsnotify).
     pub fn read(self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -152,13 +146,19 @@ pub fn open(method: Method, path: &[u8]) -> Result<Channel, OpenError<'_>> {
                 }
                 other => other.map_err(|e| OpenError::Open(path, e))?,
             };
-            Ok(Channel::Device { fd, virtio: true })
+            Ok(Channel::Device {
+                fd,
+                peer: Peer::VirtioPort,
+            })
         }
         Method::IsaSerial => {
             let flags = uapi::O_RDWR | uapi::O_NOCTTY | uapi::O_NONBLOCK;
             let fd = fs::open(path, flags, 0).map_err(|e| OpenError::Open(path, e))?;
             tty::make_raw(fd.as_fd()).map_err(|e| OpenError::Open(path, e))?;
-            Ok(Channel::Device { fd, virtio: false })
+            Ok(Channel::Device {
+                fd,
+                peer: Peer::SerialLine,
+            })
         }
         Method::UnixListen => socket::listen_unix(path, 1)
             .map(Channel::Listener)

@@ -46,7 +46,7 @@ enum Link {
     },
     Device {
         fd: OwnedFd,
-        virtio: bool,
+        peer: Peer,
     },
     Listening {
         listener: OwnedFd,
@@ -258,7 +258,7 @@ pub(super) fn run(
 
 fn link_of(channel: Channel) -> Link {
     match channel {
-        Channel::Device { fd, virtio } => Link::Device { fd, virtio },
+        Channel::Device { fd, peer } => Link::Device { fd, peer },
         Channel::Listener(listener) => Link::Listening {
             listener,
             client: None,
@@ -291,14 +291,14 @@ impl Agent<'_, '_> {
             Link::Closed { .. } => self.out.disconnect(),
             // A virtio port whose host is away reports HUP for as long as it is away;
             // edge-triggered, it wakes us only when something changes.
-            Link::Device { fd, virtio } => {
-                let events = if *virtio {
+            Link::Device { fd, peer } => {
+                let events = if *peer == Peer::VirtioPort {
                     epoll::IN | epoll::EDGE
                 } else {
                     epoll::IN
                 };
                 let _ = self.poller.add(fd.as_fd(), events, TOKEN_CHANNEL);
-                self.out.connect(fd.as_fd(), Peer::device(*virtio));
+                self.out.connect(fd.as_fd(), *peer);
                 self.discarding = false;
                 self.more_input = true;
             }
@@ -517,7 +517,7 @@ impl Agent<'_, '_> {
         let mut budget = READ_BUDGET;
         loop {
             let (fd, peer) = match &*link {
-                Link::Device { fd, virtio } => (fd.as_fd(), Peer::device(*virtio)),
+                Link::Device { fd, peer } => (fd.as_fd(), *peer),
                 Link::Listening {
                     client: Some(fd), ..
                 } => (fd.as_fd(), Peer::Socket),
